@@ -1,0 +1,13 @@
+"""sktransfer: transfer learning as scikit-learn estimators.
+
+Trained with PyTorch and skorch underneath; every estimator goes in a
+``Pipeline``, tunes with ``GridSearchCV`` and passes ``check_estimator``.
+Unlabelled rows are ``y == -1``; domains are an optional, skada-compatible
+``sample_domain`` (positive ids source, negative ids target).
+"""
+
+from .domain_adaptation import DANNClassifier
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["DANNClassifier", "__version__"]

@@ -1,0 +1,353 @@
+"""The machinery every sktransfer estimator shares.
+
+:class:`TransferNetBase` is a plain scikit-learn estimator that validates the
+data, then builds and trains a skorch net (``net_``) by composition. It holds,
+in one place:
+
+- ``<name>__*`` keyword parameters for modules, the optimiser and the
+  iterators (skorch's convention), visible to ``get_params``/``set_params`` so
+  that ``clone`` and ``GridSearchCV`` see them;
+- the ``y == -1`` convention for unlabelled rows and the optional,
+  skada-compatible ``sample_domain`` (positive ids: source domains, negative
+  ids: target domains);
+- building a module from a class plus parameters, or deep-copying an instance;
+- seeding from ``random_state`` without touching the global torch RNG;
+- checking ``device`` before any training starts;
+- running a fitted network over data in batches.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import numbers
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from torch import nn
+
+__all__ = ["TransferNetBase", "UNLABELLED"]
+
+#: The label that marks an unlabelled row (scikit-learn's semi-supervised convention).
+UNLABELLED = -1
+
+
+class TransferNetBase(BaseEstimator):
+    """Base class of the sktransfer estimators that train a network with skorch.
+
+    Subclasses define an explicit ``__init__`` that stores every parameter
+    untouched and passes ``**kwargs`` to :meth:`_store_kwargs`; they name the
+    parameters that hold modules in ``_module_params``. Keyword parameters
+    ``<prefix>__<name>`` are accepted for those modules and for
+    ``_net_prefixes`` (handed to the skorch net: ``optimizer__momentum``,
+    ``iterator_train__num_workers`` and so on).
+    """
+
+    #: Parameters holding a module class or instance (each takes ``<name>__*``).
+    _module_params: tuple[str, ...] = ("module",)
+    #: Prefixes of ``<prefix>__*`` parameters handed on to the skorch net.
+    _net_prefixes: tuple[str, ...] = (
+        "optimizer",
+        "iterator_train",
+        "iterator_valid",
+        "callbacks",
+    )
+
+    # ------------------------------------------------------------------
+    # parameters
+    # ------------------------------------------------------------------
+    def _store_kwargs(self, kwargs: dict) -> None:
+        """Store extra keyword parameters; :meth:`_check_prefixed_params` vets them in fit."""
+        names = set(self.__dict__.get("_kwarg_names", ()))
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+            names.add(key)
+        self._kwarg_names = tuple(sorted(names))
+
+    def _prefixed_param_names(self) -> tuple[str, ...]:
+        return self.__dict__.get("_kwarg_names", ())
+
+    def _known_prefixes(self) -> tuple[str, ...]:
+        return self._module_params + self._net_prefixes
+
+    def get_params(self, deep: bool = True) -> dict:
+        params = super().get_params(deep=deep)
+        for key in self._prefixed_param_names():
+            params[key] = getattr(self, key)
+        return params
+
+    def set_params(self, **params):
+        # Named parameters (and nested parameters of named estimators) go through
+        # scikit-learn; ``<prefix>__*`` and any other key is stored as a keyword
+        # parameter, exactly as __init__ does, and checked by fit.
+        named = set(super().get_params(deep=False))
+        nested = named - set(self._known_prefixes())
+
+        def goes_to_sklearn(key):
+            return key in named if "__" not in key else key.split("__", 1)[0] in nested
+
+        extra = {k: params.pop(k) for k in list(params) if not goes_to_sklearn(k)}
+        super().set_params(**params)
+        self._store_kwargs(extra)
+        return self
+
+    def _check_prefixed_params(self) -> None:
+        for key in self._prefixed_param_names():
+            if "__" not in key or key.split("__", 1)[0] not in self._known_prefixes():
+                raise TypeError(
+                    f"{type(self).__name__} got an unexpected keyword argument "
+                    f"{key!r}; keyword parameters must start with one of "
+                    f"{', '.join(p + '__' for p in self._known_prefixes())}"
+                )
+
+    def _params_for(self, prefix: str) -> dict:
+        start = prefix + "__"
+        return {
+            k[len(start) :]: getattr(self, k)
+            for k in self._prefixed_param_names()
+            if k.startswith(start)
+        }
+
+    # ------------------------------------------------------------------
+    # validation
+    # ------------------------------------------------------------------
+    def _check_common_params(self) -> None:
+        """Validate the parameters every net estimator has, before training."""
+        self._check_prefixed_params()
+        for name in ("max_epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.lr, numbers.Real) or not self.lr > 0:
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if not (isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer)):
+            raise TypeError(
+                f"optimizer must be a torch.optim.Optimizer class, got {self.optimizer!r}"
+            )
+        self._device()
+
+    def _device(self) -> torch.device:
+        """The requested device; a clear error if it does not exist here."""
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(
+                f"device must be a torch device such as 'cpu' or 'cuda', got {self.device!r}"
+            ) from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} was requested but CUDA is not available on "
+                "this machine (torch.cuda.is_available() is False); use device='cpu'"
+            )
+        if device.type == "cuda" and device.index is not None:
+            if device.index >= torch.cuda.device_count():
+                raise ValueError(
+                    f"device={self.device!r} was requested but only "
+                    f"{torch.cuda.device_count()} CUDA device(s) exist"
+                )
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"device={self.device!r} was requested but MPS is not available")
+        return device
+
+    def _validate_X(self, X, *, reset: bool):
+        return validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=np.float32,
+            allow_nd=True,
+            ensure_min_samples=1 if not reset else 2,
+        )
+
+    def _validate_training_data(self, X, y, sample_domain=None):
+        """Validate ``X, y, sample_domain`` for a semi-supervised transfer fit.
+
+        Sets ``classes_`` and ``n_features_in_``.
+
+        Returns
+        -------
+        X : ndarray of float32
+        y_encoded : ndarray of int64
+            Class indices into ``classes_``; ``-1`` for unlabelled rows.
+        is_target : ndarray of bool
+            True for rows of target domains.
+        """
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=np.float32,
+            allow_nd=True,
+            ensure_min_samples=2,
+            y_numeric=False,
+        )
+        y = column_or_1d(y, warn=True)
+        labelled = _labelled_mask(y)
+        if not labelled.any():
+            raise ValueError(
+                "y has no labelled rows: every row is -1 (unlabelled). At least "
+                "some rows need a class label to train a classifier."
+            )
+        y_labelled = y[labelled]
+        check_classification_targets(y_labelled)
+        encoder = LabelEncoder().fit(y_labelled)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least two classes in the labelled "
+                f"rows of y; got only one class: {self.classes_[0]!r}"
+            )
+        y_encoded = np.full(len(y), UNLABELLED, dtype=np.int64)
+        y_encoded[labelled] = encoder.transform(y_labelled)
+
+        if sample_domain is None:
+            is_target = ~labelled
+        else:
+            sample_domain = _check_sample_domain(sample_domain, len(y))
+            is_target = sample_domain < 0
+            if np.any(~labelled & ~is_target):
+                raise ValueError(
+                    "rows of source domains (sample_domain > 0) must be labelled; "
+                    f"{int(np.sum(~labelled & ~is_target))} of them have y == -1"
+                )
+        return X, y_encoded, is_target
+
+    # ------------------------------------------------------------------
+    # modules, seeding, prediction
+    # ------------------------------------------------------------------
+    def _build_module(self, name: str, default: type | None = None, **injected) -> nn.Module:
+        """Instantiate parameter ``name``: a module class (with ``name__*``
+        parameters) or an ``nn.Module`` instance, deep-copied.
+
+        ``injected`` values (e.g. ``n_features_in``) are passed to a class only
+        when its signature accepts them and the user did not set them.
+        """
+        spec = getattr(self, name)
+        if spec is None:
+            spec = default
+        kwargs = self._params_for(name)
+        if isinstance(spec, nn.Module):
+            if kwargs:
+                raise ValueError(
+                    f"{name} is a module instance, so {name}__* parameters "
+                    f"({', '.join(sorted(kwargs))}) cannot be applied; pass the class instead"
+                )
+            return copy.deepcopy(spec)
+        if not callable(spec):
+            raise TypeError(
+                f"{name} must be a torch.nn.Module class or instance, got {spec!r}"
+            )
+        try:
+            accepted = inspect.signature(spec).parameters
+        except (TypeError, ValueError):
+            accepted = {}
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
+        for key, value in injected.items():
+            if key not in kwargs and (key in accepted or takes_any):
+                kwargs[key] = value
+        try:
+            module = spec(**kwargs)
+        except TypeError as exc:
+            raise TypeError(f"could not build {name}={spec!r} with {kwargs}: {exc}") from exc
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"{name} must build a torch.nn.Module, got {type(module).__name__}")
+        return module
+
+    def _seed(self) -> int:
+        """A torch seed drawn from ``random_state`` (fresh each call if None)."""
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _rng_context(self):
+        """A context that seeds torch and restores the global RNG on exit."""
+        devices = []
+        if self._device().type == "cuda":
+            devices = [self._device().index or 0]
+        return _SeededRNG(self._seed(), devices)
+
+    def _user_callbacks(self) -> list:
+        # skorch initialises (mutates) callbacks: give it copies, as clone would.
+        return copy.deepcopy(list(self.callbacks or []))
+
+    def _run_batches(self, fn: Callable[[torch.Tensor], torch.Tensor], X) -> np.ndarray:
+        """Apply ``fn`` to ``X`` in batches on the net's device, in eval mode."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        net = self.net_
+        net.module_.eval()
+        iterator = net.get_iterator(net.get_dataset(X), training=False)
+        outputs = []
+        with torch.inference_mode():
+            for Xi, _ in iterator:
+                outputs.append(fn(Xi.to(net.device)).float().cpu())
+        return torch.cat(outputs).numpy()
+
+
+class _SeededRNG:
+    """``torch.random.fork_rng`` with a seed: reproducible, no global side effect."""
+
+    def __init__(self, seed: int, devices: list):
+        self.seed = seed
+        self.devices = devices
+
+    def __enter__(self):
+        self._fork = torch.random.fork_rng(devices=self.devices)
+        self._fork.__enter__()
+        torch.manual_seed(self.seed)
+        return self
+
+    def __exit__(self, *exc):
+        return self._fork.__exit__(*exc)
+
+
+def _labelled_mask(y: np.ndarray) -> np.ndarray:
+    """True where ``y`` holds a class label, False where it is ``-1``."""
+    if y.dtype.kind in "OUS":
+        is_unlabelled = np.array(
+            [isinstance(v, numbers.Number) and not isinstance(v, bool) and v == UNLABELLED for v in y]
+        )
+        if is_unlabelled.any() and not is_unlabelled.all():
+            others = y[~is_unlabelled]
+            if any(isinstance(v, str) for v in others):
+                raise TypeError(
+                    "y mixes string labels with -1 for unlabelled rows; encode the "
+                    "labels as integers first (e.g. with sklearn.preprocessing."
+                    "LabelEncoder on the labelled rows) and keep -1 for unlabelled rows"
+                )
+        return ~is_unlabelled
+    return y != UNLABELLED
+
+
+def _check_sample_domain(sample_domain, n_samples: int) -> np.ndarray:
+    """Validate a skada-style ``sample_domain`` array (ids > 0 source, < 0 target)."""
+    sample_domain = np.asarray(sample_domain)
+    if sample_domain.ndim != 1:
+        sample_domain = column_or_1d(sample_domain, warn=False)
+    if len(sample_domain) != n_samples:
+        raise ValueError(
+            f"sample_domain has {len(sample_domain)} entries but X has {n_samples} rows"
+        )
+    if sample_domain.dtype.kind == "f" and np.all(np.mod(sample_domain, 1) == 0):
+        sample_domain = sample_domain.astype(np.int64)
+    if sample_domain.dtype.kind not in "iu":
+        raise TypeError(
+            "sample_domain must hold integer domain ids (positive for source "
+            f"domains, negative for target domains), got dtype {sample_domain.dtype}"
+        )
+    if np.any(sample_domain == 0):
+        raise ValueError(
+            "sample_domain must not contain 0: use positive ids for source domains "
+            "and negative ids for target domains"
+        )
+    if not np.any(sample_domain > 0):
+        raise ValueError("sample_domain has no source domain (no positive id)")
+    return sample_domain.astype(np.int64)
