@@ -225,17 +225,26 @@ class TransferNetBase(BaseEstimator):
     # ------------------------------------------------------------------
     # modules, seeding, prediction
     # ------------------------------------------------------------------
-    def _build_module(self, name: str, default: type | None = None, **injected) -> nn.Module:
+    def _build_module(
+        self,
+        name: str,
+        default: type | None = None,
+        default_params: dict | None = None,
+        **injected,
+    ) -> nn.Module:
         """Instantiate parameter ``name``: a module class (with ``name__*``
         parameters) or an ``nn.Module`` instance, deep-copied.
 
-        ``injected`` values (e.g. ``n_features_in``) are passed to a class only
-        when its signature accepts them and the user did not set them.
+        If the parameter is None, ``default`` is built with ``default_params``
+        under the user's ``name__*`` parameters. ``injected`` values taken from
+        the data (e.g. ``n_features_in``) are passed to a class only when its
+        signature accepts them and the user did not set them.
         """
         spec = getattr(self, name)
+        kwargs = self._params_for(name)
         if spec is None:
             spec = default
-        kwargs = self._params_for(name)
+            kwargs = {**(default_params or {}), **kwargs}
         if isinstance(spec, nn.Module):
             if kwargs:
                 raise ValueError(
@@ -266,6 +275,11 @@ class TransferNetBase(BaseEstimator):
     def _seed(self) -> int:
         """A torch seed drawn from ``random_state`` (fresh each call if None)."""
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def __sklearn_is_fitted__(self) -> bool:
+        # Fitted means trained: a fit refused after validating the data leaves
+        # no net behind, even though it may have set classes_ on the way.
+        return hasattr(self, "net_")
 
     def _rng_context(self):
         """A context that seeds torch and restores the global RNG on exit."""
@@ -330,8 +344,13 @@ def _labelled_mask(y: np.ndarray) -> np.ndarray:
 def _check_sample_domain(sample_domain, n_samples: int) -> np.ndarray:
     """Validate a skada-style ``sample_domain`` array (ids > 0 source, < 0 target)."""
     sample_domain = np.asarray(sample_domain)
+    if sample_domain.ndim == 2 and sample_domain.shape[1] == 1:
+        sample_domain = sample_domain.ravel()
     if sample_domain.ndim != 1:
-        sample_domain = column_or_1d(sample_domain, warn=False)
+        raise ValueError(
+            "sample_domain must be a 1-D array of domain ids, one per row; got "
+            f"shape {sample_domain.shape}"
+        )
     if len(sample_domain) != n_samples:
         raise ValueError(
             f"sample_domain has {len(sample_domain)} entries but X has {n_samples} rows"
