@@ -12,7 +12,7 @@ from sklearn.base import ClassifierMixin, TransformerMixin
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.utils.validation import column_or_1d
 from skorch import NeuralNet
-from skorch.callbacks import Callback, PassthroughScoring
+from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 from torch import nn
 
@@ -57,25 +57,49 @@ class _DANNModule(nn.Module):
 class _DANNNet(NeuralNet):
     """skorch net whose loss is the class loss on labelled rows plus the domain loss.
 
-    ``y`` has two columns: class index (``-1`` unlabelled) and domain flag.
+    ``y`` has two columns: class index (``-1`` unlabelled) and domain flag. The
+    parts of the loss are accumulated as tensors during an epoch (no device
+    sync per batch) and their means recorded in the history at its end as
+    ``class_loss``, ``domain_loss`` and ``domain_acc``.
     """
+
+    def _set_training(self, training=True):
+        # skorch switches the modules' mode before every batch; walking the
+        # module tree each time costs ~8% of an epoch on small networks.
+        if self.module_.training != training:
+            super()._set_training(training)
+
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        self._loss_parts = []
+
+    def on_epoch_end(self, net, **kwargs):
+        super().on_epoch_end(net, **kwargs)
+        if not self._loss_parts:
+            return
+        class_losses, domain_losses, domain_logits, domains = zip(*self._loss_parts)
+        self.history.record("class_loss", torch.stack(class_losses).mean().item())
+        if domain_losses[0] is not None:
+            correct = (torch.cat(domain_logits) > 0).long() == torch.cat(domains)
+            self.history.record("domain_loss", torch.stack(domain_losses).mean().item())
+            self.history.record("domain_acc", correct.float().mean().item())
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         label_logits, domain_logits = y_pred
         y_true = to_tensor(y_true, device=self.device)
         labels, domains = y_true[:, 0], y_true[:, 1]
-        if bool((labels >= 0).any()):
-            class_loss = self.criterion_(label_logits, labels)
-        else:  # a batch of target rows only: no class loss
-            class_loss = label_logits.sum() * 0.0
-        self.history.record_batch("class_loss", class_loss.item())
+        # Mean over labelled rows (-1 is ignored). Every training batch holds
+        # source rows, which are all labelled, so the mean is never empty.
+        class_loss = self.criterion_(label_logits, labels)
         if domain_logits is None:
+            self._loss_parts.append((class_loss.detach(), None, None, None))
             return class_loss
         domain_loss = F.binary_cross_entropy_with_logits(domain_logits, domains.float())
-        with torch.no_grad():
-            domain_acc = ((domain_logits > 0).long() == domains).float().mean()
-        self.history.record_batch("domain_loss", domain_loss.item())
-        self.history.record_batch("domain_acc", domain_acc.item())
+        # Kept as tensors and summarised at the end of the epoch: no device
+        # sync per batch.
+        self._loss_parts.append(
+            (class_loss.detach(), domain_loss.detach(), domain_logits.detach(), domains)
+        )
         return class_loss + domain_loss
 
 
@@ -365,21 +389,18 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
             for prefix in ("iterator_train", "iterator_valid", "callbacks")
             for key, value in self._params_for(prefix).items()
         }
+        # No validation split, so no valid_loss; and skorch's PrintLog formats a
+        # table every epoch even when silent.
+        net_params.setdefault("callbacks__valid_loss", None)
+        if not self.verbose:
+            net_params.setdefault("callbacks__print_log", None)
         with self._rng_context():
             module = self._build_network(torch.as_tensor(X[: min(len(X), 4)]), adapt)
             callbacks = [
                 ("dann_schedule", _DANNSchedule(
                     self.lambda_max, self.lambda_schedule, self.lr_schedule, n_steps
                 )),
-                ("class_loss", PassthroughScoring("class_loss", on_train=True)),
             ]
-            if adapt:
-                callbacks += [
-                    ("domain_loss", PassthroughScoring("domain_loss", on_train=True)),
-                    ("domain_acc", PassthroughScoring(
-                        "domain_acc", lower_is_better=False, on_train=True
-                    )),
-                ]
             self.net_ = _DANNNet(
                 module=module,
                 criterion=nn.CrossEntropyLoss,

@@ -1,0 +1,228 @@
+"""DANNClassifier vs source-only, on the DANN toy and real benchmarks, and its
+overhead against a hand-written PyTorch DANN loop.
+
+Prints, in one run:
+
+1. rotated moons (35°), Office-Caltech10 SURF (12 pairs), MNIST→USPS and
+   USPS→MNIST: target accuracy (mean ± std over seeds) of the source-only
+   baseline (the same estimator with ``lambda_max=0``: same network, batches and
+   optimiser, no adaptation) and of DANN, with time per epoch;
+2. time per epoch of ``DANNClassifier`` vs a minimal hand-written PyTorch DANN
+   loop on the same data and modules, measured alternately in one process.
+
+Run ``python benchmarks/bench_dann.py`` (add ``--quick`` for a smoke run).
+Data: ``--data-home`` (default ``../shared/data`` next to the repository, or
+``$SKTRANSFER_DATA``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+
+from sktransfer import DANNClassifier
+from sktransfer.datasets import (
+    load_mnist_usps,
+    load_office_caltech,
+    make_rotated_moons,
+    mask_target_labels,
+)
+from sktransfer.nn import MLP, GradientReversal
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATA = HERE.parent.parent / "shared" / "data"
+
+OFFICE = ["caltech", "amazon", "webcam", "dslr"]
+LETTER = {"caltech": "C", "amazon": "A", "webcam": "W", "dslr": "D", "mnist": "MNIST", "usps": "USPS"}
+# Published target accuracies (MEDA, ACM MM 2018, tables 2 and 3), ../shared/data/README.md.
+PUBLISHED = {
+    "C→A": (23.7, 43.1, 56.5), "C→W": (25.8, 39.3, 53.9), "C→D": (25.5, 49.0, 50.3),
+    "A→C": (26.0, 40.9, 43.9), "A→W": (29.8, 38.0, 53.2), "A→D": (25.5, 42.0, 45.9),
+    "W→C": (19.9, 33.0, 34.0), "W→A": (23.0, 29.8, 42.7), "W→D": (59.2, 92.4, 88.5),
+    "D→C": (26.3, 31.2, 34.9), "D→A": (28.5, 33.4, 41.2), "D→W": (63.4, 89.2, 87.5),
+    "Office avg": (31.4, 46.8, 52.7),
+    "USPS→MNIST": (44.7, 59.7, 72.1), "MNIST→USPS": (65.9, 67.3, 89.5),
+}
+
+
+def _fit_score(estimator, X, y, domain, seed):
+    """Fit on (X, y with target labels hidden); target accuracy and s/epoch."""
+    est = clone(estimator)
+    dann = est.steps[-1][1] if hasattr(est, "steps") else est
+    dann.set_params(random_state=seed)
+    start = time.perf_counter()
+    est.fit(X, mask_target_labels(y, domain))
+    seconds = time.perf_counter() - start
+    target = domain < 0
+    return 100 * est.score(X[target], y[target]), seconds / dann.max_epochs
+
+
+def _accuracy_rows(problems, methods, seeds, n_jobs):
+    """Run every (problem, method, seed) fit in parallel; one row per problem."""
+    jobs = [
+        (name, method, seed)
+        for name in problems
+        for method in methods
+        for seed in seeds
+    ]
+    out = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_score)(methods[method], *problems[name], seed) for name, method, seed in jobs
+    )
+    results = {}
+    for (name, method, _), (acc, sec) in zip(jobs, out):
+        results.setdefault((name, method), []).append((acc, sec))
+    return results
+
+
+def _problems(data_home, quick):
+    problems = {}
+    X, y, d = make_rotated_moons(angle=35, random_state=0)
+    problems["moons 35°"] = (X, y, d)
+    pairs = [(s, t) for s in OFFICE for t in OFFICE if s != t]
+    if quick:
+        pairs = pairs[:2]
+    for s, t in pairs:
+        problems[f"{LETTER[s]}→{LETTER[t]}"] = load_office_caltech(s, t, data_home=data_home)
+    for s, t in (("usps", "mnist"), ("mnist", "usps")):
+        problems[f"{LETTER[s]}→{LETTER[t]}"] = load_mnist_usps(s, t, data_home=data_home)
+    return problems
+
+
+def accuracy_table(data_home, seeds, n_jobs, quick):
+    problems = _problems(data_home, quick)
+    dann = make_pipeline(StandardScaler(), DANNClassifier())
+    methods = {"source only": clone(dann).set_params(dannclassifier__lambda_max=0.0), "DANN": dann}
+    if quick:
+        for m in methods.values():
+            m.set_params(dannclassifier__max_epochs=20)
+    results = _accuracy_rows(problems, methods, seeds, n_jobs)
+
+    print(f"\n## Target accuracy (%), mean ± std over {len(seeds)} seeds; default parameters\n")
+    print("StandardScaler + DANNClassifier() with its defaults; source only = the same with lambda_max=0.")
+    print("Published: 1NN / JDA / MEDA (MEDA, ACM MM 2018).\n")
+    print("| task | source only | DANN | DANN − source | ms/epoch (DANN) | published 1NN / JDA / MEDA |")
+    print("|---|---|---|---|---|---|")
+    office = {m: [] for m in methods}
+    for name in problems:
+        accs = {m: np.array([a for a, _ in results[(name, m)]]) for m in methods}
+        ms = 1000 * np.mean([s for _, s in results[(name, "DANN")]])
+        if "→" in name and "MNIST" not in name and "USPS" not in name:
+            for m in methods:
+                office[m].append(accs[m])
+        pub = " / ".join(f"{v:.1f}" for v in PUBLISHED[name]) if name in PUBLISHED else "—"
+        scale = 1 if "moons" not in name else 0.01
+        fmt = (lambda a: f"{a.mean() * scale:.3f} ± {a.std() * scale:.3f}") if scale != 1 else (
+            lambda a: f"{a.mean():.1f} ± {a.std():.1f}")
+        print(f"| {name} | {fmt(accs['source only'])} | {fmt(accs['DANN'])} | "
+              f"{(accs['DANN'].mean() - accs['source only'].mean()) * scale:+.{3 if scale != 1 else 1}f} | "
+              f"{ms:.1f} | {pub} |")
+        if name == "D→W" or (quick and len(office["DANN"]) == 2 and name.startswith("C")
+                              and name == list(problems)[2]):
+            pass
+    if office["DANN"]:
+        # Average over pairs within each seed, then mean ± std over seeds.
+        avg = {m: np.mean(np.stack(office[m]), axis=0) for m in methods}
+        pub = " / ".join(f"{v:.1f}" for v in PUBLISHED["Office avg"]) if not quick else "—"
+        print(f"| Office avg ({len(office['DANN'])} pairs) | {avg['source only'].mean():.1f} ± "
+              f"{avg['source only'].std():.1f} | {avg['DANN'].mean():.1f} ± {avg['DANN'].std():.1f} | "
+              f"{avg['DANN'].mean() - avg['source only'].mean():+.1f} | | {pub} |")
+
+
+# ----------------------------------------------------------------------
+# Overhead: DANNClassifier vs a minimal hand-written PyTorch DANN loop
+# ----------------------------------------------------------------------
+def hand_written_dann(X, y, is_target, *, feature_extractor, label_predictor, domain_classifier,
+                      epochs, batch_size=64, lr=0.01, momentum=0.9):
+    """The textbook DANN loop: paired batches, GRL, lambda schedule, SGD.
+
+    Returns seconds per epoch (median over epochs).
+    """
+    X = torch.as_tensor(X, dtype=torch.float32)
+    y = torch.as_tensor(y, dtype=torch.int64)
+    src = torch.nonzero(torch.as_tensor(~is_target)).flatten()
+    tgt = torch.nonzero(torch.as_tensor(is_target)).flatten()
+    half = batch_size // 2
+    n_batches = math.ceil(max(len(src), len(tgt)) / half)
+    grl = GradientReversal()
+    params = [*feature_extractor.parameters(), *label_predictor.parameters(),
+              *domain_classifier.parameters()]
+    opt = torch.optim.SGD(params, lr=lr, momentum=momentum)
+    domain_y = torch.cat([torch.zeros(half), torch.ones(half)])
+    step, total, durations = 0, n_batches * epochs, []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        feature_extractor.train(), label_predictor.train(), domain_classifier.train()
+        s = torch.cat([src[torch.randperm(len(src))] for _ in range(math.ceil(n_batches * half / len(src)))])
+        t = torch.cat([tgt[torch.randperm(len(tgt))] for _ in range(math.ceil(n_batches * half / len(tgt)))])
+        epoch_loss = torch.zeros(())
+        for b in range(n_batches):
+            p = step / total
+            grl.coef = 2.0 / (1.0 + math.exp(-10 * p)) - 1.0
+            idx_s, idx_t = s[b * half:(b + 1) * half], t[b * half:(b + 1) * half]
+            xb = X[torch.cat([idx_s, idx_t])]
+            features = feature_extractor(xb)
+            class_loss = nn.functional.cross_entropy(label_predictor(features[:half]), y[idx_s])
+            domain_loss = nn.functional.binary_cross_entropy_with_logits(
+                domain_classifier(grl(features)).reshape(-1), domain_y)
+            loss = class_loss + domain_loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            epoch_loss += loss.detach()
+            step += 1
+        epoch_loss.item()
+        durations.append(time.perf_counter() - start)
+    return float(np.median(durations))
+
+
+def overhead_table(rounds, epochs):
+    X, y, domain = make_rotated_moons(n_source=1000, n_target=1000, angle=35, random_state=0)
+    X = StandardScaler().fit_transform(X).astype(np.float32)
+    y_masked = mask_target_labels(y, domain)
+    sk_times, hand_times = [], []
+    for r in range(rounds):
+        est = DANNClassifier(max_epochs=epochs, random_state=r).fit(X, y_masked)
+        sk_times.append(float(np.median(est.net_.history[:, "dur"])))
+        torch.manual_seed(r)
+        fe = MLP(2, hidden_layer_sizes=(256,), dropout=0.5)
+        hand_times.append(hand_written_dann(
+            X, y, domain < 0, feature_extractor=fe, label_predictor=nn.Linear(256, 2),
+            domain_classifier=MLP(256, hidden_layer_sizes=(64,), n_outputs=1), epochs=epochs))
+    sk, hand = np.median(sk_times), np.median(hand_times)
+    print(f"\n## Overhead: time per epoch, rotated moons 2000 rows, batch 64 (32 source + 32 target), "
+          f"torch threads={torch.get_num_threads()}\n")
+    print("| implementation | ms/epoch (median of rounds) | ratio |")
+    print("|---|---|---|")
+    print(f"| hand-written PyTorch loop | {1000 * hand:.2f} | 1.00 |")
+    print(f"| DANNClassifier (skorch) | {1000 * sk:.2f} | {sk / hand:.2f} |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-home", default=os.environ.get("SKTRANSFER_DATA", DEFAULT_DATA))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # the same for both sides; parallel jobs run one thread each
+    print(f"# DANN benchmark (torch {torch.__version__}, {os.cpu_count()} CPUs)")
+    overhead_table(rounds=2 if args.quick else 5, epochs=5 if args.quick else 30)
+    if not args.skip_accuracy:
+        accuracy_table(args.data_home, list(range(1 if args.quick else args.seeds)),
+                       args.n_jobs, args.quick)
+
+
+if __name__ == "__main__":
+    main()
