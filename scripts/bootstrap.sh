@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything sktransfer needs on a fresh machine with only Python 3:
 # a virtual environment in .venv, the CPU build of torch, and the package with
-# the extras for tests and plots. Safe to run again: it only adds what is missing.
-#   EXTRAS=docs,plot bash scripts/bootstrap.sh   # choose other extras
+# the extras for tests, plots and docs (the tests build the docs). Safe to run
+# again: it only adds what is missing.
+#   EXTRAS=plot bash scripts/bootstrap.sh   # choose other extras
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -13,4 +14,4 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # A bare `torch` requirement resolves to a multi-GB CUDA build: install the CPU
 # build first, so the package's own range (which 2.13 meets) adds nothing more.
 "${PIP[@]}" "torch==2.13.0"
-"${PIP[@]}" -e ".[${EXTRAS:-tests,plot}]"
+"${PIP[@]}" -e ".[${EXTRAS:-tests,plot,docs}]"

@@ -5,8 +5,10 @@ Domain-adversarial training on rotated moons
 
 The toy problem of the DANN paper (Ganin et al., JMLR 2016): the source domain
 is two interleaving moons with their labels; the target domain is the same
-moons rotated by 35 degrees, without labels. A classifier trained on the
-source alone misclassifies the ends of the rotated moons.
+moons rotated by 50 degrees, without labels. A classifier trained on the
+source alone misclassifies the ends of the rotated moons. (At the paper's 35
+degrees the default network already gets about 0.93 of the target right
+without adaptation and DANN about 0.97; 50 degrees shows the effect better.)
 
 :class:`~sktransfer.DANNClassifier` trains a feature extractor, a label
 predictor and a domain classifier joined by a gradient reversal layer, so
@@ -33,7 +35,7 @@ from sklearn.metrics import accuracy_score
 from sktransfer import DANNClassifier
 from sktransfer.datasets import make_rotated_moons, mask_target_labels
 
-X, y, sd = make_rotated_moons(n_source=500, n_target=500, angle=35, random_state=0)
+X, y, sd = make_rotated_moons(n_source=500, n_target=500, angle=50, random_state=0)
 y_train = mask_target_labels(y, sd)
 source, target = sd > 0, sd < 0
 print(f"{source.sum()} labelled source rows, {target.sum()} unlabelled target rows")
