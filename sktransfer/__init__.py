@@ -7,7 +7,14 @@ Unlabelled rows are ``y == -1``; domains are an optional, skada-compatible
 """
 
 from .domain_adaptation import DANNClassifier
+from .self_taught import LabelledOnly, SelfTaughtClustering, SelfTaughtTransformer
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DANNClassifier", "__version__"]
+__all__ = [
+    "DANNClassifier",
+    "LabelledOnly",
+    "SelfTaughtClustering",
+    "SelfTaughtTransformer",
+    "__version__",
+]

@@ -1,0 +1,245 @@
+"""A meta-estimator that fits its estimator on the labelled rows only."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils import get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import (
+    _num_samples,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from ..base import _labelled_mask
+
+__all__ = ["LabelledOnly"]
+
+
+def _estimator_has(attr):
+    """True if the fitted inner estimator, else the unfitted one, has ``attr``."""
+
+    def check(self):
+        if hasattr(self, "estimator_"):
+            return hasattr(self.estimator_, attr)
+        return hasattr(self._get_estimator(), attr)
+
+    return check
+
+
+class LabelledOnly(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Fit a classifier on the labelled rows only; ``y == -1`` rows are skipped.
+
+    The last step of a semi-supervised :class:`~sklearn.pipeline.Pipeline`:
+    the steps before it (e.g. :class:`~sktransfer.SelfTaughtTransformer`)
+    learn from every row, unlabelled rows (``y == -1``) included, while this
+    step hands only the labelled rows to ``estimator``. So ``-1`` never
+    becomes a class, and ``classes_`` holds only the labels seen.
+
+    Parameters
+    ----------
+    estimator : classifier, default=None
+        The classifier fitted on the labelled rows (cloned in ``fit``). None
+        means :class:`~sklearn.linear_model.LogisticRegression`.
+    random_state : int, RandomState instance or None, default=None
+        If not None and the estimator has a ``random_state`` parameter, it is
+        set to this value on the clone, so one seed controls a whole pipeline.
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The fitted clone of ``estimator``.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels (never ``-1``).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the features seen in ``fit``, when ``X`` has string column names.
+
+    See Also
+    --------
+    SelfTaughtTransformer : learns a representation from the unlabelled rows.
+    sklearn.semi_supervised.SelfTrainingClassifier : labels the unlabelled rows
+        with the classifier's own confident predictions instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer import LabelledOnly
+    >>> X = np.array([[0.0], [0.1], [0.9], [1.0], [0.5]])
+    >>> y = np.array([0, 0, 1, 1, -1])
+    >>> clf = LabelledOnly().fit(X, y)
+    >>> clf.classes_
+    array([0, 1])
+    >>> clf.predict([[0.05], [0.95]])
+    array([0, 1])
+    """
+
+    def __init__(self, estimator=None, random_state=None):
+        self.estimator = estimator
+        self.random_state = random_state
+
+    def _get_estimator(self):
+        return LogisticRegression() if self.estimator is None else self.estimator
+
+    def fit(self, X, y, sample_weight=None) -> LabelledOnly:
+        """Fit ``estimator`` on the rows whose label is not ``-1``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            All rows, labelled and unlabelled.
+        y : array-like of shape (n_samples,)
+            Class labels; ``-1`` marks unlabelled rows, which are skipped.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows, passed on for the labelled rows.
+
+        Returns
+        -------
+        self : LabelledOnly
+            The fitted estimator.
+        """
+        X, y = validate_data(
+            self, X, y, accept_sparse=("csr", "csc"), dtype=None, ensure_all_finite=False,
+            y_numeric=False,
+        )
+        y = column_or_1d(y, warn=True)
+        labelled = _labelled_mask(y)
+        if not labelled.any():
+            raise ValueError(
+                "LabelledOnly found no labelled rows: every row of y is -1 "
+                "(unlabelled); the estimator needs some labelled rows"
+            )
+        estimator = clone(self._get_estimator())
+        if self.random_state is not None and "random_state" in estimator.get_params():
+            estimator.set_params(random_state=self.random_state)
+        fit_params = {}
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight)
+            if _num_samples(sample_weight) != len(y):
+                raise ValueError(
+                    f"sample_weight has {_num_samples(sample_weight)} entries but X "
+                    f"has {len(y)} rows"
+                )
+            fit_params["sample_weight"] = sample_weight[labelled]
+        y_labelled = y[labelled]
+        if y_labelled.dtype == object:
+            # -1 and the labels were mixed in one object array: keep the labels' type.
+            y_labelled = np.asarray(y_labelled.tolist())
+        self.estimator_ = estimator.fit(X[labelled], y_labelled, **fit_params)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def _transform_input(self, X):
+        check_is_fitted(self)
+        return validate_data(
+            self, X, reset=False, accept_sparse=("csr", "csc"), dtype=None,
+            ensure_all_finite=False,
+        )
+
+    def predict(self, X):
+        """Predict with the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        X = self._transform_input(X)
+        return self.estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns ordered as ``classes_``.
+        """
+        X = self._transform_input(X)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities from the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Columns ordered as ``classes_``.
+        """
+        X = self._transform_input(X)
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            As returned by the estimator.
+        """
+        X = self._transform_input(X)
+        return self.estimator_.decision_function(X)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy on the labelled rows of ``X, y`` (rows with ``y == -1`` are ignored).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test rows.
+        y : array-like of shape (n_samples,)
+            True labels, ``-1`` for rows to ignore.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Mean accuracy of ``predict(X)`` on the labelled rows.
+        """
+        y = column_or_1d(y)
+        labelled = _labelled_mask(y)
+        if not labelled.any():
+            raise ValueError("score needs labelled rows, but every row of y is -1")
+        if not labelled.all():
+            X = X.iloc[labelled] if hasattr(X, "iloc") else np.asarray(X)[labelled]
+            y = y[labelled]
+            if y.dtype == object:
+                y = np.asarray(y.tolist())
+            if sample_weight is not None:
+                sample_weight = np.asarray(sample_weight)[labelled]
+        return super().score(X, y, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self._get_estimator())
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        return tags

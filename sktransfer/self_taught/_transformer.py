@@ -1,0 +1,409 @@
+"""Self-taught learning: a representation learnt from unlabelled data."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.decomposition import MiniBatchDictionaryLearning, sparse_encode
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from skorch import NeuralNet
+from skorch.utils import to_tensor
+from torch import nn
+
+from ..base import TransferNetBase, _labelled_mask
+from ..nn import MLP
+
+__all__ = ["SelfTaughtTransformer"]
+
+_METHODS = ("sparse_coding", "autoencoder")
+_FIT_ON = ("unlabelled", "all")
+_TRANSFORM_ALGORITHMS = ("lasso_lars", "lasso_cd", "omp", "threshold")
+
+
+class _Autoencoder(nn.Module):
+    """An encoder and a decoder; the forward pass returns ``(reconstruction, code)``."""
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def forward(self, x):
+        code = self.encoder(x)
+        return self.decoder(code), code
+
+
+class _AutoencoderNet(NeuralNet):
+    """skorch net whose loss is the sparse-coding objective of an autoencoder.
+
+    Per row, ``0.5 * ||x - decoder(h)||^2 + alpha * ||h||_1`` with
+    ``h = encoder(x)`` (the objective of sparse coding, with the codes given
+    by the encoder), averaged over the rows of a batch. No targets: ``y`` is None.
+    """
+
+    def __init__(self, *args, alpha=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.alpha = alpha
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        reconstruction, code = y_pred
+        X = to_tensor(X, device=self.device)
+        error = 0.5 * (reconstruction - X).pow(2).sum(dim=1).mean()
+        if self.alpha:
+            return error + self.alpha * code.abs().sum(dim=1).mean()
+        return error
+
+
+class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TransferNetBase):
+    """Self-taught learning: a representation learnt from unlabelled data.
+
+    Learns a set of basis vectors (a dictionary) or an encoder from unlabelled
+    data that need not share the classes or the distribution of the labelled
+    task, then maps any data to its activations in that basis: the sparse
+    codes, or the hidden layer of the autoencoder (Raina, Battle, Lee, Packer
+    & Ng, *Self-taught learning: transfer learning from unlabeled data*,
+    ICML 2007). A classifier trained on those activations needs fewer labels
+    when the unlabelled data shows the structure of the inputs (strokes of
+    handwritten characters, edges of natural images).
+
+    Unlabelled rows are ``y == -1``: fitted on ``X, y``, the representation is
+    learnt from the rows with ``y == -1`` (``fit_on="unlabelled"``) or from
+    all rows (``fit_on="all"``); fitted with ``y=None``, from all rows. In a
+    :class:`~sklearn.pipeline.Pipeline`, end with
+    :class:`~sktransfer.LabelledOnly` so that the classifier is fitted on the
+    labelled rows only and ``-1`` never becomes a class.
+
+    Parameters
+    ----------
+    method : {"sparse_coding", "autoencoder"}, default="sparse_coding"
+        ``"sparse_coding"``: learn a dictionary with scikit-learn's
+        :class:`~sklearn.decomposition.MiniBatchDictionaryLearning` and
+        transform with :func:`~sklearn.decomposition.sparse_encode`.
+        ``"autoencoder"``: train an autoencoder with skorch (the net is
+        ``net_``) and transform with its encoder.
+    n_components : int, default=100
+        Number of atoms of the dictionary, or width of the default encoder's
+        hidden layer. At most the number of rows the representation is learnt
+        from; more atoms than features (an overcomplete basis) is allowed.
+    alpha : float, default=1.0
+        Sparsity: the weight of the L1 penalty on the codes, in the objective
+        ``0.5 * ||x - D h||^2 + alpha * ||h||_1`` per row. For the autoencoder
+        the same penalty applies to the hidden activations (``0`` gives a plain
+        autoencoder).
+    transform_alpha : float or None, default=None
+        Sparsity of the codes computed by ``transform`` (sparse coding only);
+        None means ``alpha``. With ``transform_algorithm="omp"`` it is ignored.
+    transform_algorithm : {"lasso_lars", "lasso_cd", "omp", "threshold"}, default="lasso_lars"
+        Algorithm of :func:`~sklearn.decomposition.sparse_encode` (sparse coding only).
+    fit_on : {"unlabelled", "all"}, default="unlabelled"
+        Which rows the representation is learnt from when ``fit`` gets a
+        ``y``: the unlabelled ones (``y == -1``, Raina et al.'s setting; an
+        error if there are none) or all of them. Without ``y``, all rows.
+    max_iter : int, default=10
+        Number of passes over the data of the dictionary learning.
+    batch_size : int, default=256
+        Rows per mini-batch, of the dictionary learning and of the autoencoder.
+    module : type of nn.Module or nn.Module, default=None
+        The encoder of the autoencoder (``module__*`` sets its parameters).
+        None means :class:`~sktransfer.nn.MLP` with one hidden layer of
+        ``n_components`` sigmoid units. The decoder is a linear layer back
+        to the input width.
+    max_epochs : int, default=50
+        Epochs of the autoencoder.
+    lr : float, default=1e-3
+        Learning rate of the autoencoder.
+    optimizer : type of torch.optim.Optimizer, default=torch.optim.Adam
+        Optimiser of the autoencoder (``optimizer__*`` sets its parameters).
+    device : str, default="cpu"
+        Where to train the autoencoder.
+    callbacks : list of skorch callbacks or None, default=None
+        Added to the autoencoder's training loop.
+    verbose : int, default=0
+        ``0`` is silent; higher values print progress.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the dictionary initialisation and of the autoencoder's weights
+        and shuffling.
+    **kwargs
+        ``module__*``, ``optimizer__*``, ``iterator_train__*``,
+        ``iterator_valid__*`` and ``callbacks__*`` parameters, as in skorch.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        The dictionary atoms (sparse coding only).
+    dictionary_learner_ : MiniBatchDictionaryLearning
+        The fitted dictionary learner (sparse coding only).
+    net_ : skorch.NeuralNet
+        The trained autoencoder; ``net_.module_.encoder`` is the encoder
+        (autoencoder only).
+    n_components_ : int
+        Width of the output of ``transform``.
+    n_iter_ : int
+        Passes over the data done: of the dictionary learning, or epochs of
+        the autoencoder.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the features seen in ``fit``, when ``X`` has string column names.
+
+    See Also
+    --------
+    LabelledOnly : fits the final classifier of a pipeline on labelled rows only.
+    SelfTaughtClustering : clusters a target set with help of auxiliary data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.svm import LinearSVC
+    >>> from sktransfer import LabelledOnly, SelfTaughtTransformer
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.rand(60, 8)
+    >>> y = np.full(60, -1)                 # 50 unlabelled rows
+    >>> y[:10] = [0, 1] * 5                 # 10 labelled rows
+    >>> pipe = make_pipeline(
+    ...     SelfTaughtTransformer(n_components=12, alpha=0.1, random_state=0),
+    ...     LabelledOnly(LinearSVC()),
+    ... ).fit(X, y)
+    >>> pipe.classes_
+    array([0, 1])
+    >>> pipe[0].transform(X).shape
+    (60, 12)
+    """
+
+    def __init__(
+        self,
+        method: str = "sparse_coding",
+        n_components: int = 100,
+        *,
+        alpha: float = 1.0,
+        transform_alpha: float | None = None,
+        transform_algorithm: str = "lasso_lars",
+        fit_on: str = "unlabelled",
+        max_iter: int = 10,
+        batch_size: int = 256,
+        module=None,
+        max_epochs: int = 50,
+        lr: float = 1e-3,
+        optimizer: type = torch.optim.Adam,
+        device: str = "cpu",
+        callbacks: list | None = None,
+        verbose: int = 0,
+        random_state=None,
+        **kwargs,
+    ):
+        self.method = method
+        self.n_components = n_components
+        self.alpha = alpha
+        self.transform_alpha = transform_alpha
+        self.transform_algorithm = transform_algorithm
+        self.fit_on = fit_on
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.module = module
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.optimizer = optimizer
+        self.device = device
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.random_state = random_state
+        self._store_kwargs(kwargs)
+
+    # ------------------------------------------------------------------
+    def _check_params(self) -> None:
+        if self.method not in _METHODS:
+            raise ValueError(f"method must be one of {_METHODS}, got {self.method!r}")
+        if self.fit_on not in _FIT_ON:
+            raise ValueError(f"fit_on must be one of {_FIT_ON}, got {self.fit_on!r}")
+        if self.transform_algorithm not in _TRANSFORM_ALGORITHMS:
+            raise ValueError(
+                f"transform_algorithm must be one of {_TRANSFORM_ALGORITHMS}, "
+                f"got {self.transform_algorithm!r}"
+            )
+        for name in ("n_components", "max_iter"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.alpha, numbers.Real) or not self.alpha >= 0:
+            raise ValueError(f"alpha must be a non-negative number, got {self.alpha!r}")
+        if self.transform_alpha is not None and (
+            not isinstance(self.transform_alpha, numbers.Real) or not self.transform_alpha >= 0
+        ):
+            raise ValueError(
+                f"transform_alpha must be None or a non-negative number, got {self.transform_alpha!r}"
+            )
+        if self.method == "autoencoder":
+            self._check_common_params()
+        else:
+            self._check_prefixed_params()
+            if not isinstance(self.batch_size, numbers.Integral) or self.batch_size < 1:
+                raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+
+    def _representation_rows(self, X, y):
+        """Validate ``X, y``; return the rows the representation is learnt from."""
+        dtype = np.float32 if self.method == "autoencoder" else np.float64
+        if y is None:
+            return validate_data(self, X, dtype=dtype, ensure_min_samples=2)
+        X, y = validate_data(
+            self, X, y, dtype=dtype, ensure_min_samples=2, y_numeric=False,
+            ensure_all_finite=True,
+        )
+        if self.fit_on == "all":
+            return X
+        unlabelled = ~_labelled_mask(column_or_1d(y, warn=True))
+        if not unlabelled.any():
+            raise ValueError(
+                "SelfTaughtTransformer found no unlabelled rows (y == -1) to learn the "
+                "representation from (fit_on='unlabelled'). Mark the unlabelled rows "
+                "with y == -1, fit with y=None to learn from all rows, or set "
+                "fit_on='all'."
+            )
+        return X[unlabelled]
+
+    def fit(self, X, y=None) -> SelfTaughtTransformer:
+        """Learn the representation from the unlabelled rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Unlabelled data, possibly stacked with labelled data.
+        y : array-like of shape (n_samples,) or None, default=None
+            Labels, ``-1`` for unlabelled rows. None: all rows are unlabelled.
+
+        Returns
+        -------
+        self : SelfTaughtTransformer
+            The fitted transformer.
+        """
+        for name in ("net_", "components_", "dictionary_learner_"):
+            self.__dict__.pop(name, None)
+        self._check_params()
+        U = self._representation_rows(X, y)
+        if U.shape[0] < 2:
+            raise ValueError(
+                f"SelfTaughtTransformer needs at least 2 rows to learn the representation "
+                f"from; got {U.shape[0]}"
+            )
+        if self.n_components > U.shape[0]:
+            raise ValueError(
+                f"n_components={self.n_components} is larger than the number of rows "
+                f"the representation is learnt from ({U.shape[0]}): at most one atom per "
+                f"row is sensible, so use n_components <= {U.shape[0]} (an overcomplete "
+                f"basis, wider than the {U.shape[1]} features, is fine)"
+            )
+        if self.method == "sparse_coding":
+            self._fit_dictionary(U)
+        else:
+            self._fit_autoencoder(U)
+        return self
+
+    def _fit_dictionary(self, U):
+        learner = MiniBatchDictionaryLearning(
+            n_components=self.n_components,
+            alpha=self.alpha,
+            max_iter=self.max_iter,
+            batch_size=min(self.batch_size, U.shape[0]),
+            transform_algorithm=self.transform_algorithm,
+            transform_alpha=self._transform_alpha(),
+            random_state=self.random_state,
+            verbose=bool(self.verbose),
+        )
+        self.dictionary_learner_ = learner.fit(U)
+        self.components_ = learner.components_
+        self.n_components_ = self.components_.shape[0]
+        self.n_iter_ = int(learner.n_iter_)
+
+    def _fit_autoencoder(self, U):
+        net_params = {
+            f"{prefix}__{key}": value
+            for prefix in ("iterator_train", "iterator_valid", "callbacks")
+            for key, value in self._params_for(prefix).items()
+        }
+        net_params.setdefault("callbacks__valid_loss", None)
+        if not self.verbose:
+            net_params.setdefault("callbacks__print_log", None)
+        with self._rng_context():
+            encoder = self._build_module(
+                "module",
+                MLP,
+                {"hidden_layer_sizes": (self.n_components,), "activation": nn.Sigmoid},
+                n_features_in=U.shape[1],
+            )
+            probe = torch.as_tensor(U[: min(len(U), 4)])
+            encoder.eval()
+            try:
+                with torch.no_grad():
+                    code = encoder(probe)
+            except Exception as exc:
+                raise ValueError(
+                    f"module (the encoder) failed on input of shape {tuple(probe.shape)}: {exc}"
+                ) from exc
+            encoder.train()
+            if not isinstance(code, torch.Tensor) or code.dim() != 2:
+                raise ValueError(
+                    "module (the encoder) must output a 2-D tensor (n_samples, n_components)"
+                )
+            self.n_components_ = int(code.shape[1])
+            decoder = nn.Linear(self.n_components_, U.shape[1])
+            self.net_ = _AutoencoderNet(
+                module=_Autoencoder(encoder, decoder),
+                criterion=nn.MSELoss,  # unused: get_loss computes the objective
+                alpha=float(self.alpha),
+                optimizer=self.optimizer,
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                train_split=None,
+                callbacks=self._user_callbacks(),
+                device=self.device,
+                verbose=self.verbose,
+                **{f"optimizer__{k}": v for k, v in self._params_for("optimizer").items()},
+                **net_params,
+            )
+            self.net_.fit(U, None)
+        self.n_iter_ = len(self.net_.history)
+
+    def _transform_alpha(self) -> float:
+        return self.alpha if self.transform_alpha is None else self.transform_alpha
+
+    def transform(self, X):
+        """Map ``X`` to its activations: sparse codes or hidden-layer outputs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows of any domain.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_components)
+            float64 sparse codes, or float32 activations of the encoder.
+        """
+        check_is_fitted(self)
+        if hasattr(self, "net_"):
+            X = validate_data(self, X, reset=False, dtype=np.float32)
+            return self._run_batches(lambda x: self.net_.module_.encoder(x), X)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        kwargs = {"alpha": self._transform_alpha()}
+        if self.transform_algorithm == "omp":
+            kwargs = {"n_nonzero_coefs": None, "alpha": None}
+        return sparse_encode(
+            X, self.components_, algorithm=self.transform_algorithm, n_jobs=None, **kwargs
+        )
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "net_") or hasattr(self, "components_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        dtype = "float32" if self.method == "autoencoder" else "float64"
+        tags.transformer_tags.preserves_dtype = [dtype]
+        return tags
