@@ -292,6 +292,37 @@ class TransferNetBase(BaseEstimator):
         # skorch initialises (mutates) callbacks: give it copies, as clone would.
         return copy.deepcopy(list(self.callbacks or []))
 
+    def _net_params(self, callbacks=(), optimizer_defaults: dict | None = None) -> dict:
+        """Keyword arguments for a skorch net, common to every estimator.
+
+        The estimator's own callbacks come first, then copies of the user's;
+        ``<prefix>__*`` parameters are passed on (``optimizer_defaults`` fill
+        ``optimizer__*`` values the user did not set). No validation split, so
+        no ``valid_loss``; when silent, no ``PrintLog`` (it formats a table
+        every epoch even when it prints nothing).
+        """
+        params = {
+            f"{prefix}__{key}": value
+            for prefix in self._net_prefixes
+            for key, value in self._params_for(prefix).items()
+        }
+        for key, value in (optimizer_defaults or {}).items():
+            params.setdefault(f"optimizer__{key}", value)
+        params.setdefault("callbacks__valid_loss", None)
+        if not self.verbose:
+            params.setdefault("callbacks__print_log", None)
+        return {
+            "optimizer": self.optimizer,
+            "lr": self.lr,
+            "max_epochs": self.max_epochs,
+            "batch_size": self.batch_size,
+            "train_split": None,
+            "callbacks": list(callbacks) + self._user_callbacks(),
+            "device": self.device,
+            "verbose": self.verbose,
+            **params,
+        }
+
     def _run_batches(self, fn: Callable[[torch.Tensor], torch.Tensor], X) -> np.ndarray:
         """Apply ``fn`` to ``X`` in batches on the net's device, in eval mode."""
         check_is_fitted(self)
@@ -304,6 +335,40 @@ class TransferNetBase(BaseEstimator):
             for Xi, _ in iterator:
                 outputs.append(fn(Xi.to(net.device)).float().cpu())
         return torch.cat(outputs).numpy()
+
+
+def _probe_module(module: nn.Module, x: torch.Tensor, name: str) -> torch.Tensor:
+    """Run ``module`` on a few rows in eval mode; name the parameter if it fails."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            out = module(x)
+    except Exception as exc:  # a torch shape error, most often
+        raise ValueError(f"{name} failed on input of shape {tuple(x.shape)}: {exc}") from exc
+    finally:
+        module.train(was_training)
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"{name} must return a tensor, got {type(out).__name__}")
+    return out
+
+
+def _labelled_rows(X, y, sample_weight=None):
+    """The rows of ``X, y`` (and ``sample_weight``) whose label is not ``-1``.
+
+    For ``score`` methods, which measure only where the truth is known.
+    """
+    y = column_or_1d(y)
+    labelled = _labelled_mask(y)
+    if not labelled.any():
+        raise ValueError("score needs labelled rows, but every row of y is -1")
+    X = X.iloc[labelled] if hasattr(X, "iloc") else np.asarray(X)[labelled]
+    y = y[labelled]
+    if y.dtype == object:
+        y = np.asarray(y.tolist())
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight)[labelled]
+    return X, y, sample_weight
 
 
 class _SeededRNG:

@@ -1,6 +1,5 @@
 """Conformance: every public estimator passes scikit-learn's estimator checks."""
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sktransfer.utils import all_estimators

@@ -8,16 +8,18 @@ import numbers
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import ClassifierMixin, TransformerMixin
-from sklearn.base import ClassNamePrefixFeaturesOutMixin
-from sklearn.utils.validation import column_or_1d
+from sklearn.base import (
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 from torch import nn
 
 from .._batching import BatchIterator, DomainBatchIterator, n_domain_batches
-from ..base import TransferNetBase, _labelled_mask
+from ..base import TransferNetBase, _labelled_rows, _probe_module
 from ..nn import MLP, GradientReversal
 
 __all__ = ["DANNClassifier"]
@@ -307,7 +309,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         feature_extractor = self._build_module(
             "module", MLP, _DEFAULT_FEATURE_EXTRACTOR, n_features_in=self.n_features_in_
         )
-        features = _probe(feature_extractor, X_probe, "module")
+        features = _probe_module(feature_extractor, X_probe, "module")
         if features.dim() != 2:
             raise ValueError(
                 "module (the feature extractor) must output a 2-D tensor "
@@ -323,7 +325,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
             n_features_in=n_features,
             n_outputs=n_classes,
         )
-        logits = _probe(label_predictor, features, "label_predictor")
+        logits = _probe_module(label_predictor, features, "label_predictor")
         if logits.dim() != 2 or logits.shape[1] != n_classes:
             raise ValueError(
                 f"label_predictor must output (n_samples, n_classes={n_classes}); it "
@@ -337,7 +339,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
             n_outputs=1,
         )
         if adapt:
-            domain_logits = _probe(domain_classifier, features, "domain_classifier")
+            domain_logits = _probe_module(domain_classifier, features, "domain_classifier")
             if domain_logits.numel() != len(X_probe):
                 raise ValueError(
                     "domain_classifier must output one logit per row, shape (n_samples,) "
@@ -381,19 +383,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         )
         y_net = np.column_stack([y_encoded, is_target.astype(np.int64)])
 
-        optimizer_params = self._params_for("optimizer")
-        if self.optimizer is torch.optim.SGD:
-            optimizer_params.setdefault("momentum", 0.9)
-        net_params = {
-            f"{prefix}__{key}": value
-            for prefix in ("iterator_train", "iterator_valid", "callbacks")
-            for key, value in self._params_for(prefix).items()
-        }
-        # No validation split, so no valid_loss; and skorch's PrintLog formats a
-        # table every epoch even when silent.
-        net_params.setdefault("callbacks__valid_loss", None)
-        if not self.verbose:
-            net_params.setdefault("callbacks__print_log", None)
+        momentum = {"momentum": 0.9} if self.optimizer is torch.optim.SGD else None
         with self._rng_context():
             module = self._build_network(torch.as_tensor(X[: min(len(X), 4)]), adapt)
             callbacks = [
@@ -405,19 +395,10 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
                 module=module,
                 criterion=nn.CrossEntropyLoss,
                 criterion__ignore_index=-1,
-                optimizer=self.optimizer,
-                lr=self.lr,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
                 iterator_train=DomainBatchIterator,
                 iterator_valid=BatchIterator,
-                train_split=None,
-                callbacks=callbacks + self._user_callbacks(),
                 predict_nonlinearity=None,
-                device=self.device,
-                verbose=self.verbose,
-                **{f"optimizer__{k}": v for k, v in optimizer_params.items()},
-                **net_params,
+                **self._net_params(callbacks, optimizer_defaults=momentum),
             )
             self.net_.fit(X, y_net)
         return self
@@ -485,34 +466,10 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         score : float
             Mean accuracy of ``predict(X)`` on the labelled rows.
         """
-        y = column_or_1d(y)
-        labelled = _labelled_mask(y)
-        if not labelled.any():
-            raise ValueError("score needs labelled rows, but every row of y is -1")
-        X = np.asarray(X)[labelled] if not hasattr(X, "iloc") else X.iloc[labelled]
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight)[labelled]
-        return super().score(X, y[labelled], sample_weight=sample_weight)
+        X, y, sample_weight = _labelled_rows(X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
-
-
-def _probe(module, x, name):
-    """Run ``module`` on a few rows in eval mode; name the module if it fails."""
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            out = module(x)
-    except Exception as exc:  # a torch shape error, most often
-        raise ValueError(
-            f"{name} failed on input of shape {tuple(x.shape)}: {exc}"
-        ) from exc
-    finally:
-        module.train(was_training)
-    if not isinstance(out, torch.Tensor):
-        raise TypeError(f"{name} must return a tensor, got {type(out).__name__}")
-    return out

@@ -14,7 +14,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ..base import _labelled_mask
+from ..base import _labelled_mask, _labelled_rows
 
 __all__ = ["LabelledOnly"]
 
@@ -224,17 +224,7 @@ class LabelledOnly(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         score : float
             Mean accuracy of ``predict(X)`` on the labelled rows.
         """
-        y = column_or_1d(y)
-        labelled = _labelled_mask(y)
-        if not labelled.any():
-            raise ValueError("score needs labelled rows, but every row of y is -1")
-        if not labelled.all():
-            X = X.iloc[labelled] if hasattr(X, "iloc") else np.asarray(X)[labelled]
-            y = y[labelled]
-            if y.dtype == object:
-                y = np.asarray(y.tolist())
-            if sample_weight is not None:
-                sample_weight = np.asarray(sample_weight)[labelled]
+        X, y, sample_weight = _labelled_rows(X, y, sample_weight)
         return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):

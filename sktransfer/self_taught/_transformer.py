@@ -13,7 +13,7 @@ from skorch import NeuralNet
 from skorch.utils import to_tensor
 from torch import nn
 
-from ..base import TransferNetBase, _labelled_mask
+from ..base import TransferNetBase, _labelled_mask, _probe_module
 from ..nn import MLP
 
 __all__ = ["SelfTaughtTransformer"]
@@ -318,14 +318,6 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
         self.n_iter_ = int(learner.n_iter_)
 
     def _fit_autoencoder(self, U):
-        net_params = {
-            f"{prefix}__{key}": value
-            for prefix in ("iterator_train", "iterator_valid", "callbacks")
-            for key, value in self._params_for(prefix).items()
-        }
-        net_params.setdefault("callbacks__valid_loss", None)
-        if not self.verbose:
-            net_params.setdefault("callbacks__print_log", None)
         with self._rng_context():
             encoder = self._build_module(
                 "module",
@@ -333,17 +325,8 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
                 {"hidden_layer_sizes": (self.n_components,), "activation": nn.Sigmoid},
                 n_features_in=U.shape[1],
             )
-            probe = torch.as_tensor(U[: min(len(U), 4)])
-            encoder.eval()
-            try:
-                with torch.no_grad():
-                    code = encoder(probe)
-            except Exception as exc:
-                raise ValueError(
-                    f"module (the encoder) failed on input of shape {tuple(probe.shape)}: {exc}"
-                ) from exc
-            encoder.train()
-            if not isinstance(code, torch.Tensor) or code.dim() != 2:
+            code = _probe_module(encoder, torch.as_tensor(U[: min(len(U), 4)]), "module (the encoder)")
+            if code.dim() != 2:
                 raise ValueError(
                     "module (the encoder) must output a 2-D tensor (n_samples, n_components)"
                 )
@@ -353,16 +336,7 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
                 module=_Autoencoder(encoder, decoder),
                 criterion=nn.MSELoss,  # unused: get_loss computes the objective
                 alpha=float(self.alpha),
-                optimizer=self.optimizer,
-                lr=self.lr,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                train_split=None,
-                callbacks=self._user_callbacks(),
-                device=self.device,
-                verbose=self.verbose,
-                **{f"optimizer__{k}": v for k, v in self._params_for("optimizer").items()},
-                **net_params,
+                **self._net_params(),
             )
             self.net_.fit(U, None)
         self.n_iter_ = len(self.net_.history)
