@@ -182,9 +182,10 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         ``p`` in [0, 1], which suppresses noisy domain gradients early on.
     lr_schedule : {"constant", "dann"}, default="constant"
         ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``,
-        as in the paper. The default keeps it constant: on the rotated-moons
-        benchmark the annealed rate stops the adversarial game too early
-        (target accuracy 0.69 vs 0.94 over 5 seeds, 300 epochs).
+        as in the paper. The default keeps it constant: on rotated moons
+        (35°, 5 seeds, standardised) the annealed rate gave 0.945 target
+        accuracy against 0.974, and with a two-layer MLP of 64 units 0.69
+        against 0.94: it ends the adversarial game too early.
     no_target : {"raise", "source_only"}, default="raise"
         What to do when the training data has no target row: raise a
         ``ValueError`` (default, since adaptation without target data is
