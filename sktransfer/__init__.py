@@ -7,14 +7,27 @@ Unlabelled rows are ``y == -1``; domains are an optional, skada-compatible
 """
 
 from .domain_adaptation import DANNClassifier
+from .multitask import MultiTaskClassifier, ProgressiveNetClassifier
 from .self_taught import LabelledOnly, SelfTaughtClustering, SelfTaughtTransformer
+from .zero_shot import (
+    AttributeZeroShotClassifier,
+    ConSEClassifier,
+    EmbeddingZeroShotClassifier,
+    TextEmbedder,
+)
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AttributeZeroShotClassifier",
+    "ConSEClassifier",
     "DANNClassifier",
+    "EmbeddingZeroShotClassifier",
     "LabelledOnly",
+    "MultiTaskClassifier",
+    "ProgressiveNetClassifier",
     "SelfTaughtClustering",
     "SelfTaughtTransformer",
+    "TextEmbedder",
     "__version__",
 ]

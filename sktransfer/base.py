@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -245,32 +245,12 @@ class TransferNetBase(BaseEstimator):
         if spec is None:
             spec = default
             kwargs = {**(default_params or {}), **kwargs}
-        if isinstance(spec, nn.Module):
-            if kwargs:
-                raise ValueError(
-                    f"{name} is a module instance, so {name}__* parameters "
-                    f"({', '.join(sorted(kwargs))}) cannot be applied; pass the class instead"
-                )
-            return copy.deepcopy(spec)
-        if not callable(spec):
-            raise TypeError(
-                f"{name} must be a torch.nn.Module class or instance, got {spec!r}"
+        if isinstance(spec, nn.Module) and kwargs:
+            raise ValueError(
+                f"{name} is a module instance, so {name}__* parameters "
+                f"({', '.join(sorted(kwargs))}) cannot be applied; pass the class instead"
             )
-        try:
-            accepted = inspect.signature(spec).parameters
-        except (TypeError, ValueError):
-            accepted = {}
-        takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
-        for key, value in injected.items():
-            if key not in kwargs and (key in accepted or takes_any):
-                kwargs[key] = value
-        try:
-            module = spec(**kwargs)
-        except TypeError as exc:
-            raise TypeError(f"could not build {name}={spec!r} with {kwargs}: {exc}") from exc
-        if not isinstance(module, nn.Module):
-            raise TypeError(f"{name} must build a torch.nn.Module, got {type(module).__name__}")
-        return module
+        return _build_from_spec(spec, name, kwargs, **injected)
 
     def _seed(self) -> int:
         """A torch seed drawn from ``random_state`` (fresh each call if None)."""
@@ -337,6 +317,34 @@ class TransferNetBase(BaseEstimator):
         return torch.cat(outputs).numpy()
 
 
+def _build_from_spec(spec, name: str, kwargs: dict, **injected) -> nn.Module:
+    """Build a module from a class (with ``kwargs``), or deep-copy an instance.
+
+    ``injected`` values taken from the data (e.g. ``n_features_in``) are passed
+    to a class only when its signature accepts them and ``kwargs`` lacks them.
+    """
+    if isinstance(spec, nn.Module):
+        return copy.deepcopy(spec)
+    if not callable(spec):
+        raise TypeError(f"{name} must be a torch.nn.Module class or instance, got {spec!r}")
+    try:
+        accepted = inspect.signature(spec).parameters
+    except (TypeError, ValueError):
+        accepted = {}
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
+    kwargs = dict(kwargs)
+    for key, value in injected.items():
+        if key not in kwargs and (key in accepted or takes_any):
+            kwargs[key] = value
+    try:
+        module = spec(**kwargs)
+    except TypeError as exc:
+        raise TypeError(f"could not build {name}={spec!r} with {kwargs}: {exc}") from exc
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"{name} must build a torch.nn.Module, got {type(module).__name__}")
+    return module
+
+
 def _probe_module(module: nn.Module, x: torch.Tensor, name: str) -> torch.Tensor:
     """Run ``module`` on a few rows in eval mode; name the parameter if it fails."""
     was_training = module.training
@@ -369,6 +377,46 @@ def _labelled_rows(X, y, sample_weight=None):
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight)[labelled]
     return X, y, sample_weight
+
+
+class _LabelledRowsClassifierMixin(ClassifierMixin):
+    """``predict`` as the most probable class; ``score`` on the labelled rows only."""
+
+    def predict(self, X):
+        """Predicted class labels: the most probable class of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Input rows.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy on the labelled rows of ``X, y`` (rows with ``y == -1`` are ignored).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test rows.
+        y : array-like of shape (n_samples,)
+            True labels, ``-1`` for rows to ignore.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Mean accuracy of ``predict(X)`` on the labelled rows.
+        """
+        X, y, sample_weight = _labelled_rows(X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
 
 
 class _SeededRNG:

@@ -8,6 +8,17 @@ from sktransfer.utils import all_estimators
 # small data. An entry is needed only where the defaults are too slow or where
 # the checks' data (fully labelled, one domain) needs a documented option.
 CHECK_PARAMS = {
+    # Zero-shot classifiers need a table describing every class; the checks'
+    # integer labels are within 0..3, so the table has those four rows (one-hot
+    # descriptions). mode="gzsl" predicts among all of them: with the default
+    # mode="zsl" a fit on every class of the table leaves no unseen class to
+    # predict, which is refused.
+    "AttributeZeroShotClassifier": dict(class_attributes=[[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0], [0, 0, 0, 1.0]], mode="gzsl"),
+    "ConSEClassifier": dict(class_embeddings=[[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0], [0, 0, 0, 1.0]], mode="gzsl"),
+    "EmbeddingZeroShotClassifier": dict(
+        class_embeddings=[[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0], [0, 0, 0, 1.0]], mode="gzsl",
+        max_epochs=20, lr=0.05, embedding_dim=8,
+    ),
     # The checks give fully labelled data with no target domain: DANN refuses
     # that by default (adaptation without target rows would silently be no
     # adaptation); no_target="source_only" is the documented way to allow it.
@@ -20,11 +31,51 @@ CHECK_PARAMS = {
     "SelfTaughtTransformer": dict(fit_on="all", n_components=2, max_iter=2),
     # The checks' data have as few as 2 rows: 2 clusters; one initialisation is enough.
     "SelfTaughtClustering": dict(n_clusters=2, n_feature_clusters=2, n_init=1),
+    # 10 epochs on small networks keep each check well under a second.
+    "MultiTaskClassifier": dict(max_epochs=10, batch_size=32),
+    "ProgressiveNetClassifier": dict(max_epochs=10, hidden_layer_sizes=(16,)),
 }
 
 
 # Checks an estimator is allowed to fail, each with the reason.
 EXPECTED_FAILED_CHECKS = {
+    "AttributeZeroShotClassifier": {
+        **(_ZERO_SHOT_FAILED := {
+            check: (
+                "a zero-shot classifier predicts classes absent from y by design: "
+                "classes_ is the candidate rows of its class table, not np.unique(y). "
+                "This check fits labels (0, 1), then (0, 1, 2), and expects one column "
+                "(or a 1-D decision_function for two labels) per label of y, but the "
+                "table's rows absent from y (2, 3) are candidates too. Predictions, "
+                "shapes and training accuracy are tested in test_zero_shot.py."
+            )
+            for check in (
+                "check_classifiers_train",
+                "check_classifiers_train(readonly_memmap=True)",
+                "check_classifiers_train(readonly_memmap=True,X_dtype=float32)",
+            )
+        }),
+        "check_classifiers_classes": (
+            "it fits string labels ('one', 'two', ...) and [-1, 1] that have no row in "
+            "the class table given for the checks; a label missing from the table is "
+            "refused by design (test_zero_shot.py tests string class names and the "
+            "error). Its binary part also expects classes_ == np.unique(y), see above."
+        ),
+        "check_decision_proba_consistency": (
+            "binary training labels (0, 1) with a 4-class table: predict_proba has a "
+            "column per candidate (seen and unseen), so its column 1 is not the "
+            "counterpart of a 1-D decision_function; consistency of decision_function "
+            "and predict_proba is tested in test_zero_shot.py."
+        ),
+    },
+    "ConSEClassifier": {
+        **_ZERO_SHOT_FAILED,
+        "check_classifiers_classes": "as for AttributeZeroShotClassifier.",
+    },
+    "EmbeddingZeroShotClassifier": {
+        **_ZERO_SHOT_FAILED,
+        "check_classifiers_classes": "as for AttributeZeroShotClassifier.",
+    },
     "DANNClassifier": {
         "check_classifiers_classes": (
             "its last part fits binary labels [-1, 1]; -1 marks unlabelled rows "
@@ -38,6 +89,21 @@ EXPECTED_FAILED_CHECKS = {
             "as for DANNClassifier: its last part fits binary labels [-1, 1], and "
             "-1 marks the unlabelled rows this meta-estimator exists to skip. The "
             "string and object label parts are tested in test_self_taught.py."
+        ),
+    },
+    "MultiTaskClassifier": {
+        "check_classifiers_classes": (
+            "as for DANNClassifier: its last part fits binary labels [-1, 1], and "
+            "-1 marks the rows with no label for a task (the multitask convention: "
+            "each task column of y has -1 where a row has no label for it). The "
+            "string and object label parts are tested in test_multitask.py."
+        ),
+    },
+    "ProgressiveNetClassifier": {
+        "check_classifiers_classes": (
+            "as for DANNClassifier: its last part fits binary labels [-1, 1], and "
+            "-1 marks unlabelled rows (the library-wide convention). The string and "
+            "object label parts are tested in test_multitask.py."
         ),
     },
     "SelfTaughtClustering": {

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import (
-    ClassifierMixin,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
@@ -19,7 +18,7 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from .._batching import BatchIterator, DomainBatchIterator, n_domain_batches
-from ..base import TransferNetBase, _labelled_rows, _probe_module
+from ..base import TransferNetBase, _LabelledRowsClassifierMixin, _probe_module
 from ..nn import MLP, GradientReversal
 
 __all__ = ["DANNClassifier"]
@@ -143,7 +142,9 @@ class _DANNSchedule(Callback):
         net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
 
 
-class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, TransferNetBase):
+class DANNClassifier(
+    ClassNamePrefixFeaturesOutMixin, _LabelledRowsClassifierMixin, TransformerMixin, TransferNetBase
+):
     """Domain-adversarial neural network classifier (DANN).
 
     A feature extractor feeds a label predictor and, through a gradient
@@ -419,22 +420,6 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         """
         return self._run_batches(lambda x: torch.softmax(self.net_.module_(x), dim=1), X)
 
-    def predict(self, X):
-        """Predicted class labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
-            Rows of any domain.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Labels from ``classes_``.
-        """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
-
     def transform(self, X):
         """The learned (domain-invariant) features.
 
@@ -449,26 +434,6 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
             Output of the feature extractor.
         """
         return self._run_batches(lambda x: self.net_.module_.feature_extractor(x), X)
-
-    def score(self, X, y, sample_weight=None):
-        """Accuracy on the labelled rows of ``X, y`` (rows with ``y == -1`` are ignored).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Test rows.
-        y : array-like of shape (n_samples,)
-            True labels, ``-1`` for rows to ignore.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
-
-        Returns
-        -------
-        score : float
-            Mean accuracy of ``predict(X)`` on the labelled rows.
-        """
-        X, y, sample_weight = _labelled_rows(X, y, sample_weight)
-        return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
