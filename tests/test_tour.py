@@ -1,0 +1,15 @@
+"""The README's main job, ``python -m sktransfer.tour``, runs and prints its table."""
+
+from sktransfer import tour
+
+
+def test_tour_prints_a_results_table(capsys):
+    tour.main()
+    out = capsys.readouterr().out
+    assert "DANNClassifier (defaults)" in out
+    assert "ProgressiveNetClassifier" in out
+    rows = [line for line in out.splitlines() if line.startswith(("domain adaptation", "progressive"))]
+    assert len(rows) == 4
+    # Each transfer method beats its own baseline on the tour's data.
+    accuracy = [float(line.split("±")[0].split()[-1]) for line in rows]
+    assert accuracy[1] > accuracy[0] and accuracy[3] > accuracy[2]
