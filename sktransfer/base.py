@@ -124,7 +124,7 @@ class TransferNetBase(BaseEstimator):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.lr, numbers.Real) or not self.lr > 0:
+        if not isinstance(self.lr, numbers.Real) or isinstance(self.lr, bool) or not self.lr > 0:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if not (isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer)):
             raise TypeError(
@@ -245,11 +245,6 @@ class TransferNetBase(BaseEstimator):
         if spec is None:
             spec = default
             kwargs = {**(default_params or {}), **kwargs}
-        if isinstance(spec, nn.Module) and kwargs:
-            raise ValueError(
-                f"{name} is a module instance, so {name}__* parameters "
-                f"({', '.join(sorted(kwargs))}) cannot be applied; pass the class instead"
-            )
         return _build_from_spec(spec, name, kwargs, **injected)
 
     def _seed(self) -> int:
@@ -277,9 +272,10 @@ class TransferNetBase(BaseEstimator):
 
         The estimator's own callbacks come first, then copies of the user's;
         ``<prefix>__*`` parameters are passed on (``optimizer_defaults`` fill
-        ``optimizer__*`` values the user did not set). No validation split, so
-        no ``valid_loss``; when silent, no ``PrintLog`` (it formats a table
-        every epoch even when it prints nothing).
+        ``optimizer__*`` values the user did not set). Training batches are
+        shuffled (from the seeded torch RNG). No validation split, so no
+        ``valid_loss``; when silent, no ``PrintLog`` (it formats a table every
+        epoch even when it prints nothing).
         """
         params = {
             f"{prefix}__{key}": value
@@ -288,6 +284,7 @@ class TransferNetBase(BaseEstimator):
         }
         for key, value in (optimizer_defaults or {}).items():
             params.setdefault(f"optimizer__{key}", value)
+        params.setdefault("iterator_train__shuffle", True)
         params.setdefault("callbacks__valid_loss", None)
         if not self.verbose:
             params.setdefault("callbacks__print_log", None)
@@ -311,7 +308,9 @@ class TransferNetBase(BaseEstimator):
         net.module_.eval()
         iterator = net.get_iterator(net.get_dataset(X), training=False)
         outputs = []
-        with torch.inference_mode():
+        # fork_rng: a torch DataLoader draws a seed from the global RNG on every
+        # pass, even unshuffled; inference must leave that RNG as it was.
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
             for Xi, _ in iterator:
                 outputs.append(fn(Xi.to(net.device)).float().cpu())
         return torch.cat(outputs).numpy()
@@ -324,6 +323,11 @@ def _build_from_spec(spec, name: str, kwargs: dict, **injected) -> nn.Module:
     to a class only when its signature accepts them and ``kwargs`` lacks them.
     """
     if isinstance(spec, nn.Module):
+        if kwargs:
+            raise ValueError(
+                f"{name} is a module instance, so its parameters "
+                f"({', '.join(sorted(kwargs))}) cannot be applied; pass the class instead"
+            )
         return copy.deepcopy(spec)
     if not callable(spec):
         raise TypeError(f"{name} must be a torch.nn.Module class or instance, got {spec!r}")

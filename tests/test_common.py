@@ -136,6 +136,15 @@ def test_registry_lists_the_public_estimators():
 
     for name in names:
         assert hasattr(sktransfer, name), f"{name} is not exported from sktransfer"
+    # ... and every estimator the package exports is in the registry the checks run over.
+    from sklearn.base import BaseEstimator
+
+    exported = {
+        name for name in sktransfer.__all__
+        if isinstance(getattr(sktransfer, name), type)
+        and issubclass(getattr(sktransfer, name), BaseEstimator)
+    }
+    assert exported <= set(names), exported - set(names)
 
 
 @parametrize_with_checks(list(_instances()), expected_failed_checks=_expected_failed_checks)

@@ -380,8 +380,9 @@ class DANNClassifier(
                 "target domains. To train without adaptation, set no_target='source_only'."
             )
         adapt = n_target > 0
+        batch_size = self._params_for("iterator_train").get("batch_size", self.batch_size)
         n_steps = self.max_epochs * n_domain_batches(
-            len(y_encoded) - n_target, n_target, self.batch_size
+            len(y_encoded) - n_target, n_target, batch_size
         )
         y_net = np.column_stack([y_encoded, is_target.astype(np.int64)])
 

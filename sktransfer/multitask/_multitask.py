@@ -11,7 +11,12 @@ import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _num_samples,
+    check_is_fitted,
+    validate_data,
+)
 from skorch import NeuralNet
 from skorch.utils import to_tensor
 from torch import nn
@@ -569,7 +574,7 @@ class MultiTaskClassifier(ClassifierMixin, TransferNetBase):
             )
         y_pred = self.predict(X, sample_task)
         Y, P = (y[:, None], y_pred[:, None]) if y.ndim == 1 else (y, y_pred)
-        weights = np.ones(len(Y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        weights = _check_sample_weight(sample_weight, Y)
         scores = []
         for t in range(Y.shape[1]):
             column = Y[:, t]

@@ -282,7 +282,6 @@ class EmbeddingZeroShotClassifier(_ZeroShotMixin, ClassifierMixin, TransferNetBa
                     f"class_embeddings of width {seen_table.shape[1]}"
                 )
             params = self._net_params()
-            params.setdefault("iterator_train__shuffle", True)
             self.net_ = NeuralNet(
                 module=_JointEmbedding(f, g, seen_table),
                 criterion=_RankingLoss,

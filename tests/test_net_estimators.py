@@ -1,0 +1,63 @@
+"""Conventions every estimator that trains a torch network keeps (DESIGN.md 8):
+seeded by ``random_state`` alone, the global torch RNG left as it was, and
+training batches shuffled."""
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_array_equal
+from sklearn.datasets import make_blobs
+from torch import nn
+
+from sktransfer import (
+    DANNClassifier,
+    MultiTaskClassifier,
+    ProgressiveNetClassifier,
+    SelfTaughtTransformer,
+)
+
+X, y = make_blobs(n_samples=80, centers=3, n_features=4, random_state=0)
+X = X.astype(np.float32)
+
+NETS = {
+    "dann": lambda rs: DANNClassifier(max_epochs=3, no_target="source_only", random_state=rs),
+    "multitask": lambda rs: MultiTaskClassifier(max_epochs=3, random_state=rs),
+    "progressive": lambda rs: ProgressiveNetClassifier(
+        max_epochs=3, hidden_layer_sizes=(16,), random_state=rs
+    ),
+    "autoencoder": lambda rs: SelfTaughtTransformer(
+        method="autoencoder", n_components=8, fit_on="all", max_epochs=3, random_state=rs
+    ),
+}
+
+
+def _output(est):
+    est.fit(X, y)
+    return est.transform(X) if hasattr(est, "transform") and not hasattr(
+        est, "predict_proba") else est.predict_proba(X)
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_seeded_by_random_state_only(name):
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    first = _output(NETS[name](0))
+    assert torch.equal(torch.get_rng_state(), state), "fit changed the global torch RNG"
+    assert_array_equal(first, _output(NETS[name](0)))
+    assert not np.allclose(first, _output(NETS[name](1)))
+
+
+@pytest.mark.parametrize("name", ["multitask", "progressive", "autoencoder"])
+def test_training_batches_are_shuffled(name):
+    est = NETS[name](0).fit(X, y)
+    assert est.net_.iterator_train__shuffle is True
+
+
+def test_module_instance_with_parameters_is_refused():
+    with pytest.raises(ValueError, match="head is a module instance"):
+        MultiTaskClassifier(head=nn.Linear(256, 3), head__bias=False, max_epochs=1).fit(X, y)
+
+
+def test_boolean_lr_is_refused():
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        DANNClassifier(lr=True, no_target="source_only").fit(X, y)
