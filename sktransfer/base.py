@@ -458,27 +458,36 @@ def _labelled_mask(y: np.ndarray) -> np.ndarray:
     return y != UNLABELLED
 
 
+def _check_int_ids(ids, name: str, n_samples: int, id_name: str, meaning: str = "") -> np.ndarray:
+    """Validate one integer id per row (``sample_domain``, ``sample_task``, ...).
+
+    A column vector is flattened and whole floats are accepted; returns int64.
+    """
+    ids = np.asarray(ids)
+    if ids.ndim == 2 and ids.shape[1] == 1:
+        ids = ids.ravel()
+    if ids.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D array with one {id_name} per row; got shape {ids.shape}"
+        )
+    if len(ids) != n_samples:
+        raise ValueError(
+            f"{name} has {len(ids)} entries but X has {n_samples} rows "
+            f"(one {id_name} per row)"
+        )
+    if ids.dtype.kind == "f" and np.all(np.mod(ids, 1) == 0):
+        ids = ids.astype(np.int64)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer {id_name}s{meaning}, got dtype {ids.dtype}")
+    return ids.astype(np.int64)
+
+
 def _check_sample_domain(sample_domain, n_samples: int) -> np.ndarray:
     """Validate a skada-style ``sample_domain`` array (ids > 0 source, < 0 target)."""
-    sample_domain = np.asarray(sample_domain)
-    if sample_domain.ndim == 2 and sample_domain.shape[1] == 1:
-        sample_domain = sample_domain.ravel()
-    if sample_domain.ndim != 1:
-        raise ValueError(
-            "sample_domain must be a 1-D array of domain ids, one per row; got "
-            f"shape {sample_domain.shape}"
-        )
-    if len(sample_domain) != n_samples:
-        raise ValueError(
-            f"sample_domain has {len(sample_domain)} entries but X has {n_samples} rows"
-        )
-    if sample_domain.dtype.kind == "f" and np.all(np.mod(sample_domain, 1) == 0):
-        sample_domain = sample_domain.astype(np.int64)
-    if sample_domain.dtype.kind not in "iu":
-        raise TypeError(
-            "sample_domain must hold integer domain ids (positive for source "
-            f"domains, negative for target domains), got dtype {sample_domain.dtype}"
-        )
+    sample_domain = _check_int_ids(
+        sample_domain, "sample_domain", n_samples, "domain id",
+        " (positive for source domains, negative for target domains)",
+    )
     if np.any(sample_domain == 0):
         raise ValueError(
             "sample_domain must not contain 0: use positive ids for source domains "

@@ -25,6 +25,7 @@ from ..base import (
     UNLABELLED,
     TransferNetBase,
     _build_from_spec,
+    _check_int_ids,
     _labelled_mask,
     _probe_module,
 )
@@ -320,21 +321,9 @@ class MultiTaskClassifier(ClassifierMixin, TransferNetBase):
                     "(column of y) whose input layer each row goes through"
                 )
             return None
-        sample_task = np.asarray(sample_task)
-        if sample_task.ndim == 2 and sample_task.shape[1] == 1:
-            sample_task = sample_task.ravel()
-        if sample_task.ndim != 1 or len(sample_task) != n_samples:
-            raise ValueError(
-                f"sample_task must be a 1-D array with one task id per row ({n_samples} "
-                f"rows), got shape {sample_task.shape}"
-            )
-        if sample_task.dtype.kind == "f" and np.all(np.mod(sample_task, 1) == 0):
-            sample_task = sample_task.astype(np.int64)
-        if sample_task.dtype.kind not in "iu":
-            raise TypeError(
-                "sample_task must hold integer task ids (column indices of y), "
-                f"got dtype {sample_task.dtype}"
-            )
+        sample_task = _check_int_ids(
+            sample_task, "sample_task", n_samples, "task id", " (column indices of y)"
+        )
         unknown = np.setdiff1d(sample_task, np.arange(self.n_tasks_))
         if len(unknown):
             raise ValueError(
