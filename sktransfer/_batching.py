@@ -19,20 +19,35 @@ def _as_tensor(data):
 
 
 class BatchIterator:
-    """Sequential batches ``(X[i:j], y[i:j])`` of a skorch ``Dataset`` (for inference)."""
+    """Batches ``(X[idx], y[idx])`` of a skorch ``Dataset``.
 
-    def __init__(self, dataset, batch_size: int = 128, **_):
-        self.X = _as_tensor(dataset.X)
+    ``X`` may be an array or a dict of arrays (skorch passes a dict to the
+    module as keyword arguments, e.g. ``{"x": X, "task": sample_task}``).
+    In order by default (for inference); shuffled from torch's global RNG,
+    which the estimators seed, when ``shuffle`` is true (for training).
+    """
+
+    def __init__(self, dataset, batch_size: int = 128, shuffle: bool = False, **_):
+        X = dataset.X
+        self.X = {k: _as_tensor(v) for k, v in X.items()} if isinstance(X, dict) else _as_tensor(X)
         self.y = None if dataset.y is None else _as_tensor(dataset.y)
+        first = next(iter(self.X.values())) if isinstance(self.X, dict) else self.X
+        self.n = len(first)
         self.batch_size = batch_size
+        self.shuffle = shuffle
 
     def __len__(self) -> int:
-        return math.ceil(len(self.X) / self.batch_size)
+        return math.ceil(self.n / self.batch_size)
+
+    def _take(self, idx):
+        Xi = {k: v[idx] for k, v in self.X.items()} if isinstance(self.X, dict) else self.X[idx]
+        return Xi, None if self.y is None else self.y[idx]
 
     def __iter__(self):
-        for start in range(0, len(self.X), self.batch_size):
+        order = torch.randperm(self.n) if self.shuffle else None
+        for start in range(0, self.n, self.batch_size):
             stop = start + self.batch_size
-            yield self.X[start:stop], None if self.y is None else self.y[start:stop]
+            yield self._take(slice(start, stop) if order is None else order[start:stop])
 
 
 def n_domain_batches(n_source: int, n_target: int, batch_size: int) -> int:

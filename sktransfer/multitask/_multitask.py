@@ -21,6 +21,7 @@ from skorch import NeuralNet
 from skorch.utils import to_tensor
 from torch import nn
 
+from .._batching import BatchIterator
 from ..base import (
     UNLABELLED,
     TransferNetBase,
@@ -30,7 +31,6 @@ from ..base import (
     _probe_module,
 )
 from ..nn import MLP
-from ._batching import _ShuffledTaskBatchIterator, _TaskBatchIterator
 
 __all__ = ["MultiTaskClassifier"]
 
@@ -460,8 +460,8 @@ class MultiTaskClassifier(ClassifierMixin, TransferNetBase):
                 module=module,
                 criterion=nn.CrossEntropyLoss,
                 task_weights=torch.as_tensor(self.task_weights_, dtype=torch.float32),
-                iterator_train=_ShuffledTaskBatchIterator,
-                iterator_valid=_TaskBatchIterator,
+                iterator_train=BatchIterator,
+                iterator_valid=BatchIterator,
                 predict_nonlinearity=None,
                 **self._net_params(),
             )
