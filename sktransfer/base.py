@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -347,6 +347,17 @@ def _build_from_spec(spec, name: str, kwargs: dict, **injected) -> nn.Module:
     if not isinstance(module, nn.Module):
         raise TypeError(f"{name} must build a torch.nn.Module, got {type(module).__name__}")
     return module
+
+
+def _clone_seeded(estimator, random_state):
+    """A clone of a scikit-learn ``estimator``, given ``random_state`` if it takes one.
+
+    For meta-estimators, so that one seed controls the estimators they fit.
+    """
+    estimator = clone(estimator)
+    if random_state is not None and "random_state" in estimator.get_params():
+        estimator.set_params(random_state=random_state)
+    return estimator
 
 
 def _probe_module(module: nn.Module, x: torch.Tensor, name: str) -> torch.Tensor:

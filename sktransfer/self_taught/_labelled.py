@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import BaseEstimator, MetaEstimatorMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
@@ -14,7 +14,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ..base import _labelled_mask, _labelled_rows
+from ..base import _clone_seeded, _labelled_mask, _LabelledRowsClassifierMixin
 
 __all__ = ["LabelledOnly"]
 
@@ -30,7 +30,7 @@ def _estimator_has(attr):
     return check
 
 
-class LabelledOnly(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class LabelledOnly(MetaEstimatorMixin, _LabelledRowsClassifierMixin, BaseEstimator):
     """Fit a classifier on the labelled rows only; ``y == -1`` rows are skipped.
 
     The last step of a semi-supervised :class:`~sklearn.pipeline.Pipeline`:
@@ -113,9 +113,7 @@ class LabelledOnly(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 "LabelledOnly found no labelled rows: every row of y is -1 "
                 "(unlabelled); the estimator needs some labelled rows"
             )
-        estimator = clone(self._get_estimator())
-        if self.random_state is not None and "random_state" in estimator.get_params():
-            estimator.set_params(random_state=self.random_state)
+        estimator = _clone_seeded(self._get_estimator(), self.random_state)
         fit_params = {}
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight)
@@ -206,26 +204,6 @@ class LabelledOnly(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         X = self._transform_input(X)
         return self.estimator_.decision_function(X)
-
-    def score(self, X, y, sample_weight=None) -> float:
-        """Accuracy on the labelled rows of ``X, y`` (rows with ``y == -1`` are ignored).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Test rows.
-        y : array-like of shape (n_samples,)
-            True labels, ``-1`` for rows to ignore.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
-
-        Returns
-        -------
-        score : float
-            Mean accuracy of ``predict(X)`` on the labelled rows.
-        """
-        X, y, sample_weight = _labelled_rows(X, y, sample_weight)
-        return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

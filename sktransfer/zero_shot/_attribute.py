@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..base import _clone_seeded
 from ._common import _validate_fit_data, _ZeroShotMixin
 
 __all__ = ["AttributeZeroShotClassifier"]
@@ -156,9 +157,7 @@ class AttributeZeroShotClassifier(_ZeroShotMixin, MetaEstimatorMixin, Classifier
                 self.estimators_.append(None)
                 self._constant[m] = float(t[0])
                 continue
-            est = clone(estimator)
-            if self.random_state is not None and "random_state" in est.get_params():
-                est.set_params(random_state=self.random_state)
+            est = _clone_seeded(estimator, self.random_state)
             self.estimators_.append(est.fit(X, t.astype(int)))
         return self
 

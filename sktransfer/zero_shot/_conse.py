@@ -5,10 +5,11 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..base import _clone_seeded
 from ._common import _l2_normalize, _plain, _validate_fit_data, _ZeroShotMixin
 
 __all__ = ["ConSEClassifier"]
@@ -130,9 +131,7 @@ class ConSEClassifier(_ZeroShotMixin, MetaEstimatorMixin, ClassifierMixin, BaseE
                 f"{type(estimator).__name__}"
             )
         self._setup_classes(y)
-        estimator = clone(estimator)
-        if self.random_state is not None and "random_state" in estimator.get_params():
-            estimator.set_params(random_state=self.random_state)
+        estimator = _clone_seeded(estimator, self.random_state)
         self.estimator_ = estimator.fit(X, y)
         index = {c: i for i, c in enumerate(self.table_classes_.tolist())}
         self._clf_rows = np.array([index[_plain(c)] for c in self.estimator_.classes_])
