@@ -7,6 +7,7 @@ Unlabelled rows are ``y == -1``; domains are an optional, skada-compatible
 """
 
 from .domain_adaptation import DANNClassifier
+from .feature_extraction import CNNFeatureExtractor
 from .multitask import MultiTaskClassifier, ProgressiveNetClassifier
 from .self_taught import LabelledOnly, SelfTaughtClustering, SelfTaughtTransformer
 from .zero_shot import (
@@ -20,6 +21,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AttributeZeroShotClassifier",
+    "CNNFeatureExtractor",
     "ConSEClassifier",
     "DANNClassifier",
     "EmbeddingZeroShotClassifier",

