@@ -6,8 +6,15 @@ Unlabelled rows are ``y == -1``; domains are an optional, skada-compatible
 ``sample_domain`` (positive ids source, negative ids target).
 """
 
-from .domain_adaptation import DANNClassifier
+from .domain_adaptation import (
+    CORAL,
+    DANNClassifier,
+    ImportanceWeightedClassifier,
+    SubspaceAlignment,
+    TransferComponentAnalysis,
+)
 from .feature_extraction import CNNFeatureExtractor
+from .fine_tuning import FineTuneClassifier, FineTuneRegressor
 from .multitask import MultiTaskClassifier, ProgressiveNetClassifier
 from .self_taught import LabelledOnly, SelfTaughtClustering, SelfTaughtTransformer
 from .zero_shot import (
@@ -21,15 +28,21 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AttributeZeroShotClassifier",
+    "CORAL",
     "CNNFeatureExtractor",
     "ConSEClassifier",
     "DANNClassifier",
     "EmbeddingZeroShotClassifier",
+    "FineTuneClassifier",
+    "FineTuneRegressor",
+    "ImportanceWeightedClassifier",
     "LabelledOnly",
     "MultiTaskClassifier",
     "ProgressiveNetClassifier",
     "SelfTaughtClustering",
     "SelfTaughtTransformer",
+    "SubspaceAlignment",
     "TextEmbedder",
+    "TransferComponentAnalysis",
     "__version__",
 ]

@@ -1,5 +1,21 @@
-"""Domain adaptation: a labelled source domain, an unlabelled target domain."""
+"""Domain adaptation: a labelled source domain, an unlabelled target domain.
+
+Deep methods train a network on both domains (:class:`DANNClassifier`);
+shallow methods are transformers that align the domains before any
+scikit-learn estimator (:class:`CORAL`, :class:`SubspaceAlignment`,
+:class:`TransferComponentAnalysis`), or reweight the source rows
+(:class:`ImportanceWeightedClassifier`).
+"""
 
 from ._dann import DANNClassifier
+from ._reweight import ImportanceWeightCollapseWarning, ImportanceWeightedClassifier
+from ._shallow import CORAL, SubspaceAlignment, TransferComponentAnalysis
 
-__all__ = ["DANNClassifier"]
+__all__ = [
+    "CORAL",
+    "DANNClassifier",
+    "ImportanceWeightCollapseWarning",
+    "ImportanceWeightedClassifier",
+    "SubspaceAlignment",
+    "TransferComponentAnalysis",
+]

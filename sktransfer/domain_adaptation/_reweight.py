@@ -1,0 +1,408 @@
+"""Importance weighting: fit on source rows weighted by p_target(x) / p_source(x)."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from scipy.optimize import minimize
+from sklearn.base import BaseEstimator, MetaEstimatorMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics.pairwise import rbf_kernel
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from ..base import (
+    _check_int_ids,
+    _clone_seeded,
+    _labelled_mask,
+    _LabelledRowsClassifierMixin,
+)
+
+__all__ = ["ImportanceWeightCollapseWarning", "ImportanceWeightedClassifier"]
+
+#: Effective sample size, as a share of the source rows, below which weights "collapse".
+_MIN_ESS_FRACTION = 0.05
+
+
+class ImportanceWeightCollapseWarning(UserWarning):
+    """Importance weights concentrate on a few rows (tiny effective sample size).
+
+    Raised when ``(sum w)^2 / sum w^2`` falls below 5% of the weighted rows:
+    the source and target domains barely overlap, so a model fit (or a score
+    computed) with these weights rests on a handful of rows.
+    """
+
+
+# ----------------------------------------------------------------------
+# domains
+# ----------------------------------------------------------------------
+def _domain_masks(y, sample_domain, n_samples: int):
+    """``(labelled, is_target)`` boolean masks under the library's conventions.
+
+    ``y is None`` means no row is labelled. ``sample_domain`` (if given) decides
+    the domain: negative ids are target rows; otherwise unlabelled rows are
+    the target rows. Source rows need not exist here: callers decide.
+    """
+    if y is None:
+        labelled = np.zeros(n_samples, dtype=bool)
+    else:
+        y = column_or_1d(np.asarray(y), warn=True)
+        if len(y) != n_samples:
+            raise ValueError(f"y has {len(y)} entries but X has {n_samples} rows")
+        labelled = _labelled_mask(y)
+    if sample_domain is None:
+        return labelled, ~labelled
+    sample_domain = _check_int_ids(
+        sample_domain, "sample_domain", n_samples, "domain id",
+        " (positive for source domains, negative for target domains)",
+    )
+    if np.any(sample_domain == 0):
+        raise ValueError(
+            "sample_domain must not contain 0: use positive ids for source domains "
+            "and negative ids for target domains"
+        )
+    return labelled, sample_domain < 0
+
+
+# ----------------------------------------------------------------------
+# density ratio estimation
+# ----------------------------------------------------------------------
+def _effective_sample_size(weights: np.ndarray) -> float:
+    """Kish's effective sample size ``(sum w)^2 / sum w^2``."""
+    total = float(np.sum(weights))
+    squares = float(np.sum(weights**2))
+    return total**2 / squares if squares > 0 else 0.0
+
+
+def _warn_if_collapsed(weights: np.ndarray, where: str) -> float:
+    ess = _effective_sample_size(weights)
+    if ess < _MIN_ESS_FRACTION * len(weights):
+        warnings.warn(
+            f"{where}: the importance weights collapsed onto a few rows (effective "
+            f"sample size {ess:.1f} of {len(weights)} rows, under "
+            f"{_MIN_ESS_FRACTION:.0%}); source and target barely overlap, so the "
+            "result rests on very few rows",
+            ImportanceWeightCollapseWarning,
+            stacklevel=3,
+        )
+    return ess
+
+
+def _discriminator_weights(X_source, X_target, classifier=None, random_state=None):
+    """Density ratio ``p_t(x) / p_s(x)`` on ``X_source`` from a domain classifier.
+
+    The odds ``P(target | x) / P(source | x)`` of a probabilistic classifier
+    fit to tell the domains apart, times ``n_source / n_target``. Returns the
+    weights (mean about 1 on the source rows) and the fitted classifier.
+    """
+    classifier = _clone_seeded(
+        LogisticRegression() if classifier is None else classifier, random_state
+    )
+    if not hasattr(classifier, "predict_proba"):
+        raise TypeError(
+            f"domain_classifier must have predict_proba, got {type(classifier).__name__}"
+        )
+    X = np.concatenate([X_source, X_target])
+    d = np.r_[np.zeros(len(X_source), dtype=int), np.ones(len(X_target), dtype=int)]
+    classifier.fit(X, d)
+    column = list(classifier.classes_).index(1)
+    p = np.clip(classifier.predict_proba(X_source)[:, column], 1e-6, 1 - 1e-6)
+    weights = p / (1 - p) * (len(X_source) / len(X_target))
+    return weights, classifier
+
+
+def _kmm_weights(X_source, X_target, *, gamma=None, bound=1000.0, eps=None):
+    """Kernel mean matching (Huang et al., NIPS 2006) with an RBF kernel.
+
+    Minimises ``0.5 b' K b - kappa' b`` over ``0 <= b <= bound`` with
+    ``|sum(b) - n_s| <= n_s * eps`` (a squared-hinge penalty), by L-BFGS-B.
+    """
+    n_s, n_t = len(X_source), len(X_target)
+    if gamma is None:
+        var = np.concatenate([X_source, X_target]).var()
+        gamma = 1.0 / (X_source.shape[1] * var) if var > 0 else 1.0
+    if eps is None:
+        eps = (np.sqrt(n_s) - 1) / np.sqrt(n_s)
+    K = rbf_kernel(X_source, X_source, gamma=gamma)
+    kappa = (n_s / n_t) * rbf_kernel(X_source, X_target, gamma=gamma).sum(axis=1)
+    penalty = float(n_s)
+
+    def objective(b):
+        Kb = K @ b
+        excess = abs(b.sum() - n_s) - n_s * eps
+        value = 0.5 * b @ Kb - kappa @ b
+        grad = Kb - kappa
+        if excess > 0:
+            value += 0.5 * penalty * excess**2
+            grad = grad + penalty * excess * np.sign(b.sum() - n_s)
+        return value, grad
+
+    result = minimize(
+        objective, np.ones(n_s), jac=True, method="L-BFGS-B",
+        bounds=[(0.0, bound)] * n_s, options={"maxiter": 1000},
+    )
+    return np.maximum(result.x, 0.0)
+
+
+def _estimator_has(attr):
+    def check(self):
+        if hasattr(self, "estimator_"):
+            return hasattr(self.estimator_, attr)
+        return hasattr(self._get_estimator(), attr)
+
+    return check
+
+
+class ImportanceWeightedClassifier(MetaEstimatorMixin, _LabelledRowsClassifierMixin, BaseEstimator):
+    """Fit a classifier on source rows weighted by the density ratio p_target(x) / p_source(x).
+
+    Under covariate shift (``p(y | x)`` shared, ``p(x)`` different), the
+    expected loss on the target domain equals the source loss weighted by
+    ``w(x) = p_t(x) / p_s(x)`` (Shimodaira, 2000). This meta-estimator
+    estimates ``w`` from the rows of both domains, then fits ``estimator`` on
+    the labelled source rows with ``sample_weight=w``.
+
+    Fit on the rows of both domains with ``y == -1`` on the unlabelled target
+    rows (or with ``sample_domain``). Labelled target rows, possible with
+    ``sample_domain``, are fitted too, with weight 1.
+
+    Parameters
+    ----------
+    estimator : classifier, default=None
+        Fitted (as a clone) on the labelled rows with ``sample_weight``; it
+        must accept ``sample_weight`` in ``fit``. None means
+        :class:`~sklearn.linear_model.LogisticRegression`.
+    weighting : {"discriminator", "kmm"}, default="discriminator"
+        How to estimate the density ratio. ``"discriminator"``: the odds of a
+        probabilistic domain classifier, ``P(target | x) / P(source | x)``
+        times ``n_source / n_target``. ``"kmm"``: kernel mean matching with an
+        RBF kernel (quadratic program solved with scipy's L-BFGS-B), memory
+        quadratic in the number of source rows.
+    domain_classifier : classifier with predict_proba, default=None
+        The domain classifier of ``weighting="discriminator"`` (cloned). None
+        means :class:`~sklearn.linear_model.LogisticRegression`, whose
+        odds are exact when the log density ratio is linear in ``x``.
+    gamma : float, default=None
+        RBF kernel width of ``weighting="kmm"``; None means
+        ``1 / (n_features * X.var())``.
+    kmm_bound : float, default=1000.0
+        Upper bound ``B`` of each KMM weight.
+    kmm_eps : float, default=None
+        Tolerance of KMM's constraint ``|mean(w) - 1| <= kmm_eps``; None means
+        ``(sqrt(n_source) - 1) / sqrt(n_source)`` (Huang et al.).
+    no_target : {"raise", "uniform"}, default="raise"
+        What to do when the training data has no target row: raise a
+        ``ValueError`` (default: weighting without target rows would silently
+        be no weighting), or fit ``estimator`` with uniform weights.
+    random_state : int, RandomState instance or None, default=None
+        Given to the clones of ``estimator`` and ``domain_classifier`` that
+        take a ``random_state``.
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The fitted clone of ``estimator``.
+    domain_classifier_ : classifier or None
+        The fitted domain classifier (``weighting="discriminator"``).
+    weights_ : ndarray of shape (n_source,)
+        Importance weight of each source row, in the order of ``X``.
+    effective_sample_size_ : float
+        ``(sum w)^2 / sum w^2`` of ``weights_``. Below 5% of the source rows,
+        fit warns with :class:`ImportanceWeightCollapseWarning`.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    See Also
+    --------
+    sktransfer.model_selection.importance_weighted_scorer : the same weights
+        for model selection.
+
+    References
+    ----------
+    H. Shimodaira. Improving predictive inference under covariate shift by
+    weighting the log-likelihood function. Journal of Statistical Planning
+    and Inference 90(2), 2000.
+
+    J. Huang, A. Gretton, K. Borgwardt, B. Schölkopf and A. Smola. Correcting
+    Sample Selection Bias by Unlabeled Data. NIPS 2006.
+
+    S. Bickel, M. Brückner and T. Scheffer. Discriminative Learning Under
+    Covariate Shift. JMLR 10, 2009.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.domain_adaptation._reweight import ImportanceWeightedClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(0, 1, (100, 1)), rng.normal(1, 1, (100, 1))]
+    >>> y = np.r_[(X[:100, 0] > 0.5).astype(int), -np.ones(100, dtype=int)]
+    >>> clf = ImportanceWeightedClassifier().fit(X, y)
+    >>> clf.weights_.shape
+    (100,)
+    >>> bool(clf.weights_[X[:100, 0] > 1].mean() > clf.weights_[X[:100, 0] < 0].mean())
+    True
+    """
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        weighting: str = "discriminator",
+        domain_classifier=None,
+        gamma: float | None = None,
+        kmm_bound: float = 1000.0,
+        kmm_eps: float | None = None,
+        no_target: str = "raise",
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.weighting = weighting
+        self.domain_classifier = domain_classifier
+        self.gamma = gamma
+        self.kmm_bound = kmm_bound
+        self.kmm_eps = kmm_eps
+        self.no_target = no_target
+        self.random_state = random_state
+
+    def _get_estimator(self):
+        return LogisticRegression() if self.estimator is None else self.estimator
+
+    def _check_params(self):
+        for name, allowed in (("weighting", ("discriminator", "kmm")), ("no_target", ("raise", "uniform"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.gamma is not None and not (isinstance(self.gamma, numbers.Real) and self.gamma > 0):
+            raise ValueError(f"gamma must be a positive number or None, got {self.gamma!r}")
+        if not (isinstance(self.kmm_bound, numbers.Real) and self.kmm_bound > 0):
+            raise ValueError(f"kmm_bound must be a positive number, got {self.kmm_bound!r}")
+        if self.kmm_eps is not None and not (isinstance(self.kmm_eps, numbers.Real) and self.kmm_eps >= 0):
+            raise ValueError(f"kmm_eps must be a non-negative number or None, got {self.kmm_eps!r}")
+
+    def fit(self, X, y, sample_domain=None) -> ImportanceWeightedClassifier:
+        """Estimate the importance weights, then fit ``estimator`` with them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows of all domains.
+        y : array-like of shape (n_samples,)
+            Class labels; ``-1`` marks unlabelled rows.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            Domain of each row: positive ids for source domains, negative ids
+            for target domains. If None, labelled rows are source and
+            unlabelled rows are target.
+
+        Returns
+        -------
+        self : ImportanceWeightedClassifier
+            The fitted estimator.
+        """
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False, ensure_min_samples=2)
+        y = column_or_1d(y, warn=True)
+        labelled, is_target = _domain_masks(y, sample_domain, len(y))
+        is_source = ~is_target
+        if labelled.any():
+            check_classification_targets(y[labelled])
+        if np.any(is_source & ~labelled):
+            raise ValueError(
+                "rows of source domains (sample_domain > 0) must be labelled; "
+                f"{int(np.sum(is_source & ~labelled))} of them have y == -1"
+            )
+        if not is_source.any():
+            raise ValueError(
+                "ImportanceWeightedClassifier found no source rows: it needs labelled "
+                "source rows (y != -1, or sample_domain > 0) to fit the classifier"
+            )
+        n_source = int(is_source.sum())
+        self.domain_classifier_ = None
+        if not is_target.any():
+            if self.no_target == "raise":
+                raise ValueError(
+                    "ImportanceWeightedClassifier found no target rows to weight "
+                    "towards: mark the target rows with y == -1, or pass sample_domain "
+                    "with negative ids for target domains. To fit with uniform "
+                    "weights, set no_target='uniform'."
+                )
+            weights = np.ones(n_source)
+        elif self.weighting == "discriminator":
+            weights, self.domain_classifier_ = _discriminator_weights(
+                X[is_source], X[is_target], self.domain_classifier, self.random_state
+            )
+        else:
+            weights = _kmm_weights(
+                X[is_source], X[is_target], gamma=self.gamma, bound=self.kmm_bound, eps=self.kmm_eps
+            )
+        self.weights_ = weights
+        self.effective_sample_size_ = _warn_if_collapsed(weights, "ImportanceWeightedClassifier")
+
+        fit_rows = labelled
+        sample_weight = np.ones(len(y))
+        sample_weight[is_source] = weights
+        y_fit = y[fit_rows]
+        if y_fit.dtype == object:
+            y_fit = np.asarray(y_fit.tolist())
+        estimator = _clone_seeded(self._get_estimator(), self.random_state)
+        self.estimator_ = estimator.fit(X[fit_rows], y_fit, sample_weight=sample_weight[fit_rows])
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def _transform_input(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=np.float64)
+
+    def predict(self, X):
+        """Predict with the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        X = self._transform_input(X)
+        return self.estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns ordered as ``classes_``.
+        """
+        X = self._transform_input(X)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            As returned by the estimator.
+        """
+        X = self._transform_input(X)
+        return self.estimator_.decision_function(X)
+

@@ -1,0 +1,545 @@
+"""Shallow domain adaptation transformers: CORAL, subspace alignment, TCA.
+
+They go in a :class:`~sklearn.pipeline.Pipeline` before a classifier and are
+fit on the rows of both domains, target rows marked by ``y == -1`` (or by
+negative ``sample_domain`` ids). The classifier after them must skip the
+``y == -1`` rows, e.g. :class:`~sktransfer.LabelledOnly`.
+
+How rows are mapped, in one rule shared by the three classes:
+
+- ``fit_transform(X, y, sample_domain=None)`` maps every training row by its
+  own domain (source rows by the source map, target rows by the target map):
+  the classifier after it learns from the *adapted source rows*.
+- ``transform(X)`` has no domain to go by, so it maps every row as a *target*
+  row: at prediction time the rows come from the target domain.
+  ``transform_source(X)`` maps rows by the source map, e.g. to plot both
+  domains in the adapted space.
+
+``transform`` takes no ``sample_domain``: with metadata routing on, a
+pipeline step requested with ``set_fit_request(sample_domain=True)`` then
+receives it in ``fit_transform`` with nothing else to request.
+
+For :class:`TransferComponentAnalysis` both maps are the same (one shared
+embedding), so the rule changes nothing there.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.decomposition import PCA
+from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._reweight import _domain_masks
+
+__all__ = ["CORAL", "SubspaceAlignment", "TransferComponentAnalysis"]
+
+_SINGLE_DOMAIN = ("raise", "fit")
+
+
+class _DomainTransformerMixin(TransformerMixin):
+    """Shared fit-time domain handling of the shallow transformers."""
+
+    def _check_single_domain_param(self):
+        if self.single_domain not in _SINGLE_DOMAIN:
+            raise ValueError(
+                f"single_domain must be one of {_SINGLE_DOMAIN}, got {self.single_domain!r}"
+            )
+
+    def _validate_fit(self, X, y, sample_domain):
+        """Validate ``X`` and return it with the source and target masks."""
+        self._check_single_domain_param()
+        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        _, is_target = _domain_masks(y, sample_domain, len(X))
+        is_source = ~is_target
+        missing = "target" if not is_target.any() else "source" if not is_source.any() else None
+        if missing is not None:
+            if self.single_domain == "raise":
+                how = (
+                    "mark the target rows with y == -1"
+                    if missing == "target"
+                    else "pass y with class labels on the source rows"
+                )
+                raise ValueError(
+                    f"{type(self).__name__} found no {missing} rows: it learns a map "
+                    f"between two domains. {how[0].upper() + how[1:]}, or pass "
+                    "sample_domain (positive ids: source, negative ids: target). To "
+                    "fit on one domain as both source and target (no adaptation), "
+                    "set single_domain='fit'."
+                )
+            is_source = is_target = np.ones(len(X), dtype=bool)
+        return X, is_source, is_target
+
+    def fit_transform(self, X, y=None, sample_domain=None):
+        """Fit, then map each training row by its domain.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows of both domains.
+        y : array-like of shape (n_samples,), default=None
+            Labels; ``-1`` marks target rows when ``sample_domain`` is None.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            Domain of each row: positive ids for source domains, negative ids
+            for target domains.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            Source rows mapped by the source map, target rows by the target map.
+        """
+        self.fit(X, y, sample_domain=sample_domain)
+        return self._map(self._validated(X), self._fit_is_source_)
+
+    def transform(self, X):
+        """Map rows into the adapted space as *target* rows (rows without a domain).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to map, e.g. target rows at prediction time.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            Rows mapped by the target map.
+        """
+        check_is_fitted(self)
+        X = self._validated(X)
+        return self._map(X, np.zeros(len(X), dtype=bool))
+
+    def transform_source(self, X):
+        """Map rows into the adapted space as *source* rows.
+
+        What ``fit_transform`` does to the source rows, for new rows (e.g. to
+        plot both domains in the adapted space).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Source rows to map.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            Rows mapped by the source map.
+        """
+        check_is_fitted(self)
+        X = self._validated(X)
+        return self._map(X, np.ones(len(X), dtype=bool))
+
+    def _validated(self, X):
+        return validate_data(self, X, reset=False, dtype=np.float64)
+
+
+class CORAL(_DomainTransformerMixin, BaseEstimator):
+    """CORrelation ALignment: re-colour the source rows with the target covariance.
+
+    Whitens the source rows with their covariance ``C_s + reg I`` and
+    re-colours them with the target covariance ``C_t + reg I`` (Sun, Feng and
+    Saenko, 2016): ``x_s A`` with ``A = (C_s + reg I)^(-1/2) (C_t + reg I)^(1/2)``.
+    A classifier fit on the re-coloured source rows then predicts on the raw
+    target rows. Standardise the features first (the paper does, and ``reg``
+    is relative to unit variances).
+
+    Within a :class:`~sklearn.pipeline.Pipeline` the final classifier must
+    skip the ``y == -1`` rows, e.g. :class:`~sktransfer.LabelledOnly`.
+    ``fit_transform`` re-colours the source rows and leaves target rows as
+    they are; ``transform(X)`` leaves every row as it is (rows without a
+    domain are target rows); ``transform_source(X)`` re-colours every row.
+
+    Parameters
+    ----------
+    reg : float, default=1.0
+        Added to the diagonal of both covariances (``lambda`` of the paper).
+    align_means : bool, default=False
+        Also move the source mean onto the target mean:
+        ``(x_s - mean_s) A + mean_t``. The paper aligns second moments only.
+    single_domain : {"raise", "fit"}, default="raise"
+        What to do when fit sees one domain only (no target rows, or no
+        source rows): raise a ``ValueError``, or use those rows as both source
+        and target (the map is then the identity).
+
+    Attributes
+    ----------
+    coral_matrix_ : ndarray of shape (n_features, n_features)
+        The map ``A`` applied to source rows.
+    mean_source_, mean_target_ : ndarray of shape (n_features,)
+        Means of the source and target rows.
+    covariance_source_, covariance_target_ : ndarray of shape (n_features, n_features)
+        Covariances of the source and target rows (without ``reg``).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    See Also
+    --------
+    SubspaceAlignment : aligns PCA subspaces instead of covariances.
+
+    References
+    ----------
+    B. Sun, J. Feng and K. Saenko. Return of Frustratingly Easy Domain
+    Adaptation. AAAI 2016.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.domain_adaptation._shallow import CORAL
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) * [3.0, 0.5]]
+    >>> y = np.r_[rng.randint(2, size=200), -np.ones(200, dtype=int)]
+    >>> Xs_new = CORAL(reg=1e-6).fit_transform(X, y)[:200]
+    >>> bool(np.allclose(np.cov(Xs_new.T), np.cov(X[200:].T)))
+    True
+    """
+
+    def __init__(self, reg: float = 1.0, *, align_means: bool = False, single_domain: str = "raise"):
+        self.reg = reg
+        self.align_means = align_means
+        self.single_domain = single_domain
+
+    def fit(self, X, y=None, sample_domain=None) -> CORAL:
+        """Learn the source-to-target map from rows of both domains.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows of both domains.
+        y : array-like of shape (n_samples,), default=None
+            Labels; ``-1`` marks target rows when ``sample_domain`` is None
+            (only that mark is used).
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            Domain of each row: positive ids for source domains, negative ids
+            for target domains.
+
+        Returns
+        -------
+        self : CORAL
+            The fitted transformer.
+        """
+        if not (isinstance(self.reg, numbers.Real) and self.reg >= 0):
+            raise ValueError(f"reg must be a non-negative number, got {self.reg!r}")
+        X, is_source, is_target = self._validate_fit(X, y, sample_domain)
+        Xs, Xt = X[is_source], X[is_target]
+        self.mean_source_, self.mean_target_ = Xs.mean(axis=0), Xt.mean(axis=0)
+        self.covariance_source_ = _covariance(Xs)
+        self.covariance_target_ = _covariance(Xt)
+        eye = self.reg * np.eye(X.shape[1])
+        whiten = _sym_power(self.covariance_source_ + eye, -0.5)
+        colour = _sym_power(self.covariance_target_ + eye, 0.5)
+        self.coral_matrix_ = whiten @ colour
+        self._fit_is_source_ = is_source & ~is_target
+        return self
+
+    def _map(self, X, is_source):
+        X = X.copy()
+        if is_source.any():
+            Xs = X[is_source]
+            if self.align_means:
+                X[is_source] = (Xs - self.mean_source_) @ self.coral_matrix_ + self.mean_target_
+            else:
+                X[is_source] = Xs @ self.coral_matrix_
+        return X
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names: the input ones (CORAL keeps the features).
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input feature names.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+            The input feature names.
+        """
+        from sklearn.utils.validation import _check_feature_names_in
+
+        check_is_fitted(self)
+        return _check_feature_names_in(self, input_features)
+
+
+class SubspaceAlignment(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixin, BaseEstimator):
+    """Subspace alignment: align the source PCA basis onto the target PCA basis.
+
+    Each domain is centred on its own mean and projected on its own
+    ``n_components`` principal axes (``P_s``, ``P_t``); the source
+    coordinates are then aligned with ``M = P_s' P_t`` (Fernando et al.,
+    2013): source rows map to ``(x - mean_s) P_s M``, target rows to
+    ``(x - mean_t) P_t``.
+
+    Within a :class:`~sklearn.pipeline.Pipeline` the final classifier must
+    skip the ``y == -1`` rows, e.g. :class:`~sktransfer.LabelledOnly`.
+    ``fit_transform`` maps each training row by its domain; ``transform(X)``
+    maps every row as a target row (rows without a domain are target rows);
+    ``transform_source(X)`` maps every row as a source row.
+
+    Parameters
+    ----------
+    n_components : int, default=None
+        Dimension of the subspaces; at most the number of features and of the
+        rows of each domain. None means all of them
+        (``min(n_features, n_source, n_target)``); SA adapts only when the
+        subspaces are smaller than the input space.
+    single_domain : {"raise", "fit"}, default="raise"
+        What to do when fit sees one domain only: raise a ``ValueError``, or
+        use those rows as both source and target (plain PCA).
+
+    Attributes
+    ----------
+    components_source_, components_target_ : ndarray of shape (n_features, n_components)
+        The principal axes ``P_s`` and ``P_t``, as columns.
+    alignment_ : ndarray of shape (n_components, n_components)
+        ``M = P_s' P_t``.
+    mean_source_, mean_target_ : ndarray of shape (n_features,)
+        Means of the source and target rows.
+    n_components_ : int
+        The dimension used.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    See Also
+    --------
+    CORAL : aligns covariances instead of subspaces.
+
+    References
+    ----------
+    B. Fernando, A. Habrard, M. Sebban and T. Tuytelaars. Unsupervised Visual
+    Domain Adaptation Using Subspace Alignment. ICCV 2013.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.domain_adaptation._shallow import SubspaceAlignment
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(size=(100, 5)), rng.normal(size=(100, 5)) + 2]
+    >>> y = np.r_[rng.randint(2, size=100), -np.ones(100, dtype=int)]
+    >>> sa = SubspaceAlignment(n_components=2).fit(X, y)
+    >>> sa.fit_transform(X, y).shape, sa.alignment_.shape
+    ((200, 2), (2, 2))
+    """
+
+    def __init__(self, n_components: int | None = None, *, single_domain: str = "raise"):
+        self.n_components = n_components
+        self.single_domain = single_domain
+
+    def fit(self, X, y=None, sample_domain=None) -> SubspaceAlignment:
+        """Learn both subspaces and their alignment.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows of both domains.
+        y : array-like of shape (n_samples,), default=None
+            Labels; ``-1`` marks target rows when ``sample_domain`` is None.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            Domain of each row: positive ids for source domains, negative ids
+            for target domains.
+
+        Returns
+        -------
+        self : SubspaceAlignment
+            The fitted transformer.
+        """
+        X, is_source, is_target = self._validate_fit(X, y, sample_domain)
+        Xs, Xt = X[is_source], X[is_target]
+        limit = min(X.shape[1], len(Xs), len(Xt))
+        k = self.n_components
+        if k is None:
+            k = limit
+        elif isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= limit:
+            raise ValueError(
+                f"n_components must be an integer in [1, {limit}] (the number of features "
+                f"and of rows of each domain), got {k!r}"
+            )
+        self.n_components_ = int(k)
+        pca_s = PCA(self.n_components_, svd_solver="full").fit(Xs)
+        pca_t = PCA(self.n_components_, svd_solver="full").fit(Xt)
+        self.mean_source_, self.mean_target_ = pca_s.mean_, pca_t.mean_
+        self.components_source_ = pca_s.components_.T
+        self.components_target_ = pca_t.components_.T
+        self.alignment_ = self.components_source_.T @ self.components_target_
+        self._fit_is_source_ = is_source & ~is_target
+        return self
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    def _map(self, X, is_source):
+        out = (X - self.mean_target_) @ self.components_target_
+        if is_source.any():
+            out[is_source] = (
+                (X[is_source] - self.mean_source_) @ self.components_source_ @ self.alignment_
+            )
+        return out
+
+
+class TransferComponentAnalysis(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixin, BaseEstimator):
+    """Transfer component analysis (TCA): a kernel embedding shared by both domains.
+
+    Finds ``n_components`` directions ``W`` in the span of the kernel
+    features of the training rows that keep their variance while shrinking
+    the maximum mean discrepancy (MMD) between the domains (Pan et al.,
+    2011): the leading eigenvectors of
+    ``(K L K + mu I)^(-1) K H K``, with ``L`` the MMD matrix and ``H`` the
+    centring matrix. Every row, of either domain, maps to ``k(x, X_fit) W``,
+    so new rows are embedded through the kernel against the training rows.
+
+    Fitting costs ``O(n^3)`` time and ``O(n^2)`` memory in the number of
+    training rows (a few seconds at 2000 rows); ``transform`` keeps the
+    training rows.
+
+    Within a :class:`~sklearn.pipeline.Pipeline` the final classifier must
+    skip the ``y == -1`` rows, e.g. :class:`~sktransfer.LabelledOnly`.
+
+    Parameters
+    ----------
+    n_components : int, default=None
+        Dimension of the embedding; None means ``min(n_features, n_samples)``.
+    kernel : {"linear", "rbf"}, default="linear"
+        The kernel.
+    gamma : float, default=None
+        Width of the RBF kernel; None means ``1 / (n_features * X.var())``.
+    mu : float, default=1.0
+        Regularisation of ``W`` (trade-off against the MMD term).
+    single_domain : {"raise", "fit"}, default="raise"
+        What to do when fit sees one domain only: raise a ``ValueError``, or
+        drop the MMD term (kernel PCA, scaled).
+
+    Attributes
+    ----------
+    X_fit_ : ndarray of shape (n_samples, n_features)
+        The training rows.
+    dual_coef_ : ndarray of shape (n_samples, n_components)
+        ``W``: the embedding of ``x`` is ``k(x, X_fit_) @ dual_coef_``.
+    gamma_ : float or None
+        The RBF kernel width used.
+    n_components_ : int
+        The dimension used.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    References
+    ----------
+    S. J. Pan, I. W. Tsang, J. T. Kwok and Q. Yang. Domain Adaptation via
+    Transfer Component Analysis. IEEE Transactions on Neural Networks 22(2),
+    2011.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.domain_adaptation._shallow import TransferComponentAnalysis
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(size=(50, 3)), rng.normal(size=(50, 3)) + [2, 0, 0]]
+    >>> y = np.r_[rng.randint(2, size=50), -np.ones(50, dtype=int)]
+    >>> tca = TransferComponentAnalysis(n_components=2).fit(X, y)
+    >>> tca.transform(X).shape
+    (100, 2)
+    """
+
+    def __init__(
+        self,
+        n_components: int | None = None,
+        *,
+        kernel: str = "linear",
+        gamma: float | None = None,
+        mu: float = 1.0,
+        single_domain: str = "raise",
+    ):
+        self.n_components = n_components
+        self.kernel = kernel
+        self.gamma = gamma
+        self.mu = mu
+        self.single_domain = single_domain
+
+    def _kernel(self, A, B):
+        if self.kernel == "linear":
+            return A @ B.T
+        return pairwise_kernels(A, B, metric="rbf", gamma=self.gamma_)
+
+    def fit(self, X, y=None, sample_domain=None) -> TransferComponentAnalysis:
+        """Learn the shared embedding from rows of both domains.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows of both domains.
+        y : array-like of shape (n_samples,), default=None
+            Labels; ``-1`` marks target rows when ``sample_domain`` is None.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            Domain of each row: positive ids for source domains, negative ids
+            for target domains.
+
+        Returns
+        -------
+        self : TransferComponentAnalysis
+            The fitted transformer.
+        """
+        if self.kernel not in ("linear", "rbf"):
+            raise ValueError(f"kernel must be 'linear' or 'rbf', got {self.kernel!r}")
+        if not (isinstance(self.mu, numbers.Real) and self.mu > 0):
+            raise ValueError(f"mu must be a positive number, got {self.mu!r}")
+        if self.gamma is not None and not (isinstance(self.gamma, numbers.Real) and self.gamma > 0):
+            raise ValueError(f"gamma must be a positive number or None, got {self.gamma!r}")
+        X, is_source, is_target = self._validate_fit(X, y, sample_domain)
+        n = len(X)
+        limit = min(X.shape[1], n) if self.kernel == "linear" else n
+        k = min(X.shape[1], n) if self.n_components is None else self.n_components
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= limit:
+            raise ValueError(
+                f"n_components must be an integer in [1, {limit}], got {self.n_components!r}"
+            )
+        self.n_components_ = int(k)
+        self.gamma_ = None
+        if self.kernel == "rbf":
+            var = X.var()
+            self.gamma_ = self.gamma or (1.0 / (X.shape[1] * var) if var > 0 else 1.0)
+        K = self._kernel(X, X)
+        if (is_source & is_target).all():  # one domain: no MMD term
+            L = np.zeros((n, n))
+        else:
+            e = np.where(is_source, 1.0 / is_source.sum(), -1.0 / is_target.sum())
+            L = np.outer(e, e)
+        KH = K - K.mean(axis=1, keepdims=True)  # K @ H
+        A = KH @ K
+        A = (A + A.T) / 2
+        B = K @ L @ K + self.mu * np.eye(n)
+        B = (B + B.T) / 2
+        _, vecs = linalg.eigh(A, B, subset_by_index=[n - self.n_components_, n - 1])
+        W = vecs[:, ::-1]
+        # Deterministic signs: the largest entry of each column is positive.
+        signs = np.sign(W[np.argmax(np.abs(W), axis=0), np.arange(W.shape[1])])
+        signs[signs == 0] = 1
+        self.dual_coef_ = W * signs
+        self.X_fit_ = X
+        self._fit_is_source_ = is_source & ~is_target
+        return self
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    def _map(self, X, is_source):
+        return self._kernel(X, self.X_fit_) @ self.dual_coef_
+
+
+def _covariance(X):
+    if len(X) < 2:
+        return np.zeros((X.shape[1], X.shape[1]))
+    return np.atleast_2d(np.cov(X, rowvar=False))
+
+
+def _sym_power(C, power):
+    """``C ** power`` for a symmetric positive semi-definite matrix."""
+    vals, vecs = linalg.eigh(C)
+    vals = np.clip(vals, np.finfo(float).eps * max(vals.max(), 1.0), None)
+    return (vecs * vals**power) @ vecs.T

@@ -1,0 +1,23 @@
+"""Model selection for domain adaptation, without target labels.
+
+:class:`SourceKFold` folds the labelled source rows and keeps every target
+row in every fold; the scorers estimate how well a model does on the target
+domain from labelled source rows and unlabelled target rows, for
+``GridSearchCV(cv=SourceKFold(), scoring=...)``.
+"""
+
+from ._scorers import (
+    circular_validation_scorer,
+    deep_embedded_validation_scorer,
+    importance_weighted_scorer,
+    prediction_entropy_scorer,
+)
+from ._split import SourceKFold
+
+__all__ = [
+    "SourceKFold",
+    "circular_validation_scorer",
+    "deep_embedded_validation_scorer",
+    "importance_weighted_scorer",
+    "prediction_entropy_scorer",
+]

@@ -1,0 +1,337 @@
+"""Scorers that select domain-adaptation models without target labels.
+
+Each is a scikit-learn scorer callable, ``scorer(estimator, X, y)``, for
+``GridSearchCV(scoring=...)`` or ``cross_validate``; greater is better. The
+target rows of ``X`` are those with ``y == -1`` (or negative ``sample_domain``
+ids when given); the source validation rows are the labelled rows of source
+domains. Use :class:`SourceKFold` as ``cv`` so that every validation fold
+holds the target rows. Options are keyword-only: bind them with
+:func:`functools.partial`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import _num_samples, check_array, column_or_1d
+
+from ..domain_adaptation._reweight import (
+    _discriminator_weights,
+    _domain_masks,
+    _warn_if_collapsed,
+)
+
+__all__ = [
+    "circular_validation_scorer",
+    "deep_embedded_validation_scorer",
+    "importance_weighted_scorer",
+    "prediction_entropy_scorer",
+]
+
+
+def _rows(name, X, y, sample_domain, *, need_source=True):
+    """Indices of the source validation rows and of the target rows, and y."""
+    if y is None:
+        raise ValueError(f"{name} needs y: labels of the source rows, -1 on target rows")
+    y = column_or_1d(np.asarray(y))
+    labelled, is_target = _domain_masks(y, sample_domain, _num_samples(X))
+    target = np.flatnonzero(is_target)
+    source = np.flatnonzero(labelled & ~is_target)
+    if not len(target):
+        raise ValueError(
+            f"{name} found no target rows (y == -1 or sample_domain < 0) in the data it "
+            "scores: it estimates the target performance from them. Use "
+            "sktransfer.model_selection.SourceKFold as cv, which puts every target row "
+            "in every validation fold."
+        )
+    if need_source and not len(source):
+        raise ValueError(
+            f"{name} found no labelled source rows in the data it scores: it "
+            "measures accuracy on them"
+        )
+    return source, target, y
+
+
+def _default_domain_classifier():
+    return make_pipeline(StandardScaler(), LogisticRegression())
+
+
+def _as_float(X):
+    return check_array(X, dtype=np.float64)
+
+
+def _embed(estimator, X):
+    """Features of ``X``: ``estimator.transform``, or all but the last step of a pipeline."""
+    if hasattr(estimator, "transform"):
+        return estimator.transform(X)
+    if isinstance(estimator, Pipeline) and len(estimator) > 1:
+        return estimator[:-1].transform(X)
+    return X
+
+
+def importance_weighted_scorer(
+    estimator, X, y, *, sample_domain=None, domain_classifier=None
+) -> float:
+    """Importance-weighted validation (IWV): source accuracy weighted towards the target.
+
+    Accuracy of ``estimator`` on the labelled source rows of ``X``, each row
+    weighted by the density ratio ``p_target(x) / p_source(x)`` estimated
+    from the rows of ``X`` by a domain classifier (Sugiyama et al., 2007).
+    Under covariate shift its expectation is the target accuracy.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        The model to score.
+    X : array-like of shape (n_samples, n_features)
+        Labelled source validation rows and target rows (numeric).
+    y : array-like of shape (n_samples,)
+        Labels of the source rows; ``-1`` on target rows.
+    sample_domain : array-like of int of shape (n_samples,), default=None
+        Domain of each row (positive: source, negative: target); None means
+        the unlabelled rows are the target rows.
+    domain_classifier : classifier with predict_proba, default=None
+        Tells the domains apart; None means standardisation followed by
+        :class:`~sklearn.linear_model.LogisticRegression`.
+
+    Returns
+    -------
+    score : float
+        Weighted accuracy, in [0, 1]. Warns with
+        :class:`~sktransfer.domain_adaptation._reweight.ImportanceWeightCollapseWarning`
+        when the weights rest on a few rows.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has no target row or no labelled source row.
+
+    References
+    ----------
+    M. Sugiyama, M. Krauledat and K.-R. Müller. Covariate Shift Adaptation by
+    Importance Weighted Cross Validation. JMLR 8, 2007.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sktransfer.model_selection import importance_weighted_scorer
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(0, 1, (100, 1)), rng.normal(1, 1, (100, 1))]
+    >>> y = np.r_[(X[:100, 0] > 0).astype(int), -np.ones(100, dtype=int)]
+    >>> clf = LogisticRegression().fit(X[:100], y[:100])
+    >>> 0 <= importance_weighted_scorer(clf, X, y) <= 1
+    True
+    """
+    source, target, y = _rows("importance_weighted_scorer", X, y, sample_domain)
+    Xf = _as_float(X)
+    weights, _ = _discriminator_weights(
+        Xf[source], Xf[target], domain_classifier or _default_domain_classifier()
+    )
+    _warn_if_collapsed(weights, "importance_weighted_scorer")
+    correct = estimator.predict(_safe_indexing(X, source)) == y[source]
+    return float(np.average(correct, weights=weights))
+
+
+def deep_embedded_validation_scorer(
+    estimator, X, y, *, sample_domain=None, domain_classifier=None
+) -> float:
+    """Deep embedded validation (DEV): importance weighting with a control variate.
+
+    Like :func:`importance_weighted_scorer`, with two changes (You et al.,
+    2019): the density ratio is estimated on the estimator's *features*
+    (``estimator.transform(X)``; for a :class:`~sklearn.pipeline.Pipeline`
+    the output of all steps but the last; else the raw ``X``), where the
+    domains overlap more; and the weighted accuracy ``A = w * correct`` gets
+    the control variate ``w`` (whose mean is 1), which lowers its variance:
+    ``mean(A) + eta * (mean(w) - 1)`` with ``eta = -Cov(A, w) / Var(w)``.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        The model to score.
+    X : array-like of shape (n_samples, n_features)
+        Labelled source validation rows and target rows.
+    y : array-like of shape (n_samples,)
+        Labels of the source rows; ``-1`` on target rows.
+    sample_domain : array-like of int of shape (n_samples,), default=None
+        Domain of each row (positive: source, negative: target).
+    domain_classifier : classifier with predict_proba, default=None
+        Tells the domains apart in feature space; None means standardisation
+        followed by :class:`~sklearn.linear_model.LogisticRegression`.
+
+    Returns
+    -------
+    score : float
+        Estimated target accuracy (``1 -`` the DEV risk of the 0-1 loss); it
+        can leave [0, 1] slightly through the control variate.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has no target row or no labelled source row.
+
+    References
+    ----------
+    K. You, X. Wang, M. Long and M. I. Jordan. Towards Accurate Model
+    Selection in Deep Unsupervised Domain Adaptation. ICML 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sktransfer.model_selection import deep_embedded_validation_scorer
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(0, 1, (100, 1)), rng.normal(1, 1, (100, 1))]
+    >>> y = np.r_[(X[:100, 0] > 0).astype(int), -np.ones(100, dtype=int)]
+    >>> clf = LogisticRegression().fit(X[:100], y[:100])
+    >>> deep_embedded_validation_scorer(clf, X, y) > 0.9
+    True
+    """
+    source, target, y = _rows("deep_embedded_validation_scorer", X, y, sample_domain)
+    features = _as_float(_embed(estimator, X))
+    weights, _ = _discriminator_weights(
+        features[source], features[target], domain_classifier or _default_domain_classifier()
+    )
+    _warn_if_collapsed(weights, "deep_embedded_validation_scorer")
+    correct = (estimator.predict(_safe_indexing(X, source)) == y[source]).astype(float)
+    weighted = weights * correct
+    var = np.var(weights, ddof=1) if len(weights) > 1 else 0.0
+    eta = -np.cov(weighted, weights, ddof=1)[0, 1] / var if var > 0 else 0.0
+    return float(weighted.mean() + eta * (weights.mean() - 1.0))
+
+
+def prediction_entropy_scorer(estimator, X, y, *, sample_domain=None) -> float:
+    """Negative mean entropy of the predicted class probabilities on the target rows.
+
+    Confident predictions on the target domain (low entropy) go with
+    decision boundaries that avoid the dense regions of the target data
+    (Morerio et al., 2018; the "entropy" criterion of Saito et al., 2021).
+    Needs no source label; a model can be confidently wrong, so compare it
+    with the other scorers.
+
+    Parameters
+    ----------
+    estimator : fitted classifier with predict_proba
+        The model to score.
+    X : array-like of shape (n_samples, n_features)
+        Rows; only the target rows are used.
+    y : array-like of shape (n_samples,)
+        ``-1`` marks the target rows (other labels are ignored).
+    sample_domain : array-like of int of shape (n_samples,), default=None
+        Domain of each row (positive: source, negative: target).
+
+    Returns
+    -------
+    score : float
+        ``-mean(entropy)``, in nats, at most 0.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has no target row.
+    TypeError
+        If ``estimator`` has no ``predict_proba``.
+
+    References
+    ----------
+    P. Morerio, J. Cavazza and V. Murino. Minimal-Entropy Correlation
+    Alignment for Unsupervised Deep Domain Adaptation. ICLR 2018.
+
+    K. Saito, D. Kim, P. Teterwak, S. Sclaroff, T. Darrell and K. Saenko.
+    Tune it the Right Way: Unsupervised Validation of Domain Adaptation via
+    Soft Neighborhood Density. ICCV 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sktransfer.model_selection import prediction_entropy_scorer
+    >>> X = np.array([[0.0], [1.0], [5.0], [-5.0]])
+    >>> clf = LogisticRegression().fit(X[:2], [0, 1])
+    >>> float(prediction_entropy_scorer(clf, X, [0, 1, -1, -1])) < 0
+    True
+    """
+    _, target, _ = _rows("prediction_entropy_scorer", X, y, sample_domain, need_source=False)
+    if not hasattr(estimator, "predict_proba"):
+        raise TypeError(
+            "prediction_entropy_scorer needs an estimator with predict_proba, got "
+            f"{type(estimator).__name__}"
+        )
+    proba = np.clip(estimator.predict_proba(_safe_indexing(X, target)), 1e-12, 1.0)
+    return float(np.mean(np.sum(proba * np.log(proba), axis=1)))
+
+
+def circular_validation_scorer(estimator, X, y, *, sample_domain=None) -> float:
+    """Circular (reverse) validation: adapt back from the pseudo-labelled target.
+
+    ``estimator`` labels the target rows; a clone of it is then fit the other
+    way round, with the pseudo-labelled target rows as the labelled domain
+    and the source validation rows as the unlabelled one (``y == -1``), and
+    scored by its accuracy on the source validation rows (Zhong et al.,
+    2010; Bruzzone and Marconcini, 2010). A model that labels the target
+    well leads back to the source labels.
+
+    The estimator must accept ``y == -1`` rows in ``fit`` (a
+    domain-adaptation estimator or pipeline, e.g. ending in
+    :class:`~sktransfer.LabelledOnly`), and its labels must not be strings.
+    If the pseudo-labels hold one class only, the reverse model can only
+    predict it: the score is the share of that class in the source rows.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        The model to score (cloned for the reverse fit).
+    X : array-like of shape (n_samples, n_features)
+        Labelled source validation rows and target rows.
+    y : array-like of shape (n_samples,)
+        Labels of the source rows; ``-1`` on target rows.
+    sample_domain : array-like of int of shape (n_samples,), default=None
+        Domain of each row (positive: source, negative: target).
+
+    Returns
+    -------
+    score : float
+        Accuracy of the reverse model on the source validation rows.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has no target row or no labelled source row.
+
+    References
+    ----------
+    E. Zhong, W. Fan, Q. Yang, O. Verscheure and J. Ren. Cross Validation
+    Framework to Choose amongst Models and Datasets for Transfer Learning.
+    ECML PKDD 2010.
+
+    L. Bruzzone and M. Marconcini. Domain Adaptation Problems: A DASVM
+    Classification Technique and a Circular Validation Strategy. IEEE TPAMI
+    32(5), 2010.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sktransfer import LabelledOnly
+    >>> from sktransfer.model_selection import circular_validation_scorer
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(0, 1, (100, 1)), rng.normal(0.5, 1, (100, 1))]
+    >>> y = np.r_[(X[:100, 0] > 0).astype(int), -np.ones(100, dtype=int)]
+    >>> clf = LabelledOnly(LogisticRegression()).fit(X, y)
+    >>> circular_validation_scorer(clf, X, y) > 0.9
+    True
+    """
+    source, target, y = _rows("circular_validation_scorer", X, y, sample_domain)
+    pseudo = np.asarray(estimator.predict(_safe_indexing(X, target)))
+    y_source = y[source]
+    if len(np.unique(pseudo)) < 2:
+        return float(np.mean(y_source == pseudo[0]))
+    rows = np.r_[target, source]
+    y_reverse = np.r_[pseudo, np.full(len(source), -1, dtype=pseudo.dtype)]
+    reverse = clone(estimator).fit(_safe_indexing(X, rows), y_reverse)
+    return float(np.mean(reverse.predict(_safe_indexing(X, source)) == y_source))

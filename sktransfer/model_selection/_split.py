@@ -1,0 +1,130 @@
+"""Cross-validation for domain adaptation: folds over the labelled source rows."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.model_selection import BaseCrossValidator, KFold
+from sklearn.utils.validation import _num_samples
+
+from ..domain_adaptation._reweight import _domain_masks
+
+__all__ = ["SourceKFold"]
+
+
+class SourceKFold(BaseCrossValidator):
+    """K-fold over the labelled source rows; every unlabelled target row in every fold.
+
+    Unsupervised domain adaptation has no target label to validate with, and
+    a domain-adaptation estimator cannot fit without its target rows. This
+    splitter partitions the labelled source rows into ``n_splits`` folds as
+    :class:`~sklearn.model_selection.KFold` does, and puts every unlabelled
+    target row (``y == -1``) in *both* the training and the validation side
+    of every fold: the estimator adapts to them, and the scorers of
+    :mod:`sktransfer.model_selection` (which need target rows) see them.
+    Labelled target rows (possible with ``sample_domain``) go to every
+    training side only. So no labelled row is ever on both sides of a fold.
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+        Number of folds over the labelled source rows (at least 2).
+    shuffle : bool, default=False
+        Shuffle the source rows before folding.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shuffle (only with ``shuffle=True``).
+
+    See Also
+    --------
+    importance_weighted_scorer, deep_embedded_validation_scorer,
+    prediction_entropy_scorer, circular_validation_scorer : scorers that
+        need target rows in the validation fold.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.model_selection import SourceKFold
+    >>> y = np.array([0, 1, 0, 1, 0, 1, -1, -1])
+    >>> for train, test in SourceKFold(n_splits=2).split(np.zeros((8, 1)), y):
+    ...     print(train, test)
+    [3 4 5 6 7] [0 1 2 6 7]
+    [0 1 2 6 7] [3 4 5 6 7]
+    """
+
+    def __init__(self, n_splits: int = 5, *, shuffle: bool = False, random_state=None):
+        self.n_splits = n_splits
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def get_n_splits(self, X=None, y=None, groups=None) -> int:
+        """Number of folds.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Ignored.
+
+        Returns
+        -------
+        n_splits : int
+            ``n_splits``.
+        """
+        return self.n_splits
+
+    def split(self, X, y, groups=None, sample_domain=None):
+        """Indices of the training and validation rows of each fold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows (only their number is used).
+        y : array-like of shape (n_samples,)
+            Labels; ``-1`` marks unlabelled (target) rows.
+        groups : object
+            Ignored.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            Domain of each row (positive ids: source, negative ids: target),
+            e.g. routed with ``set_split_request(sample_domain=True)``. If
+            None, labelled rows are source and unlabelled rows are target.
+
+        Yields
+        ------
+        train, test : ndarray of int
+            Row indices of the training and validation sides of the fold.
+        """
+        if (
+            isinstance(self.n_splits, bool)
+            or not isinstance(self.n_splits, numbers.Integral)
+            or self.n_splits < 2
+        ):
+            raise ValueError(f"n_splits must be an integer >= 2, got {self.n_splits!r}")
+        if y is None:
+            raise ValueError(
+                "SourceKFold needs y to tell source rows (labelled) from target rows (-1)"
+            )
+        n_samples = _num_samples(X)
+        labelled, is_target = _domain_masks(y, sample_domain, n_samples)
+        source = np.flatnonzero(labelled & ~is_target)
+        unlabelled = np.flatnonzero(~labelled)
+        labelled_target = np.flatnonzero(labelled & is_target)
+        if not len(unlabelled):
+            raise ValueError(
+                "SourceKFold found no unlabelled target rows (y == -1): domain "
+                "adaptation needs them in every fold"
+            )
+        if len(source) < self.n_splits:
+            raise ValueError(
+                f"SourceKFold with n_splits={self.n_splits} needs at least "
+                f"{self.n_splits} labelled source rows; got {len(source)}"
+            )
+        folds = KFold(
+            self.n_splits,
+            shuffle=self.shuffle,
+            random_state=self.random_state if self.shuffle else None,
+        )
+        for train, test in folds.split(source):
+            yield (
+                np.sort(np.r_[source[train], labelled_target, unlabelled]),
+                np.sort(np.r_[source[test], unlabelled]),
+            )

@@ -1,0 +1,182 @@
+"""Model selection without target labels: SourceKFold and the DA scorers."""
+
+import pickle
+from functools import partial
+
+import numpy as np
+import pytest
+from sklearn import config_context
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from sktransfer import LabelledOnly
+from sktransfer.datasets import make_rotated_moons, mask_target_labels
+from sktransfer.domain_adaptation._reweight import ImportanceWeightCollapseWarning
+from sktransfer.domain_adaptation._shallow import CORAL
+from sktransfer.model_selection import (
+    SourceKFold,
+    circular_validation_scorer,
+    deep_embedded_validation_scorer,
+    importance_weighted_scorer,
+    prediction_entropy_scorer,
+)
+
+SCORERS = [
+    importance_weighted_scorer,
+    deep_embedded_validation_scorer,
+    prediction_entropy_scorer,
+    circular_validation_scorer,
+]
+
+
+def _data(n=100, angle=40, seed=0):
+    X, y, d = make_rotated_moons(n, n, angle=angle, random_state=seed)
+    return X, mask_target_labels(y, d), y, d
+
+
+# ----------------------------------------------------------------------
+# splitter
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_source_kfold_keeps_target_rows_everywhere(shuffle):
+    X, ym, _, _ = _data(50)
+    target = np.flatnonzero(ym == -1)
+    cv = SourceKFold(4, shuffle=shuffle, random_state=0)
+    folds = list(cv.split(X, ym))
+    assert len(folds) == cv.get_n_splits() == 4
+    tested = []
+    for train, test in folds:
+        assert set(target) <= set(train) and set(target) <= set(test)
+        labelled_test = test[ym[test] != -1]
+        assert not set(labelled_test) & set(train)
+        tested.extend(labelled_test)
+    assert sorted(tested) == list(np.flatnonzero(ym != -1))  # each source row tested once
+
+
+def test_source_kfold_sample_domain_and_labelled_target_rows():
+    X, _, y, d = _data(20)
+    y = y.copy()
+    y[(d < 0) & (np.arange(40) % 2 == 0)] = -1  # half the target rows labelled
+    for train, test in SourceKFold(2).split(X, y, sample_domain=d):
+        labelled_target = np.flatnonzero((d < 0) & (y != -1))
+        assert set(labelled_target) <= set(train) and not set(labelled_target) & set(test)
+        assert set(np.flatnonzero(y == -1)) <= set(test)
+    with config_context(enable_metadata_routing=True):
+        cv = SourceKFold(2).set_split_request(sample_domain=True)
+        est = LabelledOnly(LogisticRegression())
+        scores = cross_val_score(est, X, y, cv=cv, params={"sample_domain": d})
+        assert len(scores) == 2
+
+
+def test_source_kfold_bad_input():
+    X, ym, y, _ = _data(10)
+    with pytest.raises(ValueError, match="no unlabelled target rows"):
+        list(SourceKFold(2).split(X, y))
+    with pytest.raises(ValueError, match="n_splits"):
+        list(SourceKFold(1).split(X, ym))
+    with pytest.raises(ValueError, match="at least 30 labelled source rows"):
+        list(SourceKFold(30).split(X, ym))
+    with pytest.raises(ValueError, match="needs y"):
+        list(SourceKFold(2).split(X, None))
+
+
+# ----------------------------------------------------------------------
+# scorers
+# ----------------------------------------------------------------------
+def _pipe(C=1.0):
+    return make_pipeline(StandardScaler(), CORAL(), LabelledOnly(LogisticRegression(C=C)))
+
+
+@pytest.mark.parametrize("scorer", SCORERS, ids=lambda s: s.__name__)
+def test_scorer_in_grid_search_with_source_kfold(scorer):
+    X, ym, _, _ = _data(60)
+    search = GridSearchCV(
+        _pipe(), {"coral__reg": [0.1, 1.0]}, cv=SourceKFold(3), scoring=scorer, error_score="raise"
+    )
+    search.fit(X, ym)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(scores))
+    assert search.best_params_["coral__reg"] in (0.1, 1.0)
+    pickle.loads(pickle.dumps(search))
+
+
+def test_scorers_estimate_target_accuracy():
+    # A classifier near chance on the target and a good one: the accuracy
+    # estimators rank them as the target labels would.
+    rng = np.random.RandomState(0)
+    Xs, Xt = rng.normal(0, 1, (300, 1)), rng.normal(1.5, 0.6, (300, 1))
+    rule = lambda x: (x[:, 0] ** 2 > 1.5).astype(int)
+    X = np.r_[Xs, Xt]
+    y = np.r_[rule(Xs), -np.ones(300, int)]
+    good = KNeighborsClassifier(5).fit(Xs, rule(Xs))
+    poor = LogisticRegression().fit(Xs, rule(Xs))
+    true_good, true_poor = good.score(Xt, rule(Xt)), poor.score(Xt, rule(Xt))
+    assert true_good > true_poor + 0.2
+    for scorer in (importance_weighted_scorer, deep_embedded_validation_scorer):
+        g, p = scorer(good, X, y), scorer(poor, X, y)
+        assert g > p
+        assert abs(g - true_good) < 0.1, (scorer.__name__, g, true_good)
+    # source accuracy alone would not tell them apart this well
+    assert poor.score(Xs, rule(Xs)) > true_poor + 0.2
+
+
+def test_prediction_entropy_and_circular_values():
+    X, ym, _, _ = _data(60)
+    clf = _pipe().fit(X, ym)
+    assert prediction_entropy_scorer(clf, X, ym) <= 0
+    assert prediction_entropy_scorer(_pipe(C=1e-4).fit(X, ym), X, ym) < prediction_entropy_scorer(clf, X, ym)
+    assert 0.5 < circular_validation_scorer(clf, X, ym) <= 1
+
+
+def test_scorers_with_sample_domain():
+    X, ym, _, d = _data(40)
+    clf = _pipe().fit(X, ym)
+    for scorer in SCORERS:
+        assert scorer(clf, X, ym, sample_domain=d) == pytest.approx(scorer(clf, X, ym))
+
+
+def test_deep_embedded_validation_uses_features():
+    X, ym, _, _ = _data(40)
+    pipe = _pipe().fit(X, ym)
+    score = partial(deep_embedded_validation_scorer, domain_classifier=LogisticRegression())
+    assert np.isfinite(score(pipe, X, ym))
+
+
+@pytest.mark.parametrize("scorer", SCORERS, ids=lambda s: s.__name__)
+def test_scorer_without_target_rows(scorer):
+    X, ym, y, d = _data(20)
+    clf = _pipe().fit(X, ym)
+    with pytest.raises(ValueError, match="no target rows"):
+        scorer(clf, X, y)
+    with pytest.raises(ValueError, match="sample_domain has 39 entries"):
+        scorer(clf, X, ym, sample_domain=d[:-1])
+
+
+@pytest.mark.parametrize(
+    "scorer", [s for s in SCORERS if s is not prediction_entropy_scorer], ids=lambda s: s.__name__
+)
+def test_scorer_without_source_rows(scorer):
+    X, ym, _, d = _data(20)
+    clf = _pipe().fit(X, ym)
+    with pytest.raises(ValueError, match="no labelled source rows"):
+        scorer(clf, X[d < 0], ym[d < 0])
+
+
+def test_prediction_entropy_needs_predict_proba():
+    X, ym, _, _ = _data(20)
+    clf = LabelledOnly(LinearSVC()).fit(X, ym)
+    with pytest.raises(TypeError, match="predict_proba"):
+        prediction_entropy_scorer(clf, X, ym)
+
+
+def test_importance_weighted_scorer_warns_on_collapse():
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(0, 1, (1000, 1)), rng.normal(3, 0.3, (200, 1))]
+    y = np.r_[(X[:1000, 0] > 0).astype(int), -np.ones(200, int)]
+    clf = LogisticRegression().fit(X[:1000], y[:1000])
+    with pytest.warns(ImportanceWeightCollapseWarning):
+        importance_weighted_scorer(clf, X, y, domain_classifier=LogisticRegression())
