@@ -8,7 +8,10 @@ Unlabelled rows are ``y == -1``; domains are an optional, skada-compatible
 
 from .domain_adaptation import (
     CORAL,
+    CDANClassifier,
+    DANClassifier,
     DANNClassifier,
+    DeepCORALClassifier,
     ImportanceWeightedClassifier,
     SubspaceAlignment,
     TransferComponentAnalysis,
@@ -28,10 +31,13 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AttributeZeroShotClassifier",
-    "CORAL",
+    "CDANClassifier",
     "CNNFeatureExtractor",
+    "CORAL",
     "ConSEClassifier",
+    "DANClassifier",
     "DANNClassifier",
+    "DeepCORALClassifier",
     "EmbeddingZeroShotClassifier",
     "FineTuneClassifier",
     "FineTuneRegressor",

@@ -26,6 +26,9 @@ CHECK_PARAMS = {
     # that by default (adaptation without target rows would silently be no
     # adaptation); no_target="source_only" is the documented way to allow it.
     "DANNClassifier": dict(no_target="source_only", max_epochs=10, lr=0.05, batch_size=32),
+    "CDANClassifier": dict(no_target="source_only", max_epochs=10, lr=0.05, batch_size=32),
+    "DANClassifier": dict(no_target="source_only", max_epochs=10, lr=0.05, batch_size=32),
+    "DeepCORALClassifier": dict(no_target="source_only", max_epochs=10, lr=0.05, batch_size=32),
     # The checks give fully labelled data (no y == -1 rows): by default the
     # transformer refuses that (the representation is learnt from the unlabelled
     # rows); fit_on="all" is the documented way to learn it from every row. The
@@ -124,6 +127,10 @@ EXPECTED_FAILED_CHECKS = {
             "~2e-7, BLAS-dependent), and the check demands rtol=1e-7, below float32 "
             "resolution. Batch invariance at rtol=1e-6 is tested in test_fine_tuning.py."
         ),
+    },
+    **{
+        name: {"check_classifiers_classes": "as for DANNClassifier (same base)."}
+        for name in ("CDANClassifier", "DANClassifier", "DeepCORALClassifier")
     },
     "LabelledOnly": {
         "check_classifiers_classes": (

@@ -1,6 +1,7 @@
 """Domain adaptation: a labelled source domain, an unlabelled target domain.
 
-Deep methods train a network on both domains (:class:`DANNClassifier`);
+Deep methods train a network on both domains (:class:`DANNClassifier`,
+:class:`CDANClassifier`, :class:`DeepCORALClassifier`, :class:`DANClassifier`);
 shallow methods are transformers that align the domains before any
 scikit-learn estimator (:class:`CORAL`, :class:`SubspaceAlignment`,
 :class:`TransferComponentAnalysis`), or reweight the source rows
@@ -8,12 +9,16 @@ scikit-learn estimator (:class:`CORAL`, :class:`SubspaceAlignment`,
 """
 
 from ._dann import DANNClassifier
+from ._deep import CDANClassifier, DANClassifier, DeepCORALClassifier
 from ._reweight import ImportanceWeightCollapseWarning, ImportanceWeightedClassifier
 from ._shallow import CORAL, SubspaceAlignment, TransferComponentAnalysis
 
 __all__ = [
+    "CDANClassifier",
     "CORAL",
+    "DANClassifier",
     "DANNClassifier",
+    "DeepCORALClassifier",
     "ImportanceWeightCollapseWarning",
     "ImportanceWeightedClassifier",
     "SubspaceAlignment",

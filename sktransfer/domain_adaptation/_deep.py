@@ -1,0 +1,589 @@
+"""Deep CORAL, DAN and CDAN: deep domain adaptation classifiers beside DANN.
+
+All share :class:`~sktransfer.domain_adaptation._deep_base._DeepDABase` with
+:class:`~sktransfer.DANNClassifier`: the same network (feature extractor and
+label predictor), paired source/target batches, schedules and history. Each
+defines only its alignment loss and the modules that loss needs.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._deep_base import _AdversarialModule, _DeepDABase, _DiscrepancyModule
+from ._losses import DEFAULT_KERNEL_SCALES, coral_loss, entropy, mk_mmd_loss
+
+__all__ = ["DeepCORALClassifier", "DANClassifier", "CDANClassifier"]
+
+#: Above this many entries of the full multilinear map (features x classes),
+#: ``multilinear_map="auto"`` switches to the randomised map (CDAN paper, 4096).
+_MAX_FULL_MULTILINEAR = 4096
+
+
+# ----------------------------------------------------------------------
+# modules
+# ----------------------------------------------------------------------
+class _CORALModule(_DiscrepancyModule):
+    name = "coral_loss"
+
+    def discrepancy(self, source, target):
+        return coral_loss(source, target)
+
+
+class _MMDModule(_DiscrepancyModule):
+    name = "mmd_loss"
+
+    def __init__(self, feature_extractor, label_predictor, kernel_scales, adapt=True):
+        super().__init__(feature_extractor, label_predictor, adapt)
+        self.kernel_scales = tuple(float(s) for s in kernel_scales)
+
+    def discrepancy(self, source, target):
+        return mk_mmd_loss(source, target, self.kernel_scales)
+
+
+class _MultilinearMap(nn.Module):
+    """``f ⊗ g`` flattened, or its randomised form ``(R_f f) ⊙ (R_g g) / sqrt(d)``.
+
+    The random matrices (standard normal, fixed) are buffers: saved and moved
+    with the module, never trained.
+    """
+
+    def __init__(self, n_features, n_classes, random_dim=None):
+        super().__init__()
+        self.random_dim = random_dim
+        if random_dim is not None:
+            self.register_buffer("random_features", torch.randn(n_features, random_dim))
+            self.register_buffer("random_classes", torch.randn(n_classes, random_dim))
+
+    def forward(self, features, proba):
+        if self.random_dim is None:
+            return (proba.unsqueeze(2) * features.unsqueeze(1)).flatten(1)
+        return (features @ self.random_features) * (proba @ self.random_classes) / math.sqrt(
+            self.random_dim
+        )
+
+    def extra_repr(self):
+        return "full" if self.random_dim is None else f"random_dim={self.random_dim}"
+
+
+class _CDANModule(_AdversarialModule):
+    """The domain classifier sees the multilinear map of features and predictions.
+
+    The predictions are not differentiated through (as in the authors' code);
+    with entropy conditioning each row of the domain loss is weighted by
+    ``1 + exp(-H(p))``, normalised to mean 1 within each domain of the batch.
+    """
+
+    def __init__(
+        self, feature_extractor, label_predictor, domain_classifier, multilinear_map,
+        entropy_conditioning=True, adapt=True,
+    ):
+        super().__init__(feature_extractor, label_predictor, domain_classifier, adapt)
+        self.multilinear_map = multilinear_map
+        self.entropy_conditioning = entropy_conditioning
+
+    def discriminator_input(self, features, label_logits):
+        return self.multilinear_map(features, torch.softmax(label_logits.detach(), dim=1))
+
+    def row_weights(self, label_logits, domains):
+        if not self.entropy_conditioning:
+            return None
+        weights = 1.0 + torch.exp(-entropy(torch.softmax(label_logits.detach(), dim=1)))
+        is_target = (domains == 1).float()
+        target_mean = (weights * is_target).sum() / is_target.sum().clamp_min(1.0)
+        source_mean = (weights * (1 - is_target)).sum() / (1 - is_target).sum().clamp_min(1.0)
+        return weights / (is_target * target_mean + (1 - is_target) * source_mean)
+
+
+# ----------------------------------------------------------------------
+# estimators
+# ----------------------------------------------------------------------
+class DeepCORALClassifier(_DeepDABase):
+    """Deep CORAL classifier: align the covariances of source and target features.
+
+    A feature extractor feeds a label predictor trained on the labelled rows;
+    the CORAL loss, the squared Frobenius distance between the covariance
+    matrices of the source and the target features divided by ``4 d**2``
+    (``d`` the feature width), is added to the class loss with weight
+    ``coral_weight`` (Sun & Saenko, ECCV-W 2016). Matching these second-order
+    statistics makes the features, and so the label predictor, carry over
+    from the source to the target domain.
+
+    Fit on the rows of both domains with ``y == -1`` on the unlabelled target
+    rows; every training batch holds half source rows, half target rows.
+
+    Parameters
+    ----------
+    module : nn.Module class or instance, default=None
+        The feature extractor. A class is built with ``module__*`` parameters
+        (and ``n_features_in`` from the data if it accepts one); an instance is
+        deep-copied. None means :class:`sktransfer.nn.MLP` with one hidden
+        layer of 256 units and dropout 0.5 (``module__*`` parameters override
+        these). Its output must be 2-D: ``(n_samples, n_features)``.
+    label_predictor : nn.Module class or instance, default=None
+        Maps features to class logits ``(n_samples, n_classes)``. A class gets
+        ``n_features_in`` and ``n_outputs`` if it accepts them. None means
+        :class:`sktransfer.nn.MLP` with no hidden layer (a linear layer).
+    coral_weight : float, default=10.0
+        Final weight of the CORAL loss. With 0 the features are trained for
+        the labels alone: the same network and training without adaptation,
+        a source-only baseline. The loss is small by construction (divided by
+        ``4 d**2``), hence a default above 1.
+    weight_schedule : {"dann", "constant"}, default="dann"
+        ``"dann"`` grows the weight as ``coral_weight * (2 / (1 + exp(-10 p)) - 1)``
+        with training progress ``p`` in [0, 1] (the schedule of DANN's
+        adaptation factor); ``"constant"`` uses ``coral_weight`` throughout, as
+        in the paper.
+    lr_schedule : {"constant", "dann"}, default="constant"
+        ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``.
+    no_target : {"raise", "source_only"}, default="raise"
+        What to do when the training data has no target row: raise a
+        ``ValueError``, or train the label predictor alone.
+    max_epochs : int, default=200
+        Passes over the larger domain.
+    batch_size : int, default=64
+        Rows per training batch (half source, half target); at least 4, for a
+        covariance of each domain.
+    lr : float, default=0.01
+        Initial learning rate.
+    optimizer : torch.optim.Optimizer class, default=torch.optim.SGD
+        The optimiser; ``optimizer__*`` parameters are passed to it. With SGD,
+        the momentum defaults to 0.9 unless ``optimizer__momentum`` is given.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks (copied at fit time).
+    device : str or torch.device, default="cpu"
+        Where to train and predict, e.g. ``"cuda"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation and batch shuffling. The global torch RNG
+        is left as it was.
+    verbose : int, default=0
+        If positive, print one line of losses per epoch.
+    **kwargs
+        ``module__*``, ``label_predictor__*``, ``optimizer__*``,
+        ``iterator_train__*``, ``iterator_valid__*`` and ``callbacks__*``
+        parameters, as in skorch.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained net. ``net_.history`` holds, per epoch, ``train_loss``,
+        ``class_loss``, ``coral_loss``, ``coral_weight`` (the scheduled
+        weight) and ``lr``.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    n_features_in_ : int
+        Number of input features.
+
+    See Also
+    --------
+    DANNClassifier : Adversarial alignment of the features.
+    DANClassifier : Alignment by multi-kernel MMD.
+
+    References
+    ----------
+    B. Sun and K. Saenko. Deep CORAL: Correlation Alignment for Deep Domain
+    Adaptation. ECCV 2016 Workshops (TASK-CV).
+
+    Examples
+    --------
+    >>> from sktransfer import DeepCORALClassifier
+    >>> from sktransfer.datasets import make_rotated_moons, mask_target_labels
+    >>> X, y, domain = make_rotated_moons(angle=35, random_state=0)
+    >>> clf = DeepCORALClassifier(max_epochs=5, random_state=0)
+    >>> clf.fit(X, mask_target_labels(y, domain))
+    DeepCORALClassifier(max_epochs=5, random_state=0)
+    >>> clf.predict(X[domain < 0]).shape
+    (500,)
+    """
+
+    _weight_param = "coral_weight"
+    _schedule_param = "weight_schedule"
+    _weight_key = "coral_weight"
+    _min_batch_size = 4
+    _min_batch_reason = "; CORAL needs two rows of each domain for a covariance"
+
+    def __init__(
+        self,
+        module=None,
+        *,
+        label_predictor=None,
+        coral_weight: float = 10.0,
+        weight_schedule: str = "dann",
+        lr_schedule: str = "constant",
+        no_target: str = "raise",
+        max_epochs: int = 200,
+        batch_size: int = 64,
+        lr: float = 0.01,
+        optimizer=torch.optim.SGD,
+        callbacks=None,
+        device="cpu",
+        random_state=None,
+        verbose: int = 0,
+        **kwargs,
+    ):
+        self.module = module
+        self.label_predictor = label_predictor
+        self.coral_weight = coral_weight
+        self.weight_schedule = weight_schedule
+        self.lr_schedule = lr_schedule
+        self.no_target = no_target
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self._store_kwargs(kwargs)
+
+    def _build_alignment(self, feature_extractor, label_predictor, features, logits, adapt):
+        return _CORALModule(feature_extractor, label_predictor, adapt)
+
+
+class DANClassifier(_DeepDABase):
+    """Deep adaptation network (DAN): align the features by multi-kernel MMD.
+
+    A feature extractor feeds a label predictor trained on the labelled rows;
+    the multi-kernel maximum mean discrepancy (MK-MMD) between the source and
+    the target features is added to the class loss with weight ``mmd_weight``
+    (Long et al., ICML 2015). The kernel is the average of Gaussian kernels
+    ``exp(-||a - b||**2 / (s * sigma**2))`` over the scales ``s`` in
+    ``kernel_scales``, ``sigma**2`` being the mean squared distance between
+    the rows of the batch; the squared MMD is the biased (V-statistic)
+    quadratic-time estimate, never negative. Unlike the paper, the kernel
+    weights are equal rather than learnt, and only the features (not every
+    task-specific layer) are aligned.
+
+    Fit on the rows of both domains with ``y == -1`` on the unlabelled target
+    rows; every training batch holds half source rows, half target rows.
+
+    Parameters
+    ----------
+    module : nn.Module class or instance, default=None
+        The feature extractor. A class is built with ``module__*`` parameters
+        (and ``n_features_in`` from the data if it accepts one); an instance is
+        deep-copied. None means :class:`sktransfer.nn.MLP` with one hidden
+        layer of 256 units and dropout 0.5 (``module__*`` parameters override
+        these). Its output must be 2-D: ``(n_samples, n_features)``.
+    label_predictor : nn.Module class or instance, default=None
+        Maps features to class logits ``(n_samples, n_classes)``. A class gets
+        ``n_features_in`` and ``n_outputs`` if it accepts them. None means
+        :class:`sktransfer.nn.MLP` with no hidden layer (a linear layer).
+    mmd_weight : float, default=1.0
+        Final weight of the MK-MMD loss. With 0 the features are trained for
+        the labels alone: a source-only baseline.
+    weight_schedule : {"dann", "constant"}, default="dann"
+        ``"dann"`` grows the weight as ``mmd_weight * (2 / (1 + exp(-10 p)) - 1)``
+        with training progress ``p`` in [0, 1] (the schedule of DANN's
+        adaptation factor); ``"constant"`` uses ``mmd_weight`` throughout.
+    kernel_scales : sequence of float, default=(0.25, 0.5, 1.0, 2.0, 4.0)
+        Multipliers of the base bandwidth, one Gaussian kernel each.
+    lr_schedule : {"constant", "dann"}, default="constant"
+        ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``.
+    no_target : {"raise", "source_only"}, default="raise"
+        What to do when the training data has no target row: raise a
+        ``ValueError``, or train the label predictor alone.
+    max_epochs : int, default=200
+        Passes over the larger domain.
+    batch_size : int, default=64
+        Rows per training batch (half source, half target).
+    lr : float, default=0.01
+        Initial learning rate.
+    optimizer : torch.optim.Optimizer class, default=torch.optim.SGD
+        The optimiser; ``optimizer__*`` parameters are passed to it. With SGD,
+        the momentum defaults to 0.9 unless ``optimizer__momentum`` is given.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks (copied at fit time).
+    device : str or torch.device, default="cpu"
+        Where to train and predict, e.g. ``"cuda"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation and batch shuffling. The global torch RNG
+        is left as it was.
+    verbose : int, default=0
+        If positive, print one line of losses per epoch.
+    **kwargs
+        ``module__*``, ``label_predictor__*``, ``optimizer__*``,
+        ``iterator_train__*``, ``iterator_valid__*`` and ``callbacks__*``
+        parameters, as in skorch.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained net. ``net_.history`` holds, per epoch, ``train_loss``,
+        ``class_loss``, ``mmd_loss``, ``mmd_weight`` (the scheduled weight)
+        and ``lr``.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    n_features_in_ : int
+        Number of input features.
+
+    See Also
+    --------
+    DeepCORALClassifier : Alignment of second-order statistics.
+    DANNClassifier : Adversarial alignment of the features.
+
+    References
+    ----------
+    M. Long, Y. Cao, J. Wang and M. I. Jordan. Learning Transferable Features
+    with Deep Adaptation Networks. ICML 2015.
+
+    Examples
+    --------
+    >>> from sktransfer import DANClassifier
+    >>> from sktransfer.datasets import make_rotated_moons, mask_target_labels
+    >>> X, y, domain = make_rotated_moons(angle=35, random_state=0)
+    >>> clf = DANClassifier(max_epochs=5, random_state=0)
+    >>> clf.fit(X, mask_target_labels(y, domain))
+    DANClassifier(max_epochs=5, random_state=0)
+    >>> clf.predict(X[domain < 0]).shape
+    (500,)
+    """
+
+    _weight_param = "mmd_weight"
+    _schedule_param = "weight_schedule"
+    _weight_key = "mmd_weight"
+
+    def __init__(
+        self,
+        module=None,
+        *,
+        label_predictor=None,
+        mmd_weight: float = 1.0,
+        weight_schedule: str = "dann",
+        kernel_scales=DEFAULT_KERNEL_SCALES,
+        lr_schedule: str = "constant",
+        no_target: str = "raise",
+        max_epochs: int = 200,
+        batch_size: int = 64,
+        lr: float = 0.01,
+        optimizer=torch.optim.SGD,
+        callbacks=None,
+        device="cpu",
+        random_state=None,
+        verbose: int = 0,
+        **kwargs,
+    ):
+        self.module = module
+        self.label_predictor = label_predictor
+        self.mmd_weight = mmd_weight
+        self.weight_schedule = weight_schedule
+        self.kernel_scales = kernel_scales
+        self.lr_schedule = lr_schedule
+        self.no_target = no_target
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self._store_kwargs(kwargs)
+
+    def _check_alignment_params(self):
+        scales = self.kernel_scales
+        valid = (
+            not isinstance(scales, (str, bytes))
+            and hasattr(scales, "__len__")
+            and len(scales) > 0
+            and all(
+                isinstance(s, numbers.Real) and not isinstance(s, bool) and 0 < s < math.inf
+                for s in scales
+            )
+        )
+        if not valid:
+            raise ValueError(
+                "kernel_scales must be a non-empty sequence of positive numbers "
+                f"(bandwidth multipliers), got {scales!r}"
+            )
+
+    def _build_alignment(self, feature_extractor, label_predictor, features, logits, adapt):
+        return _MMDModule(feature_extractor, label_predictor, self.kernel_scales, adapt)
+
+
+class CDANClassifier(_DeepDABase):
+    """Conditional domain adversarial network (CDAN, CDAN+E).
+
+    As in DANN, a domain classifier is trained through a gradient reversal
+    layer to tell source rows from target rows, and the feature extractor to
+    fool it; but the domain classifier sees the multilinear map ``f ⊗ p`` of
+    the features ``f`` and the predicted class probabilities ``p`` (Long et
+    al., NeurIPS 2018), so that the features are aligned class by class
+    rather than as a whole. When ``n_features * n_classes`` exceeds 4096, the
+    randomised multilinear map ``(R_f f) ⊙ (R_p p) / sqrt(random_dim)`` (fixed
+    Gaussian matrices) keeps the input of the domain classifier small. With
+    entropy conditioning (CDAN+E), confident predictions weigh more in the
+    domain loss: each row by ``1 + exp(-H(p))``, normalised to mean 1 within
+    each domain of the batch. ``p`` is not differentiated through, in the map
+    or the weights.
+
+    Fit on the rows of both domains with ``y == -1`` on the unlabelled target
+    rows; every training batch holds half source rows, half target rows.
+
+    Parameters
+    ----------
+    module : nn.Module class or instance, default=None
+        The feature extractor. A class is built with ``module__*`` parameters
+        (and ``n_features_in`` from the data if it accepts one); an instance is
+        deep-copied. None means :class:`sktransfer.nn.MLP` with one hidden
+        layer of 256 units and dropout 0.5 (``module__*`` parameters override
+        these). Its output must be 2-D: ``(n_samples, n_features)``.
+    label_predictor : nn.Module class or instance, default=None
+        Maps features to class logits ``(n_samples, n_classes)``. A class gets
+        ``n_features_in`` and ``n_outputs`` if it accepts them. None means
+        :class:`sktransfer.nn.MLP` with no hidden layer (a linear layer).
+    domain_classifier : nn.Module class or instance, default=None
+        Maps the multilinear map (width ``n_features * n_classes``, or
+        ``random_dim`` when randomised) to one domain logit per row. A class
+        gets ``n_features_in`` and ``n_outputs=1`` if it accepts them. None
+        means :class:`sktransfer.nn.MLP` with one hidden layer of 64 units.
+    lambda_max : float, default=1.0
+        Final strength of the gradient reversal (the adaptation factor). With
+        0 the domain loss never reaches the features: a source-only baseline.
+    lambda_schedule : {"dann", "constant"}, default="dann"
+        ``"dann"`` grows the adaptation factor as
+        ``lambda_max * (2 / (1 + exp(-10 p)) - 1)`` with training progress
+        ``p`` in [0, 1], as in the paper.
+    entropy : bool, default=True
+        Entropy conditioning (CDAN+E); False gives plain CDAN.
+    multilinear_map : {"auto", "full", "randomized"}, default="auto"
+        ``"auto"`` uses the full map up to 4096 entries
+        (``n_features * n_classes``) and the randomised map beyond.
+    random_dim : int, default=1024
+        Width of the randomised multilinear map.
+    lr_schedule : {"constant", "dann"}, default="constant"
+        ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``.
+    no_target : {"raise", "source_only"}, default="raise"
+        What to do when the training data has no target row: raise a
+        ``ValueError``, or train the label predictor alone.
+    max_epochs : int, default=200
+        Passes over the larger domain.
+    batch_size : int, default=64
+        Rows per training batch (half source, half target).
+    lr : float, default=0.01
+        Initial learning rate.
+    optimizer : torch.optim.Optimizer class, default=torch.optim.SGD
+        The optimiser; ``optimizer__*`` parameters are passed to it. With SGD,
+        the momentum defaults to 0.9 unless ``optimizer__momentum`` is given.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks (copied at fit time).
+    device : str or torch.device, default="cpu"
+        Where to train and predict, e.g. ``"cuda"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, the random multilinear map and batch
+        shuffling. The global torch RNG is left as it was.
+    verbose : int, default=0
+        If positive, print one line of losses per epoch.
+    **kwargs
+        ``module__*``, ``label_predictor__*``, ``domain_classifier__*``,
+        ``optimizer__*``, ``iterator_train__*``, ``iterator_valid__*`` and
+        ``callbacks__*`` parameters, as in skorch.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained net. ``net_.history`` holds, per epoch, ``train_loss``,
+        ``class_loss``, ``domain_loss``, ``domain_acc``, ``lambda`` and ``lr``.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    n_features_in_ : int
+        Number of input features.
+
+    See Also
+    --------
+    DANNClassifier : The domain classifier sees the features alone.
+
+    References
+    ----------
+    M. Long, Z. Cao, J. Wang and M. I. Jordan. Conditional Adversarial
+    Domain Adaptation. NeurIPS 2018.
+
+    Examples
+    --------
+    >>> from sktransfer import CDANClassifier
+    >>> from sktransfer.datasets import make_rotated_moons, mask_target_labels
+    >>> X, y, domain = make_rotated_moons(angle=35, random_state=0)
+    >>> clf = CDANClassifier(max_epochs=5, random_state=0)
+    >>> clf.fit(X, mask_target_labels(y, domain))
+    CDANClassifier(max_epochs=5, random_state=0)
+    >>> clf.predict(X[domain < 0]).shape
+    (500,)
+    """
+
+    _module_params = ("module", "label_predictor", "domain_classifier")
+
+    def __init__(
+        self,
+        module=None,
+        *,
+        label_predictor=None,
+        domain_classifier=None,
+        lambda_max: float = 1.0,
+        lambda_schedule: str = "dann",
+        entropy: bool = True,
+        multilinear_map: str = "auto",
+        random_dim: int = 1024,
+        lr_schedule: str = "constant",
+        no_target: str = "raise",
+        max_epochs: int = 200,
+        batch_size: int = 64,
+        lr: float = 0.01,
+        optimizer=torch.optim.SGD,
+        callbacks=None,
+        device="cpu",
+        random_state=None,
+        verbose: int = 0,
+        **kwargs,
+    ):
+        self.module = module
+        self.label_predictor = label_predictor
+        self.domain_classifier = domain_classifier
+        self.lambda_max = lambda_max
+        self.lambda_schedule = lambda_schedule
+        self.entropy = entropy
+        self.multilinear_map = multilinear_map
+        self.random_dim = random_dim
+        self.lr_schedule = lr_schedule
+        self.no_target = no_target
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self._store_kwargs(kwargs)
+
+    def _check_alignment_params(self):
+        if not isinstance(self.entropy, (bool, np.bool_)):
+            raise ValueError(f"entropy must be True or False, got {self.entropy!r}")
+        allowed = ("auto", "full", "randomized")
+        if self.multilinear_map not in allowed:
+            raise ValueError(
+                f"multilinear_map must be one of {allowed}, got {self.multilinear_map!r}"
+            )
+        dim = self.random_dim
+        if not isinstance(dim, numbers.Integral) or isinstance(dim, bool) or dim < 1:
+            raise ValueError(f"random_dim must be a positive integer, got {dim!r}")
+
+    def _build_alignment(self, feature_extractor, label_predictor, features, logits, adapt):
+        n_features, n_classes = features.shape[1], logits.shape[1]
+        randomized = self.multilinear_map == "randomized" or (
+            self.multilinear_map == "auto" and n_features * n_classes > _MAX_FULL_MULTILINEAR
+        )
+        multilinear_map = _MultilinearMap(
+            n_features, n_classes, int(self.random_dim) if randomized else None
+        )
+        probe = multilinear_map(features, torch.softmax(logits, dim=1))
+        domain_classifier = self._build_domain_classifier(probe.shape[1], probe, adapt)
+        return _CDANModule(
+            feature_extractor, label_predictor, domain_classifier, multilinear_map,
+            bool(self.entropy), adapt,
+        )
