@@ -256,7 +256,8 @@ _PARAMS_DOC = """\
 
 
 def _doc(cls):
-    cls.__doc__ = cls.__doc__.replace("{params}\n", _PARAMS_DOC.replace("{n_out}", cls._n_out_doc))
+    params = _PARAMS_DOC.replace("{n_out}", cls._n_out_doc).rstrip("\n") + "\n\n"
+    cls.__doc__ = cls.__doc__.replace("{params}\n", params)
     return cls
 
 
@@ -891,6 +892,25 @@ class FineTuneRegressor(RegressorMixin, _FineTuneBase):
         check_is_fitted(self)
         out = self._run_batches(self.net_.module_, X).astype(np.float64)
         return out[:, 0] if self._y_1d else out
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Coefficient of determination R² of the predictions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Input rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows.
+
+        Returns
+        -------
+        score : float
+            R² of ``predict(X)`` against ``y`` (as ``sklearn.metrics.r2_score``).
+        """
+        return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
