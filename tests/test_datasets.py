@@ -392,3 +392,43 @@ def test_office_caltech_reproduces_published_1nn(pair):
 def test_mnist_usps_reproduces_published_1nn(source, target, expected):
     X, y, sd = load_mnist_usps(source, target, data_home=DATA)
     assert round(_one_nn_accuracy(X, y, sd), 1) == expected
+
+
+# ---------------------------------------------------------------------------
+# AwA class attributes
+# ---------------------------------------------------------------------------
+@requires_data
+@pytest.mark.parametrize("kind", ["binary", "continuous"])
+def test_awa_attributes_table_and_split(kind):
+    from sktransfer.datasets import load_awa_attributes
+
+    awa = load_awa_attributes(data_home=DATA, kind=kind)
+    assert awa.table.shape == (50, 85)
+    assert len(awa.class_names) == 50 and len(awa.attribute_names) == 85
+    assert len(awa.seen_classes) == 40 and len(awa.unseen_classes) == 10
+    assert set(awa.seen_classes).isdisjoint(awa.unseen_classes)
+    assert set(awa.seen_classes) | set(awa.unseen_classes) == set(awa.class_names)
+    assert awa.class_names[0] == "antelope" and awa.attribute_names[0] == "black"
+    if kind == "binary":
+        assert set(np.unique(awa.table)) == {0.0, 1.0}
+    else:
+        assert awa.table.max() <= 100 and awa.table.min() >= 0 and len(np.unique(awa.table)) > 2
+
+
+@requires_data
+def test_awa_attributes_as_frame_feeds_a_zero_shot_classifier():
+    pytest.importorskip("pandas")
+    from sktransfer.datasets import load_awa_attributes
+
+    awa = load_awa_attributes(data_home=DATA, as_frame=True)
+    assert list(awa.table.index[:2]) == ["antelope", "grizzly+bear"]
+    assert awa.table.loc["zebra", "stripes"] == 1.0
+
+
+def test_awa_attributes_missing_file_names_it(tmp_path):
+    from sktransfer.datasets import load_awa_attributes
+
+    with pytest.raises(FileNotFoundError, match="classes.txt.*AwA2"):
+        load_awa_attributes(data_home=tmp_path)
+    with pytest.raises(ValueError, match="kind"):
+        load_awa_attributes(data_home=tmp_path, kind="fuzzy")

@@ -37,7 +37,7 @@ from sktransfer import (
     ConSEClassifier,
     EmbeddingZeroShotClassifier,
 )
-from sktransfer.datasets import get_data_home
+from sktransfer.datasets import get_data_home, load_awa_attributes
 from sktransfer.zero_shot import (
     UnseenClassSplit,
     harmonic_mean_accuracy,
@@ -45,20 +45,17 @@ from sktransfer.zero_shot import (
 )
 
 
-def find_awa():
-    """The AwA folder: in the data home, or in ``shared/data`` next to the repository."""
+def find_data_home():
+    """The data home if it holds AwA, else ``shared/data`` next to the repository."""
     for root in [get_data_home(), *(p / "shared" / "data" for p in [Path.cwd(), *Path.cwd().parents])]:
-        folder = Path(root) / "zsl" / "awa_class_attributes"
-        if folder.exists():
-            return folder
+        if (Path(root) / "zsl" / "awa_class_attributes").exists():
+            return root
     raise FileNotFoundError("zsl/awa_class_attributes not found in the data folder")
 
 
-folder = find_awa()
-names = np.array([line.split()[1] for line in (folder / "classes.txt").read_text().splitlines()])
-attributes = [line.split()[1] for line in (folder / "predicates.txt").read_text().splitlines()]
-table = np.loadtxt(folder / "predicate-matrix-binary.txt")
-unseen = (folder / "testclasses.txt").read_text().split()
+awa = load_awa_attributes(data_home=find_data_home())
+names, attributes, table = awa.class_names, awa.attribute_names, awa.table
+unseen = awa.unseen_classes
 class_attributes = dict(zip(names, table))  # {class name: 85 attributes}
 print(f"{len(names)} classes x {len(attributes)} attributes; unseen: {', '.join(unseen)}")
 
