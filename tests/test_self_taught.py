@@ -393,3 +393,99 @@ def test_self_taught_clustering_too_many_clusters():
 ])
 def test_autoencoder_variant_is_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+# ---------------------------------------------------------------------------
+# SelfTaughtTransformer on image patches
+# ---------------------------------------------------------------------------
+def _stroke_images(n, rng, shift_range):
+    """8x8 grey images of a horizontal (class 0) or vertical (class 1) bar at a
+    random position: the class is a local shape, its place varies."""
+    X = np.zeros((n, 8, 8))
+    y = rng.randint(0, 2, n)
+    for i in range(n):
+        pos = rng.randint(1, 1 + shift_range)
+        start = rng.randint(0, 4)
+        if y[i] == 0:
+            X[i, pos, start : start + 4] = 1.0
+        else:
+            X[i, start : start + 4, pos] = 1.0
+    return X.reshape(n, 64) + 0.05 * rng.rand(n, 64), y
+
+
+@pytest.mark.parametrize("method", ["sparse_coding", "autoencoder"])
+def test_patch_codes_have_the_pooled_width_and_are_reproducible(method):
+    rng = np.random.RandomState(0)
+    X, _ = _stroke_images(40, rng, 6)
+    params = dict(n_components=5, patch_size=3, image_shape=(8, 8), pooling_grid=2,
+                  n_patches=500, random_state=0)
+    if method == "autoencoder":
+        params.update(max_epochs=3)
+    st = SelfTaughtTransformer(method, **params).fit(X)
+    codes = st.transform(X)
+    polarity = 2 if method == "sparse_coding" else 1
+    assert codes.shape == (40, 5 * polarity * 4) == (40, st.n_components_)
+    assert st.get_feature_names_out().shape == (st.n_components_,)
+    again = SelfTaughtTransformer(method, **params).fit(X).transform(X)
+    assert_allclose(codes, again)
+    if method == "sparse_coding":
+        assert st.components_.shape == (5, 9)
+        assert np.all(codes >= 0)  # split into positive and negative parts
+
+
+def test_patch_codes_pool_over_regions():
+    # One bright pixel in the top-left quadrant activates only that quadrant's features.
+    rng = np.random.RandomState(0)
+    X, _ = _stroke_images(60, rng, 6)
+    st = SelfTaughtTransformer(n_components=6, patch_size=3, image_shape=(8, 8),
+                               n_patches=500, random_state=0).fit(X)
+    image = np.zeros((1, 64))
+    image[0, 0 * 8 + 0] = 1.0
+    codes = st.transform(image).reshape(4, -1)  # 2x2 grid, row-major
+    assert codes[0].sum() > 0
+    assert_allclose(codes[3], 0.0)
+
+
+def test_patch_codes_beat_raw_pixels_when_the_shape_moves():
+    # The classes are local shapes at varying places: pooled patch codes learnt
+    # from unlabelled images make them separable from a couple of labels.
+    rng = np.random.RandomState(0)
+    X_unlabelled, _ = _stroke_images(300, rng, 6)
+    X, y = _stroke_images(300, rng, 6)
+    st = SelfTaughtTransformer(n_components=8, patch_size=4, image_shape=(8, 8),
+                               n_patches=3000, random_state=0).fit(X_unlabelled)
+    codes = st.transform(X)
+    raw, coded = [], []
+    for seed in range(5):
+        train, test = _few_labels(y, 2, seed)
+        raw.append(LogisticRegression(max_iter=2000).fit(X[train], y[train]).score(X[test], y[test]))
+        coded.append(LogisticRegression(max_iter=2000).fit(codes[train], y[train])
+                     .score(codes[test], y[test]))
+    assert np.mean(coded) > np.mean(raw) + 0.1, (np.mean(coded), np.mean(raw))
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"patch_size": 3}, "needs image_shape"),
+        ({"patch_size": 3, "image_shape": (8,)}, "needs image_shape"),
+        ({"patch_size": 0, "image_shape": (8, 8)}, "patch_size must be"),
+        ({"patch_size": 9, "image_shape": (8, 8)}, "larger than the images"),
+        ({"patch_size": 3, "image_shape": (8, 8), "pooling_grid": 7}, "pooling_grid=7"),
+        ({"image_shape": (8, 8)}, "only used with patch_size"),
+        ({"patch_size": 3, "image_shape": (4, 4)}, "needs rows of 16 pixels"),
+        ({"patch_size": 3, "image_shape": (8, 8), "n_patches": 0}, "n_patches must be"),
+    ],
+)
+def test_patch_parameters_are_checked(params, match):
+    X, _ = _stroke_images(20, np.random.RandomState(0), 6)
+    with pytest.raises(ValueError, match=match):
+        SelfTaughtTransformer(n_components=3, **params).fit(X)
+
+
+def test_patch_transform_of_another_width_is_an_error():
+    X, _ = _stroke_images(20, np.random.RandomState(0), 6)
+    st = SelfTaughtTransformer(n_components=3, patch_size=3, image_shape=(8, 8),
+                               n_patches=200, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="64 features"):
+        st.transform(X[:, :40])

@@ -6,8 +6,10 @@ import numbers
 
 import numpy as np
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.decomposition import MiniBatchDictionaryLearning, sparse_encode
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from skorch import NeuralNet
 from skorch.utils import to_tensor
@@ -69,6 +71,12 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
     when the unlabelled data shows the structure of the inputs (strokes of
     handwritten characters, edges of natural images).
 
+    With ``patch_size``, the representation is learnt, as in Raina et al.,
+    on small image patches rather than on whole images: every patch of an
+    image is encoded, and the codes are summed over a ``pooling_grid`` x
+    ``pooling_grid`` grid of regions (Coates, Lee & Ng, AISTATS 2011), which
+    makes the features tolerant to small shifts and stroke changes.
+
     Unlabelled rows are ``y == -1``: fitted on ``X, y``, the representation is
     learnt from the rows with ``y == -1`` (``fit_on="unlabelled"``) or from
     all rows (``fit_on="all"``); fitted with ``y=None``, from all rows. In a
@@ -96,12 +104,31 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
     transform_alpha : float or None, default=None
         Sparsity of the codes computed by ``transform`` (sparse coding only);
         None means ``alpha``. With ``transform_algorithm="omp"`` it is ignored.
-    transform_algorithm : {"lasso_lars", "lasso_cd", "omp", "threshold"}, default="lasso_lars"
-        Algorithm of :func:`~sklearn.decomposition.sparse_encode` (sparse coding only).
+    transform_algorithm : {"lasso_lars", "lasso_cd", "omp", "threshold"} or None, default=None
+        Algorithm of :func:`~sklearn.decomposition.sparse_encode` (sparse
+        coding only). None means ``"lasso_lars"`` for whole rows and
+        ``"threshold"`` (soft thresholding of the atoms' responses, fast
+        enough for every patch of every image) with ``patch_size``.
     fit_on : {"unlabelled", "all"}, default="unlabelled"
         Which rows the representation is learnt from when ``fit`` gets a
         ``y``: the unlabelled ones (``y == -1``, Raina et al.'s setting; an
         error if there are none) or all of them. Without ``y``, all rows.
+    patch_size : int or None, default=None
+        Learn the representation on ``patch_size`` x ``patch_size`` patches of
+        the images instead of whole rows; needs ``image_shape``. Each patch is
+        normalised (its mean removed, its contrast scaled to 1). Sparse codes
+        are split into their positive and negative parts (2 features per
+        atom), then pooled.
+    image_shape : tuple of int or None, default=None
+        ``(height, width)`` of the grey images that the rows of ``X`` flatten
+        (row-major), for ``patch_size``.
+    pooling_grid : int, default=2
+        With ``patch_size``, the patch codes are summed over a
+        ``pooling_grid`` x ``pooling_grid`` grid of image regions: the output
+        has ``pooling_grid ** 2`` times the features of one patch.
+    n_patches : int, default=20000
+        With ``patch_size``, number of patches drawn at random from the
+        unlabelled images to learn the representation from.
     max_iter : int, default=10
         Number of passes over the data of the dictionary learning.
     batch_size : int, default=256
@@ -133,7 +160,8 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
     Attributes
     ----------
     components_ : ndarray of shape (n_components, n_features)
-        The dictionary atoms (sparse coding only).
+        The dictionary atoms (sparse coding only); with ``patch_size``, of
+        shape ``(n_components, patch_size ** 2)``.
     dictionary_learner_ : MiniBatchDictionaryLearning
         The fitted dictionary learner (sparse coding only).
     net_ : skorch.NeuralNet
@@ -181,8 +209,12 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
         *,
         alpha: float = 1.0,
         transform_alpha: float | None = None,
-        transform_algorithm: str = "lasso_lars",
+        transform_algorithm: str | None = None,
         fit_on: str = "unlabelled",
+        patch_size: int | None = None,
+        image_shape: tuple[int, int] | None = None,
+        pooling_grid: int = 2,
+        n_patches: int = 20000,
         max_iter: int = 10,
         batch_size: int = 256,
         module=None,
@@ -201,6 +233,10 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
         self.transform_alpha = transform_alpha
         self.transform_algorithm = transform_algorithm
         self.fit_on = fit_on
+        self.patch_size = patch_size
+        self.image_shape = image_shape
+        self.pooling_grid = pooling_grid
+        self.n_patches = n_patches
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.module = module
@@ -219,12 +255,12 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
             raise ValueError(f"method must be one of {_METHODS}, got {self.method!r}")
         if self.fit_on not in _FIT_ON:
             raise ValueError(f"fit_on must be one of {_FIT_ON}, got {self.fit_on!r}")
-        if self.transform_algorithm not in _TRANSFORM_ALGORITHMS:
+        if self.transform_algorithm is not None and self.transform_algorithm not in _TRANSFORM_ALGORITHMS:
             raise ValueError(
                 f"transform_algorithm must be one of {_TRANSFORM_ALGORITHMS}, "
                 f"got {self.transform_algorithm!r}"
             )
-        for name in ("n_components", "max_iter"):
+        for name in ("n_components", "max_iter", "pooling_grid", "n_patches"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -236,6 +272,29 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
             raise ValueError(
                 f"transform_alpha must be None or a non-negative number, got {self.transform_alpha!r}"
             )
+        if self.patch_size is not None:
+            if (not isinstance(self.patch_size, numbers.Integral) or isinstance(self.patch_size, bool)
+                    or self.patch_size < 1):
+                raise ValueError(f"patch_size must be None or a positive integer, got {self.patch_size!r}")
+            shape = self.image_shape
+            if shape is None or len(tuple(shape)) != 2 or not all(
+                isinstance(v, numbers.Integral) and v > 0 for v in shape
+            ):
+                raise ValueError(
+                    "patch_size needs image_shape=(height, width) of the grey images "
+                    f"that the rows of X flatten; got image_shape={shape!r}"
+                )
+            if self.patch_size > min(shape):
+                raise ValueError(
+                    f"patch_size={self.patch_size} is larger than the images {tuple(shape)}"
+                )
+            if self.pooling_grid > min(shape) - self.patch_size + 1:
+                raise ValueError(
+                    f"pooling_grid={self.pooling_grid} exceeds the grid of "
+                    f"{min(shape) - self.patch_size + 1} patch positions per side"
+                )
+        elif self.image_shape is not None:
+            raise ValueError("image_shape is only used with patch_size; set patch_size too")
         if self.method == "autoencoder":
             self._check_common_params()
         else:
@@ -283,6 +342,8 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
             self.__dict__.pop(name, None)
         self._check_params()
         U = self._representation_rows(X, y)
+        if self.patch_size is not None:
+            U = self._random_patches(U)
         if U.shape[0] < 2:
             raise ValueError(
                 f"SelfTaughtTransformer needs at least 2 rows to learn the representation "
@@ -299,7 +360,61 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
             self._fit_dictionary(U)
         else:
             self._fit_autoencoder(U)
+        self._n_code = self.n_components_
+        if self.patch_size is not None:
+            polarity = 2 if self.method == "sparse_coding" else 1
+            self.n_components_ = self._n_code * polarity * self.pooling_grid**2
         return self
+
+    # ------------------------------------------------------------------
+    # patches
+    # ------------------------------------------------------------------
+    def _check_image_width(self, X) -> None:
+        height, width = self.image_shape
+        if X.shape[1] != height * width:
+            raise ValueError(
+                f"image_shape={tuple(self.image_shape)} needs rows of {height * width} "
+                f"pixels, but X has {X.shape[1]} columns"
+            )
+
+    def _patch_grid(self, X) -> np.ndarray:
+        """Every patch of every image: ``(n, rows, cols, patch_size ** 2)``, normalised."""
+        p = self.patch_size
+        images = X.reshape(len(X), *self.image_shape)
+        patches = sliding_window_view(images, (p, p), axis=(1, 2))
+        patches = patches.reshape(*patches.shape[:3], p * p)
+        return _normalise_patches(patches)
+
+    def _random_patches(self, U) -> np.ndarray:
+        self._check_image_width(U)
+        grid = self._patch_grid(U)
+        flat = grid.reshape(-1, grid.shape[-1])
+        rng = check_random_state(self.random_state)
+        if len(flat) > self.n_patches:
+            flat = flat[rng.choice(len(flat), self.n_patches, replace=False)]
+        return np.ascontiguousarray(flat, dtype=U.dtype)
+
+    def _pooled_codes(self, X, encode) -> np.ndarray:
+        """Encode every patch with ``encode`` and sum the codes over the pooling grid."""
+        self._check_image_width(X)
+        out = []
+        for start in range(0, len(X), 256):
+            grid = self._patch_grid(X[start : start + 256])
+            n, rows, cols, size = grid.shape
+            codes = np.asarray(encode(np.ascontiguousarray(grid.reshape(-1, size), dtype=X.dtype)))
+            if self.method == "sparse_coding":
+                codes = np.concatenate([np.maximum(codes, 0), np.maximum(-codes, 0)], axis=1)
+            codes = codes.reshape(n, rows, cols, -1)
+            g = self.pooling_grid
+            row_edges = np.linspace(0, rows, g + 1).round().astype(int)
+            col_edges = np.linspace(0, cols, g + 1).round().astype(int)
+            pooled = [
+                codes[:, row_edges[i] : row_edges[i + 1], col_edges[j] : col_edges[j + 1]].sum(axis=(1, 2))
+                for i in range(g)
+                for j in range(g)
+            ]
+            out.append(np.concatenate(pooled, axis=1))
+        return np.concatenate(out)
 
     def _fit_dictionary(self, U):
         learner = MiniBatchDictionaryLearning(
@@ -307,7 +422,7 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
             alpha=self.alpha,
             max_iter=self.max_iter,
             batch_size=min(self.batch_size, U.shape[0]),
-            transform_algorithm=self.transform_algorithm,
+            transform_algorithm=self._algorithm(),
             transform_alpha=self._transform_alpha(),
             random_state=self.random_state,
             verbose=bool(self.verbose),
@@ -354,20 +469,37 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
 
         Returns
         -------
-        codes : ndarray of shape (n_samples, n_components)
-            float64 sparse codes, or float32 activations of the encoder.
+        codes : ndarray of shape (n_samples, n_components_)
+            float64 sparse codes, or float32 activations of the encoder
+            (pooled over the image regions with ``patch_size``).
         """
         check_is_fitted(self)
+        dtype = np.float32 if hasattr(self, "net_") else np.float64
+        X = validate_data(self, X, reset=False, dtype=dtype)
+        if self.patch_size is not None:
+            return self._pooled_codes(X, self._encode)
+        return self._encode(X)
+
+    def _encode(self, X):
         if hasattr(self, "net_"):
-            X = validate_data(self, X, reset=False, dtype=np.float32)
-            return self._run_batches(lambda x: self.net_.module_.encoder(x), X)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+            self.net_.module_.eval()
+            outputs = []
+            with torch.random.fork_rng(devices=[]), torch.inference_mode():
+                for start in range(0, len(X), 4096):
+                    x = torch.as_tensor(X[start : start + 4096]).to(self.net_.device)
+                    outputs.append(self.net_.module_.encoder(x).float().cpu())
+            return torch.cat(outputs).numpy()
         kwargs = {"alpha": self._transform_alpha()}
-        if self.transform_algorithm == "omp":
+        if self._algorithm() == "omp":
             kwargs = {"n_nonzero_coefs": None, "alpha": None}
         return sparse_encode(
-            X, self.components_, algorithm=self.transform_algorithm, n_jobs=None, **kwargs
+            X, self.components_, algorithm=self._algorithm(), n_jobs=None, **kwargs
         )
+
+    def _algorithm(self) -> str:
+        if self.transform_algorithm is not None:
+            return self.transform_algorithm
+        return "lasso_lars" if self.patch_size is None else "threshold"
 
     @property
     def _n_features_out(self):
@@ -381,3 +513,9 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
         dtype = "float32" if self.method == "autoencoder" else "float64"
         tags.transformer_tags.preserves_dtype = [dtype]
         return tags
+
+
+def _normalise_patches(patches: np.ndarray) -> np.ndarray:
+    """Remove each patch's mean and scale its contrast (Coates et al., 2011)."""
+    centred = patches - patches.mean(axis=-1, keepdims=True)
+    return centred / np.sqrt(centred.var(axis=-1, keepdims=True) + 0.01)
