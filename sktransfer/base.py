@@ -28,6 +28,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from torch import nn
@@ -437,6 +438,98 @@ class _LabelledRowsClassifierMixin(ClassifierMixin):
         """
         X, y, sample_weight = _labelled_rows(X, y, sample_weight)
         return super().score(X, y, sample_weight=sample_weight)
+
+
+def _estimator_has(attr):
+    """True if the fitted inner estimator, else the unfitted one, has ``attr``."""
+
+    def check(self):
+        if hasattr(self, "estimator_"):
+            return hasattr(self.estimator_, attr)
+        return hasattr(self._get_estimator(), attr)
+
+    return check
+
+
+class _WrappedClassifierMixin(_LabelledRowsClassifierMixin):
+    """Prediction methods of a meta-estimator that fits one inner classifier.
+
+    The subclass sets ``estimator_`` in ``fit`` and defines ``_transform_input``
+    (validation of ``X`` at prediction time); ``estimator=None`` means a
+    ``LogisticRegression``. ``score`` ignores rows with ``y == -1``.
+    """
+
+    def _get_estimator(self):
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression() if self.estimator is None else self.estimator
+
+    def predict(self, X):
+        """Predict with the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        X = self._transform_input(X)
+        return self.estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns ordered as ``classes_``.
+        """
+        X = self._transform_input(X)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities from the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Columns ordered as ``classes_``.
+        """
+        X = self._transform_input(X)
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the fitted estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            As returned by the estimator.
+        """
+        X = self._transform_input(X)
+        return self.estimator_.decision_function(X)
 
 
 class _SeededRNG:

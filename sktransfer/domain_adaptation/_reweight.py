@@ -10,7 +10,6 @@ from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, MetaEstimatorMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import rbf_kernel
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
@@ -18,7 +17,7 @@ from ..base import (
     _check_int_ids,
     _clone_seeded,
     _labelled_mask,
-    _LabelledRowsClassifierMixin,
+    _WrappedClassifierMixin,
 )
 
 __all__ = ["ImportanceWeightCollapseWarning", "ImportanceWeightedClassifier"]
@@ -147,16 +146,8 @@ def _kmm_weights(X_source, X_target, *, gamma=None, bound=1000.0, eps=None):
     return np.maximum(result.x, 0.0)
 
 
-def _estimator_has(attr):
-    def check(self):
-        if hasattr(self, "estimator_"):
-            return hasattr(self.estimator_, attr)
-        return hasattr(self._get_estimator(), attr)
 
-    return check
-
-
-class ImportanceWeightedClassifier(MetaEstimatorMixin, _LabelledRowsClassifierMixin, BaseEstimator):
+class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, BaseEstimator):
     """Fit a classifier on source rows weighted by the density ratio p_target(x) / p_source(x).
 
     Under covariate shift (``p(y | x)`` shared, ``p(x)`` different), the
@@ -269,9 +260,6 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _LabelledRowsClassifierMi
         self.no_target = no_target
         self.random_state = random_state
 
-    def _get_estimator(self):
-        return LogisticRegression() if self.estimator is None else self.estimator
-
     def _check_params(self):
         for name, allowed in (("weighting", ("discriminator", "kmm")), ("no_target", ("raise", "uniform"))):
             if getattr(self, name) not in allowed:
@@ -355,54 +343,4 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _LabelledRowsClassifierMi
     def _transform_input(self, X):
         check_is_fitted(self)
         return validate_data(self, X, reset=False, dtype=np.float64)
-
-    def predict(self, X):
-        """Predict with the fitted estimator.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to classify.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Labels from ``classes_``.
-        """
-        X = self._transform_input(X)
-        return self.estimator_.predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities from the fitted estimator.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to classify.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns ordered as ``classes_``.
-        """
-        X = self._transform_input(X)
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision function of the fitted estimator.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to classify.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            As returned by the estimator.
-        """
-        X = self._transform_input(X)
-        return self.estimator_.decision_function(X)
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin
-from sklearn.linear_model import LogisticRegression
 from sklearn.utils import get_tags
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _num_samples,
     check_is_fitted,
@@ -14,23 +12,13 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ..base import _clone_seeded, _labelled_mask, _LabelledRowsClassifierMixin
+from ..base import _clone_seeded, _labelled_mask, _WrappedClassifierMixin
 
 __all__ = ["LabelledOnly"]
 
 
-def _estimator_has(attr):
-    """True if the fitted inner estimator, else the unfitted one, has ``attr``."""
 
-    def check(self):
-        if hasattr(self, "estimator_"):
-            return hasattr(self.estimator_, attr)
-        return hasattr(self._get_estimator(), attr)
-
-    return check
-
-
-class LabelledOnly(MetaEstimatorMixin, _LabelledRowsClassifierMixin, BaseEstimator):
+class LabelledOnly(MetaEstimatorMixin, _WrappedClassifierMixin, BaseEstimator):
     """Fit a classifier on the labelled rows only; ``y == -1`` rows are skipped.
 
     The last step of a semi-supervised :class:`~sklearn.pipeline.Pipeline`:
@@ -81,9 +69,6 @@ class LabelledOnly(MetaEstimatorMixin, _LabelledRowsClassifierMixin, BaseEstimat
     def __init__(self, estimator=None, random_state=None):
         self.estimator = estimator
         self.random_state = random_state
-
-    def _get_estimator(self):
-        return LogisticRegression() if self.estimator is None else self.estimator
 
     def fit(self, X, y, sample_weight=None) -> LabelledOnly:
         """Fit ``estimator`` on the rows whose label is not ``-1``.
@@ -137,73 +122,6 @@ class LabelledOnly(MetaEstimatorMixin, _LabelledRowsClassifierMixin, BaseEstimat
             self, X, reset=False, accept_sparse=("csr", "csc"), dtype=None,
             ensure_all_finite=False,
         )
-
-    def predict(self, X):
-        """Predict with the fitted estimator.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to classify.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Labels from ``classes_``.
-        """
-        X = self._transform_input(X)
-        return self.estimator_.predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities from the fitted estimator.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to classify.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns ordered as ``classes_``.
-        """
-        X = self._transform_input(X)
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """Log class probabilities from the fitted estimator.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to classify.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            Columns ordered as ``classes_``.
-        """
-        X = self._transform_input(X)
-        return self.estimator_.predict_log_proba(X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision function of the fitted estimator.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to classify.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            As returned by the estimator.
-        """
-        X = self._transform_input(X)
-        return self.estimator_.decision_function(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
