@@ -57,7 +57,8 @@ def _rows(name, X, y, sample_domain, *, need_source=True):
 
 
 def _default_domain_classifier():
-    return make_pipeline(StandardScaler(), LogisticRegression())
+    # Learnt features can be wide (256 for DANN's default): give the solver room.
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
 
 
 def _as_float(X):
