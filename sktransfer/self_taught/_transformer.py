@@ -469,9 +469,10 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
 
         Returns
         -------
-        codes : ndarray of shape (n_samples, n_components_)
+        codes : ndarray of shape (n_samples, n_features_out)
             float64 sparse codes, or float32 activations of the encoder
-            (pooled over the image regions with ``patch_size``).
+            (pooled over the image regions with ``patch_size``);
+            ``n_features_out`` is ``n_components_``.
         """
         check_is_fitted(self)
         dtype = np.float32 if hasattr(self, "net_") else np.float64
