@@ -325,3 +325,17 @@ def test_importance_weighting_with_string_labels(dtype):
     assert list(clf.classes_) == ["neg", "pos"]
     assert set(clf.predict(X)) <= {"neg", "pos"}
     assert clf.score(X, y) > 0.9
+
+
+def test_coral_auto_regularisation_is_ledoit_wolf_and_checked():
+    from sklearn.covariance import ledoit_wolf
+
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(size=(30, 10)), rng.normal(size=(40, 10)) * 2]
+    y = np.r_[rng.randint(2, size=30), -np.ones(40, dtype=int)]
+    coral = CORAL().fit(X, y)  # reg="auto" by default
+    np.testing.assert_allclose(coral.covariance_source_, ledoit_wolf(X[:30])[0])
+    np.testing.assert_allclose(coral.covariance_target_, ledoit_wolf(X[30:])[0])
+    assert np.all(np.isfinite(coral.coral_matrix_))
+    with pytest.raises(ValueError, match="reg must be 'auto'"):
+        CORAL(reg="lw").fit(X, y)

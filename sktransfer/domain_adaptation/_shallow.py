@@ -34,6 +34,7 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
+from sklearn.covariance import ledoit_wolf
 from sklearn.decomposition import PCA
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -158,8 +159,12 @@ class CORAL(_DomainTransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    reg : float, default=1.0
-        Added to the diagonal of both covariances (``lambda`` of the paper).
+    reg : float or "auto", default="auto"
+        Regularisation of both covariances: a number is added to their
+        diagonal (``lambda`` of the paper, which uses 1 on standardised
+        features); ``"auto"`` shrinks each one towards a scaled identity by
+        the Ledoit-Wolf estimate of the best amount, which adapts to the
+        number of rows per feature of each domain.
     align_means : bool, default=False
         Also move the source mean onto the target mean:
         ``(x_s - mean_s) A + mean_t``. The paper aligns second moments only.
@@ -175,7 +180,7 @@ class CORAL(_DomainTransformerMixin, BaseEstimator):
     mean_source_, mean_target_ : ndarray of shape (n_features,)
         Means of the source and target rows.
     covariance_source_, covariance_target_ : ndarray of shape (n_features, n_features)
-        Covariances of the source and target rows (without ``reg``).
+        Covariances of the source and target rows, regularised as ``reg`` says.
     n_features_in_ : int
         Number of features seen in ``fit``.
 
@@ -200,7 +205,7 @@ class CORAL(_DomainTransformerMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, reg: float = 1.0, *, align_means: bool = False, single_domain: str = "raise"):
+    def __init__(self, reg: float | str = "auto", *, align_means: bool = False, single_domain: str = "raise"):
         self.reg = reg
         self.align_means = align_means
         self.single_domain = single_domain
@@ -224,19 +229,28 @@ class CORAL(_DomainTransformerMixin, BaseEstimator):
         self : CORAL
             The fitted transformer.
         """
-        if not (isinstance(self.reg, numbers.Real) and self.reg >= 0):
-            raise ValueError(f"reg must be a non-negative number, got {self.reg!r}")
+        if not (
+            self.reg == "auto"
+            or (isinstance(self.reg, numbers.Real) and not isinstance(self.reg, bool) and self.reg >= 0)
+        ):
+            raise ValueError(f"reg must be 'auto' or a non-negative number, got {self.reg!r}")
         X, is_source, is_target = self._validate_fit(X, y, sample_domain)
         Xs, Xt = X[is_source], X[is_target]
         self.mean_source_, self.mean_target_ = Xs.mean(axis=0), Xt.mean(axis=0)
-        self.covariance_source_ = _covariance(Xs)
-        self.covariance_target_ = _covariance(Xt)
-        eye = self.reg * np.eye(X.shape[1])
-        whiten = _sym_power(self.covariance_source_ + eye, -0.5)
-        colour = _sym_power(self.covariance_target_ + eye, 0.5)
+        self.covariance_source_ = self._regularised_covariance(Xs)
+        self.covariance_target_ = self._regularised_covariance(Xt)
+        whiten = _sym_power(self.covariance_source_, -0.5)
+        colour = _sym_power(self.covariance_target_, 0.5)
         self.coral_matrix_ = whiten @ colour
         self._fit_is_source_ = is_source & ~is_target
         return self
+
+    def _regularised_covariance(self, X):
+        if self.reg == "auto":
+            if len(X) < 2:
+                return np.eye(X.shape[1])
+            return ledoit_wolf(X)[0]
+        return _covariance(X) + self.reg * np.eye(X.shape[1])
 
     def _map(self, X, is_source):
         X = X.copy()

@@ -1,0 +1,538 @@
+"""Domain adaptation in sktransfer vs skada, on Office-Caltech, MNIST↔USPS and Amazon reviews.
+
+One run, same splits, same inputs, same machine. For each task it prints the
+target accuracy (%) of:
+
+- source only: LogisticRegression and 1-NN on the source rows; the deep network
+  with no adaptation (``DANNClassifier(lambda_max=0)``: same network, batches,
+  optimiser);
+- shallow methods, sktransfer vs skada (``make_da_pipeline`` of skada's adapter and
+  the same final classifier): CORAL (+ LogisticRegression), subspace alignment
+  (+ 1-NN, as in Fernando et al.), TCA (+ LogisticRegression; linear kernel,
+  30 components, mu=1: the setting of the MEDA/TCA papers, fixed a priori), and
+  importance weighting by a logistic-regression domain classifier
+  (``ImportanceWeightedClassifier`` vs skada's ``DiscriminatorReweight``);
+- deep methods, sktransfer vs skada.deep: DANN, Deep CORAL, DAN, CDAN with the same
+  network (sktransfer's default MLP: one hidden layer of 256 units, dropout 0.5,
+  linear label predictor; domain classifier 64 hidden units, with a sigmoid for
+  skada's BCELoss), epochs, batch (32 source + 32 target rows), SGD (lr 0.01,
+  momentum 0.9). Each library keeps its own defaults for the method's trade-off
+  (sktransfer ramps it up with the DANN schedule; skada uses reg=1 throughout).
+  To keep the run near half an hour on 2 shared cores (skada's epochs are the
+  slower ones), the deep methods train 20 epochs (Office, Amazon) or 30 (digits),
+  one seed each; bench_dann.py trains DANN 200 epochs over 3 seeds. ``--conv``
+  adds digits rows with ``sktransfer.nn.ConvEncoder`` (30 epochs, sktransfer only).
+
+It also prints the 12-pair averages, the published numbers (MEDA, ACM MM 2018:
+1NN, TCA, GFK, JDA, CORAL, MEDA) and the time per epoch of each deep method, ours
+vs skada's (median epoch of each fit, both measured with the same number of fits
+in parallel, one torch thread each).
+
+No target label is used for any choice: all settings are fixed a priori.
+
+skada is never a dependency of sktransfer: it runs in its own environment, through
+``benchmarks/_skada_runner.py`` launched with ``--skada-python`` (data exchanged as
+.npz/JSON files in a temporary folder). Set it up once with::
+
+    python3 -m venv /tmp/skada-venv
+    /tmp/skada-venv/bin/pip install torch==2.13.0   # the CPU build
+    /tmp/skada-venv/bin/pip install skada skorch    # no [deep] extra: it pulls CUDA torch
+
+Without that interpreter the skada columns read "skada: not installed".
+
+Run::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_domain_adaptation.py
+    ... --quick                       # smoke run: one Office and one Amazon pair, 2 epochs
+    ... --only office|digits|amazon   # one part (repeatable)
+    ... --methods CORAL,DANN          # a subset of methods
+
+Results go to ``benchmarks/results/bench_domain_adaptation.md`` (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from joblib import Parallel, delayed  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from sktransfer import DANNClassifier, LabelledOnly  # noqa: E402
+from sktransfer.datasets import (  # noqa: E402
+    load_amazon_reviews,
+    load_mnist_usps,
+    load_office_caltech,
+    mask_target_labels,
+)
+from sktransfer.domain_adaptation import (  # noqa: E402
+    CORAL,
+    ImportanceWeightedClassifier,
+    SubspaceAlignment,
+    TransferComponentAnalysis,
+)
+from sktransfer.nn import ConvEncoder  # noqa: E402
+
+try:  # written alongside this benchmark; included once they import
+    from sktransfer.domain_adaptation._deep import (  # noqa: E402
+        CDANClassifier,
+        DANClassifier,
+        DeepCORALClassifier,
+    )
+except ImportError:  # pragma: no cover
+    CDANClassifier = DANClassifier = DeepCORALClassifier = None
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATA = HERE.parent.parent / "shared" / "data"
+DEFAULT_OUT = HERE / "results" / "bench_domain_adaptation.md"
+DEFAULT_SKADA = "/tmp/skada-venv/bin/python"
+
+OFFICE = ["caltech", "amazon", "webcam", "dslr"]
+AMAZON = ["books", "dvd", "elec", "kitchen"]
+LETTER = {"caltech": "C", "amazon": "A", "webcam": "W", "dslr": "D", "mnist": "MNIST",
+          "usps": "USPS", "books": "B", "dvd": "D", "elec": "E", "kitchen": "K"}
+
+# MEDA (Wang et al., ACM MM 2018), tables 2 and 3: 1NN, TCA, GFK, JDA, CORAL, MEDA.
+PUBLISHED_COLS = ("1NN", "TCA", "GFK", "JDA", "CORAL", "MEDA")
+PUBLISHED = {
+    "C→A": (23.7, 45.6, 46.0, 43.1, 52.1, 56.5), "C→W": (25.8, 39.3, 37.0, 39.3, 46.4, 53.9),
+    "C→D": (25.5, 45.9, 40.8, 49.0, 45.9, 50.3), "A→C": (26.0, 42.0, 40.7, 40.9, 45.1, 43.9),
+    "A→W": (29.8, 40.0, 37.0, 38.0, 44.4, 53.2), "A→D": (25.5, 35.7, 40.1, 42.0, 39.5, 45.9),
+    "W→C": (19.9, 31.5, 24.8, 33.0, 33.7, 34.0), "W→A": (23.0, 30.5, 27.6, 29.8, 36.0, 42.7),
+    "W→D": (59.2, 91.1, 85.4, 92.4, 86.6, 88.5), "D→C": (26.3, 33.0, 29.3, 31.2, 33.8, 34.9),
+    "D→A": (28.5, 32.8, 28.7, 33.4, 37.7, 41.2), "D→W": (63.4, 87.5, 80.3, 89.2, 84.7, 87.5),
+    "Office avg": (31.4, 46.2, 43.1, 46.8, 48.8, 52.7),
+    "USPS→MNIST": (44.7, 51.2, 46.5, 59.7, 30.5, 72.1),
+    "MNIST→USPS": (65.9, 56.3, 61.2, 67.3, 49.2, 89.5),
+}
+
+SHALLOW = ["CORAL", "SA", "TCA", "IW"]
+DEEP = ["DANN", "DeepCORAL", "DAN", "CDAN"]
+SOURCE_ONLY = ["LR", "1NN", "NN"]  # NN = the deep network without adaptation
+ALL_METHODS = SOURCE_ONLY + SHALLOW + DEEP
+SKADA_NAME = {"CORAL": "CORAL", "SA": "SubspaceAlignment", "TCA": "TransferComponentAnalysis",
+              "IW": "DiscriminatorReweight", "DANN": "DANN", "DeepCORAL": "DeepCoral",
+              "DAN": "DAN", "CDAN": "CDAN"}
+
+# Settings fixed a priori (no target labels): shallow hyper-parameters of the papers.
+SA_COMPONENTS = 100
+TCA_PARAMS = {"n_components": 30, "kernel": "linear", "mu": 1.0}
+
+
+# ----------------------------------------------------------------------
+# data
+# ----------------------------------------------------------------------
+def _tasks(parts, data_home, quick, conv=False):
+    """(part, task name, X, y, sample_domain, deep settings)."""
+    tasks = []
+    if "office" in parts:
+        pairs = [(s, t) for s in OFFICE for t in OFFICE if s != t]
+        for s, t in pairs[:1] if quick else pairs:
+            tasks.append(("office", f"{LETTER[s]}→{LETTER[t]}",
+                          load_office_caltech(s, t, data_home=data_home), {}))
+    if "digits" in parts:
+        for s, t in (("usps", "mnist"), ("mnist", "usps")):
+            data = load_mnist_usps(s, t, data_home=data_home)
+            tasks.append(("digits", f"{LETTER[s]}→{LETTER[t]}", data, {}))
+            if conv:
+                tasks.append(("digits", f"{LETTER[s]}→{LETTER[t]} (ConvEncoder)", data, {"conv": True}))
+    if "amazon" in parts:
+        pairs = [(s, t) for s in AMAZON for t in AMAZON if s != t]
+        for s, t in pairs[:1] if quick else pairs:
+            tasks.append(("amazon", f"{LETTER[s]}→{LETTER[t]}",
+                          load_amazon_reviews(s, t, data_home=data_home), {}))
+    out = []
+    for part, name, (X, y, d), extra in tasks:
+        # As bench_dann.py: the loader's preprocessing (Office l1_zscore per domain,
+        # digits l2 rows, Amazon none), then StandardScaler over the rows of both
+        # domains (no labels used), the same input for every method and library.
+        X = StandardScaler().fit_transform(X).astype(np.float32)
+        out.append((part, name, X, y, d, extra))
+    return out
+
+
+# ----------------------------------------------------------------------
+# sktransfer estimators
+# ----------------------------------------------------------------------
+def _lr():
+    return LogisticRegression(max_iter=1000)
+
+
+def _ours(method, deep_params, seed):
+    if method == "LR":
+        return _lr()
+    if method == "1NN":
+        return KNeighborsClassifier(1)
+    if method == "CORAL":
+        return make_pipeline(CORAL(), LabelledOnly(_lr()))
+    if method == "SA":
+        return make_pipeline(SubspaceAlignment(n_components=SA_COMPONENTS), LabelledOnly(KNeighborsClassifier(1)))
+    if method == "TCA":
+        return make_pipeline(TransferComponentAnalysis(**TCA_PARAMS), LabelledOnly(_lr()))
+    if method == "IW":
+        return ImportanceWeightedClassifier(_lr(), random_state=seed)
+    params = dict(deep_params)
+    if params.pop("conv", False):
+        params.update(module=ConvEncoder, module__input_shape=(1, 16, 16))
+    params["random_state"] = seed
+    if method == "NN":
+        return DANNClassifier(lambda_max=0.0, **params)
+    cls = {"DANN": DANNClassifier, "DeepCORAL": DeepCORALClassifier,
+           "DAN": DANClassifier, "CDAN": CDANClassifier}[method]
+    if cls is None:
+        return None
+    return cls(**params)
+
+
+def _run_ours(method, X, y, d, deep_params, seed):
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    est = _ours(method, deep_params, seed)
+    target = d < 0
+    start = time.perf_counter()
+    if method in ("LR", "1NN"):
+        est.fit(X[~target], y[~target])
+    else:
+        est.fit(X, mask_target_labels(y, d))
+    fit_s = time.perf_counter() - start
+    acc = 100.0 * float(np.mean(est.predict(X[target]) == y[target]))
+    per_epoch = float(np.median(est.net_.history[:, "dur"])) if hasattr(est, "net_") else None
+    return {"acc": acc, "sec_per_epoch": per_epoch, "fit_s": fit_s}
+
+
+# ----------------------------------------------------------------------
+# the plan: which fits, how many seeds, how many epochs
+# ----------------------------------------------------------------------
+def _deep_settings(part, extra, quick):
+    """Deep settings and seeds (ours, skada) for a task."""
+    if quick:
+        return {"max_epochs": 2}, 1, 1
+    if extra.get("conv"):
+        return {"max_epochs": 30, "conv": True}, 1, 1
+    # Kept short so that the whole run fits in about half an hour on 2 shared
+    # cores (skada's epochs are slower); bench_dann.py uses 200 epochs.
+    if part == "digits":
+        return {"max_epochs": 30}, 1, 1
+    return {"max_epochs": 20}, 1, 1
+
+
+def _plan(tasks, methods, quick, skada_ok):
+    ours, theirs = [], []
+    for ti, (part, name, X, y, d, extra) in enumerate(tasks):
+        deep_params, deep_seeds, skada_seeds = _deep_settings(part, extra, quick)
+        for m in methods:
+            is_deep = m in DEEP or m == "NN"
+            if extra.get("conv") and m not in ("NN", "DANN", "CDAN"):
+                continue  # ConvEncoder rows: the network-bound methods only (time)
+            if _ours(m, deep_params, 0) is None:
+                continue
+            seeds = deep_seeds if is_deep else 1  # shallow fits are deterministic
+            for s in range(seeds):
+                ours.append((ti, m, s, deep_params if is_deep else {}))
+            if skada_ok and m in SHALLOW + DEEP and not extra.get("conv"):
+                for s in range(skada_seeds if is_deep else 1):
+                    theirs.append((ti, m, s, deep_params if is_deep else {}))
+    return ours, theirs
+
+
+def _skada_params(method, deep_params):
+    if method == "SA":
+        return {"n_components": SA_COMPONENTS, "final": "1nn"}
+    if method == "TCA":
+        return dict(TCA_PARAMS)
+    if method in DEEP:
+        return dict(deep_params)
+    return {}
+
+
+def _run_skada(tasks, jobs, skada_python, n_jobs, tmp):
+    paths = {}
+    payload = []
+    for ti, m, s, deep_params in jobs:
+        if ti not in paths:
+            _, _, X, y, d, _ = tasks[ti]
+            paths[ti] = os.path.join(tmp, f"task{ti}.npz")
+            np.savez(paths[ti], X=X, y=y, y_masked=mask_target_labels(y, d), sample_domain=d)
+        payload.append({"data": paths[ti], "method": m, "seed": s,
+                        "params": _skada_params(m, deep_params)})
+    jobs_file, out_file = os.path.join(tmp, "jobs.json"), os.path.join(tmp, "out.json")
+    with open(jobs_file, "w") as f:
+        json.dump({"jobs": payload}, f)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([skada_python, str(HERE / "_skada_runner.py"), jobs_file, out_file,
+                    "--n-jobs", str(n_jobs)], check=True, env=env)
+    with open(out_file) as f:
+        out = json.load(f)
+    return out["skada_version"], out["results"]
+
+
+# ----------------------------------------------------------------------
+# tables
+# ----------------------------------------------------------------------
+def _fmt(values):
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return "—"
+    if values.size == 1:
+        return f"{values[0]:.1f}"
+    return f"{values.mean():.1f} ± {values.std():.1f}"
+
+
+class Report:
+    def __init__(self):
+        self.lines = []
+
+    def __call__(self, text=""):
+        print(text, flush=True)
+        self.lines.append(text)
+
+
+def _cell(res, key):
+    """'ours' or 'skada' cell text for res[key] (a list of result dicts)."""
+    if key not in res:
+        return None
+    rows = res[key]
+    errors = [r["error"] for r in rows if "error" in r]
+    if errors:
+        return "error: " + errors[0][:60]
+    return _fmt([r["acc"] for r in rows])
+
+
+def tables(report, tasks, methods, ours_res, skada_res, skada_status):
+    for part in ("office", "digits", "amazon"):
+        names = [t[1] for t in tasks if t[0] == part]
+        if not names:
+            continue
+        title = {"office": "Office-Caltech10 SURF (12 pairs)", "digits": "MNIST↔USPS",
+                 "amazon": "Amazon reviews, 400-d (12 pairs)"}[part]
+        report(f"\n## {title}: target accuracy (%)\n")
+        report("Each cell: sktransfer / skada. Deep: one seed each (seed 0); "
+               "shallow methods are deterministic (one fit).\n")
+        cols = [m for m in methods]
+        header = "| task | " + " | ".join(cols) + (" | published " + " / ".join(PUBLISHED_COLS) if part != "amazon" else "") + " |"
+        report(header)
+        report("|" + "---|" * (len(cols) + 1 + (part != "amazon")))
+        per_pair = {m: [] for m in cols}
+        per_pair_sk = {m: [] for m in cols}
+        for name in names:
+            cells = []
+            for m in cols:
+                ours = _cell(ours_res, (name, m))
+                if ours is None:
+                    cells.append("—")
+                    continue
+                if m in SHALLOW + DEEP and "ConvEncoder" not in name:
+                    sk = _cell(skada_res, (name, m)) if skada_status == "ok" else f"skada: {skada_status}"
+                    cells.append(f"{ours} / {sk or '—'}")
+                else:
+                    cells.append(ours)
+                if "ConvEncoder" not in name:
+                    good = [r for r in ours_res.get((name, m), []) if "acc" in r]
+                    per_pair[m].append([r["acc"] for r in good])
+                    good = [r for r in skada_res.get((name, m), []) if "acc" in r]
+                    per_pair_sk[m].append([r["acc"] for r in good])
+            pub = PUBLISHED.get(name.split(" ")[0])
+            tail = (" | " + " / ".join(f"{v:.1f}" for v in pub)) if part != "amazon" and pub else (" | —" if part != "amazon" else "")
+            report(f"| {name} | " + " | ".join(cells) + tail + " |")
+        if part in ("office", "amazon") and len(names) > 1:
+            cells = []
+            for m in cols:
+                ours = _avg(per_pair[m])
+                sk = _avg(per_pair_sk[m])
+                if m in SHALLOW + DEEP:
+                    cells.append(f"**{ours}** / {sk if skada_status == 'ok' else 'skada: ' + skada_status}")
+                else:
+                    cells.append(f"**{ours}**")
+            pub = PUBLISHED["Office avg"] if part == "office" and len(names) == 12 else None
+            tail = (" | " + " / ".join(f"{v:.1f}" for v in pub)) if pub else (" | —" if part != "amazon" else "")
+            report(f"| **average ({len(names)} pairs)** | " + " | ".join(cells) + tail + " |")
+
+
+def _avg(per_pair):
+    """Average over pairs within each seed, then mean ± std over seeds."""
+    if not per_pair or any(len(p) == 0 for p in per_pair):
+        return "—"
+    n = min(len(p) for p in per_pair)
+    return _fmt(np.mean([p[:n] for p in per_pair], axis=0))
+
+
+def avg_value(res, names, m):
+    vals = []
+    for name in names:
+        rows = [r["acc"] for r in res.get((name, m), []) if "acc" in r]
+        if not rows:
+            return None
+        vals.append(np.mean(rows))
+    return float(np.mean(vals)) if vals else None
+
+
+def timing_table(report, tasks, methods, ours_res, skada_res, skada_status, n_jobs):
+    report(f"\n## Time per epoch, deep methods: sktransfer vs skada ({n_jobs} fits in parallel, "
+           "one torch thread each, same network/batches/epochs)\n")
+    report("Median epoch of each fit, averaged over the fits of the data set (ms); ratio = sktransfer / skada.\n")
+    report("| data | method | sktransfer ms/epoch | skada ms/epoch | ratio |")
+    report("|---|---|---|---|---|")
+    for part in ("office", "digits", "amazon"):
+        names = [t[1] for t in tasks if t[0] == part and "ConvEncoder" not in t[1]]
+        if not names:
+            continue
+        for m in ["NN"] + DEEP:
+            if m not in methods:
+                continue
+            o = [r["sec_per_epoch"] for n in names for r in ours_res.get((n, m), []) if r.get("sec_per_epoch")]
+            s = [r["sec_per_epoch"] for n in names for r in skada_res.get((n, m), []) if r.get("sec_per_epoch")]
+            if not o:
+                continue
+            o_ms = 1000 * np.mean(o)
+            if m == "NN":
+                report(f"| {part} | source only (no adaptation) | {o_ms:.1f} | — | — |")
+                continue
+            if s:
+                s_ms = 1000 * np.mean(s)
+                report(f"| {part} | {m} | {o_ms:.1f} | {s_ms:.1f} | {o_ms / s_ms:.2f} |")
+            else:
+                report(f"| {part} | {m} | {o_ms:.1f} | skada: {skada_status} | — |")
+
+
+def targets(report, tasks, methods, ours_res, skada_res, skada_status):
+    report("\n## Must-reach targets\n")
+    office = [t[1] for t in tasks if t[0] == "office"]
+    if len(office) == 12:
+        avgs = {m: avg_value(ours_res, office, m) for m in methods}
+        avgs = {m: v for m, v in avgs.items() if v is not None}
+        best = max(avgs, key=avgs.get)
+        ok = avgs[best] >= 52.7
+        report(f"- Office best method 12-pair avg ≥ 52.7 (MEDA): best is {best} at {avgs[best]:.1f} → "
+               f"{'PASS' if ok else 'FAIL'}")
+        if skada_status == "ok":
+            for m in SHALLOW + DEEP:
+                if m in avgs:
+                    s = avg_value(skada_res, office, m)
+                    if s is not None:
+                        report(f"- Office {m}: sktransfer {avgs[m]:.2f} vs skada {s:.2f} → "
+                               f"{'PASS' if avgs[m] >= s else 'FAIL'} (≥ skada)")
+    for name, goal in (("MNIST→USPS", 89.5), ("USPS→MNIST", 72.1)):
+        rows = {}
+        for t in tasks:
+            if t[1].split(" ")[0] == name:
+                for m in methods:
+                    v = avg_value(ours_res, [t[1]], m)
+                    if v is not None:
+                        rows[f"{m}{' (ConvEncoder)' if 'Conv' in t[1] else ''}"] = v
+        if rows:
+            best = max(rows, key=rows.get)
+            report(f"- {name} best ≥ {goal}: best is {best} at {rows[best]:.1f} → "
+                   f"{'PASS' if rows[best] >= goal else 'FAIL'}")
+    amazon = [t[1] for t in tasks if t[0] == "amazon"]
+    if len(amazon) == 12 and "DANN" in methods and "NN" in methods:
+        dann, so = avg_value(ours_res, amazon, "DANN"), avg_value(ours_res, amazon, "NN")
+        if dann is not None and so is not None:
+            report(f"- Amazon DANN avg ≥ source-only + 2: DANN {dann:.1f} vs source only {so:.1f} "
+                   f"({dann - so:+.1f}) → {'PASS' if dann >= so + 2 else 'FAIL'}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-home", default=os.environ.get("SKTRANSFER_DATA", DEFAULT_DATA))
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="smoke run (~1 min)")
+    parser.add_argument("--only", action="append", choices=["office", "digits", "amazon"],
+                        help="run only this part (repeatable)")
+    parser.add_argument("--methods", default=",".join(ALL_METHODS),
+                        help=f"comma-separated subset of {','.join(ALL_METHODS)}")
+    parser.add_argument("--conv", action="store_true",
+                        help="add digits rows with sktransfer.nn.ConvEncoder (NN, DANN, CDAN; slow)")
+    parser.add_argument("--skada-python", default=DEFAULT_SKADA)
+    parser.add_argument("--out", default=str(DEFAULT_OUT))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    methods = [m for m in args.methods.split(",") if m]
+    unknown = set(methods) - set(ALL_METHODS)
+    if unknown:
+        parser.error(f"unknown methods {sorted(unknown)}; choose among {ALL_METHODS}")
+    parts = args.only or ["office", "digits", "amazon"]
+    if args.quick:  # one Office pair and one Amazon pair, 2 epochs
+        parts = args.only or ["office", "amazon"]
+    t0 = time.perf_counter()
+    report = Report()
+    deep_ok = DeepCORALClassifier is not None
+    report(f"# Domain adaptation benchmark: sktransfer vs skada (torch {torch.__version__}, "
+           f"{os.cpu_count()} CPUs, {args.n_jobs} fits in parallel, 1 thread each)\n")
+    report(f"Command: `OMP_NUM_THREADS=1 python benchmarks/bench_domain_adaptation.py "
+           f"{' '.join(sys.argv[1:])}`".rstrip() + "\n")
+    if not deep_ok:
+        report("sktransfer's DeepCORAL/DAN/CDAN did not import: left out.\n")
+
+    tasks = _tasks(parts, args.data_home, args.quick, conv=args.conv)
+    # the ConvEncoder rows only when the digits part runs in full
+    if args.quick:
+        tasks = [t for t in tasks if not t[5].get("conv")]
+    skada_status = "ok" if os.path.exists(args.skada_python) else "not installed"
+    ours_jobs, skada_jobs = _plan(tasks, methods, args.quick, skada_status == "ok")
+
+    skada_res, skada_version = {}, None
+    if skada_jobs:
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="bench_da_") as tmp:
+            try:
+                skada_version, out = _run_skada(tasks, skada_jobs, args.skada_python, args.n_jobs, tmp)
+            except (subprocess.CalledProcessError, OSError) as exc:
+                skada_status, out = f"failed ({exc})", []
+        for (ti, m, s, _), r in zip(skada_jobs, out):
+            skada_res.setdefault((tasks[ti][1], m), []).append(r)
+        skada_s = time.perf_counter() - start
+    else:
+        skada_s = 0.0
+
+    start = time.perf_counter()
+    out = Parallel(n_jobs=args.n_jobs)(
+        delayed(_run_ours)(m, *tasks[ti][2:5], params, s) for ti, m, s, params in ours_jobs
+    )
+    ours_s = time.perf_counter() - start
+    ours_res = {}
+    for (ti, m, s, _), r in zip(ours_jobs, out):
+        ours_res.setdefault((tasks[ti][1], m), []).append(r)
+
+    report(f"skada {skada_version or skada_status} via `{args.skada_python}`. Columns: LR / 1NN = "
+           "source-only LogisticRegression / 1-NN; NN = the deep network without adaptation "
+           "(DANNClassifier(lambda_max=0)). Shallow: CORAL (Ledoit-Wolf shrinkage, both) + LR; "
+           f"SA ({SA_COMPONENTS} components) + 1-NN; TCA ({TCA_PARAMS}) + LR; IW = importance weights "
+           "from a LogisticRegression domain classifier, then LR.")
+    example = {p: _deep_settings(p, {}, args.quick)[:2] for p in parts}
+    report("Deep settings (epochs, sktransfer seeds; skada 1 seed): " + "; ".join(
+        f"{p}: {e['max_epochs']} epochs, {n} seed(s)" for p, (e, n) in example.items())
+        + ("; ConvEncoder rows (digits): 30 epochs, 1 seed, sktransfer only" if "digits" in parts and args.conv else "")
+        + ". Input: the loader's default preprocessing, then StandardScaler over both domains.")
+    tables(report, tasks, methods, ours_res, skada_res, skada_status)
+    timing_table(report, tasks, methods, ours_res, skada_res, skada_status, args.n_jobs)
+    targets(report, tasks, methods, ours_res, skada_res, skada_status)
+    total = time.perf_counter() - t0
+    report(f"\nWall time: {total / 60:.1f} min (sktransfer fits {ours_s / 60:.1f} min, "
+           f"skada fits {skada_s / 60:.1f} min), parts: {', '.join(parts)}.")
+
+    out_path = Path(args.out)
+    if args.out == str(DEFAULT_OUT) and (args.quick or args.only):
+        # partial runs do not overwrite the full results
+        tag = "quick" if args.quick else "_".join(parts)
+        out_path = Path(tempfile.gettempdir()) / f"bench_domain_adaptation_{tag}.md"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text("\n".join(report.lines) + "\n")
+    print(f"\nwritten to {out_path}")
+
+
+if __name__ == "__main__":
+    main()
