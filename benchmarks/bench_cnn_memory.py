@@ -7,7 +7,7 @@ over the memory after loading the model. If the files were all held in memory,
 the growth would scale with ``N`` (about 0.36 MB of pixels per image, 0.6 MB
 per image once preprocessed); reading them one batch at a time keeps it flat.
 
-Run from the repository root (about 2 minutes on 2 cores)::
+Run from the repository root (about 3 minutes on 2 cores)::
 
     .venv/bin/python benchmarks/bench_cnn_memory.py
 """
@@ -42,7 +42,7 @@ print(json.dumps({"n": len(paths), "shape": codes.shape, "base_mb": base, "peak_
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--counts", type=int, nargs="+", default=[64, 1024])
+    parser.add_argument("--counts", type=int, nargs="+", default=[256, 2048])
     args = parser.parse_args()
     from PIL import Image
 

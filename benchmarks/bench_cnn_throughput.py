@@ -32,8 +32,9 @@ def bare_pytorch(model, images, batch_size, channels_last):
         for start in range(0, len(images), batch_size):
             x = torch.from_numpy(images[start : start + batch_size]).permute(0, 3, 1, 2).float()
             x = (x[..., 16:240, 16:240] - 127.0) / 128.0
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+            # The permuted NHWC array is channels-last in memory already:
+            # make the layout explicit either way.
+            x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
             x = model.avgpool(model.head(model.blocks(model.stem(x))))
             outputs.append(x.numpy())
     return np.concatenate(outputs)

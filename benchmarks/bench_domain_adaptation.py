@@ -46,6 +46,7 @@ Run::
     ... --quick                       # smoke run: one Office and one Amazon pair, 2 epochs
     ... --only office|digits|amazon   # one part (repeatable)
     ... --methods CORAL,DANN          # a subset of methods
+    ... --epochs 60 --seeds 3         # deep fits: other epochs / seeds (both libraries)
 
 Results go to ``benchmarks/results/bench_domain_adaptation.md`` (``--out``).
 """
@@ -131,6 +132,10 @@ SKADA_NAME = {"CORAL": "CORAL", "SA": "SubspaceAlignment", "TCA": "TransferCompo
 # Settings fixed a priori (no target labels): shallow hyper-parameters of the papers.
 SA_COMPONENTS = 100
 TCA_PARAMS = {"n_components": 30, "kernel": "linear", "mu": 1.0}
+
+# --epochs / --seeds: override the per-part defaults of _deep_settings (None: defaults).
+EPOCHS_OVERRIDE = None
+SEEDS_OVERRIDE = None
 
 
 # ----------------------------------------------------------------------
@@ -218,7 +223,16 @@ def _run_ours(method, X, y, d, deep_params, seed):
 # the plan: which fits, how many seeds, how many epochs
 # ----------------------------------------------------------------------
 def _deep_settings(part, extra, quick):
-    """Deep settings and seeds (ours, skada) for a task."""
+    """Deep settings and seeds (ours, skada) for a task (with --epochs/--seeds applied)."""
+    params, ours_seeds, skada_seeds = _default_deep_settings(part, extra, quick)
+    if EPOCHS_OVERRIDE is not None:
+        params = {**params, "max_epochs": EPOCHS_OVERRIDE}
+    if SEEDS_OVERRIDE is not None:
+        ours_seeds = skada_seeds = SEEDS_OVERRIDE
+    return params, ours_seeds, skada_seeds
+
+
+def _default_deep_settings(part, extra, quick):
     if quick:
         return {"max_epochs": 2}, 1, 1
     if extra.get("conv"):
@@ -320,8 +334,12 @@ def tables(report, tasks, methods, ours_res, skada_res, skada_status):
         title = {"office": "Office-Caltech10 SURF (12 pairs)", "digits": "MNIST↔USPS",
                  "amazon": "Amazon reviews, 400-d (12 pairs)"}[part]
         report(f"\n## {title}: target accuracy (%)\n")
-        report("Each cell: sktransfer / skada. Deep: one seed each (seed 0); "
-               "shallow methods are deterministic (one fit).\n")
+        n_seeds = SEEDS_OVERRIDE or 1
+        report("Each cell: sktransfer / skada. Deep: "
+               + ("one seed each (seed 0)" if n_seeds == 1 else
+                  f"mean ± std over {n_seeds} seeds (0..{n_seeds - 1}); averages: mean ± std over seeds "
+                  "of the 12-pair average")
+               + "; shallow methods are deterministic (one fit).\n")
         cols = [m for m in methods]
         header = "| task | " + " | ".join(cols) + (" | published " + " / ".join(PUBLISHED_COLS) if part != "amazon" else "") + " |"
         report(header)
@@ -456,9 +474,15 @@ def main():
                         help=f"comma-separated subset of {','.join(ALL_METHODS)}")
     parser.add_argument("--conv", action="store_true",
                         help="add digits rows with sktransfer.nn.ConvEncoder (NN, DANN, CDAN; slow)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs of every deep fit (default: 20 Office/Amazon, 30 digits and ConvEncoder)")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="seeds per deep fit, sktransfer and skada (default 1)")
     parser.add_argument("--skada-python", default=DEFAULT_SKADA)
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     args = parser.parse_args()
+    global EPOCHS_OVERRIDE, SEEDS_OVERRIDE
+    EPOCHS_OVERRIDE, SEEDS_OVERRIDE = args.epochs, args.seeds
     torch.set_num_threads(1)
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(ALL_METHODS)
@@ -512,10 +536,12 @@ def main():
            "(DANNClassifier(lambda_max=0)). Shallow: CORAL (Ledoit-Wolf shrinkage, both) + LR; "
            f"SA ({SA_COMPONENTS} components) + 1-NN; TCA ({TCA_PARAMS}) + LR; IW = importance weights "
            "from a LogisticRegression domain classifier, then LR.")
-    example = {p: _deep_settings(p, {}, args.quick)[:2] for p in parts}
-    report("Deep settings (epochs, sktransfer seeds; skada 1 seed): " + "; ".join(
-        f"{p}: {e['max_epochs']} epochs, {n} seed(s)" for p, (e, n) in example.items())
-        + ("; ConvEncoder rows (digits): 30 epochs, 1 seed, sktransfer only" if "digits" in parts and args.conv else "")
+    example = {p: _deep_settings(p, {}, args.quick) for p in parts}
+    conv_params, conv_seeds, _ = _deep_settings("digits", {"conv": True}, args.quick)
+    report("Deep settings (epochs, sktransfer seeds, skada seeds): " + "; ".join(
+        f"{p}: {e['max_epochs']} epochs, {n} / {k} seed(s)" for p, (e, n, k) in example.items())
+        + (f"; ConvEncoder rows (digits): {conv_params['max_epochs']} epochs, {conv_seeds} seed(s), "
+           "sktransfer only" if "digits" in parts and args.conv else "")
         + ". Input: the loader's default preprocessing, then StandardScaler over both domains.")
     tables(report, tasks, methods, ours_res, skada_res, skada_status)
     timing_table(report, tasks, methods, ours_res, skada_res, skada_status, args.n_jobs)
