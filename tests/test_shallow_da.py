@@ -333,9 +333,13 @@ def test_coral_auto_regularisation_is_ledoit_wolf_and_checked():
     rng = np.random.RandomState(0)
     X = np.r_[rng.normal(size=(30, 10)), rng.normal(size=(40, 10)) * 2]
     y = np.r_[rng.randint(2, size=30), -np.ones(40, dtype=int)]
+    X[:, 0] *= 100.0  # features on different scales
     coral = CORAL().fit(X, y)  # reg="auto" by default
-    np.testing.assert_allclose(coral.covariance_source_, ledoit_wolf(X[:30])[0])
-    np.testing.assert_allclose(coral.covariance_target_, ledoit_wolf(X[30:])[0])
+    for rows, cov in ((X[:30], coral.covariance_source_), (X[30:], coral.covariance_target_)):
+        scale = rows.std(axis=0)
+        np.testing.assert_allclose(cov, ledoit_wolf(rows / scale)[0] * np.outer(scale, scale))
+        # the variances are kept; only the correlations are shrunk
+        np.testing.assert_allclose(np.diag(cov), rows.var(axis=0))
     assert np.all(np.isfinite(coral.coral_matrix_))
     with pytest.raises(ValueError, match="reg must be 'auto'"):
         CORAL(reg="lw").fit(X, y)

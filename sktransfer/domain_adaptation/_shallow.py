@@ -162,12 +162,15 @@ class CORAL(_DomainTransformerMixin, BaseEstimator):
     reg : float or "auto", default="auto"
         Regularisation of both covariances: a number is added to their
         diagonal (``lambda`` of the paper, which uses 1 on standardised
-        features); ``"auto"`` shrinks each one towards a scaled identity by
-        the Ledoit-Wolf estimate of the best amount, which adapts to the
-        number of rows per feature of each domain.
-    align_means : bool, default=False
+        features); ``"auto"`` shrinks each domain's correlation matrix towards
+        the identity by the Ledoit-Wolf estimate of the best amount (adapting
+        to the number of rows per feature of the domain), then restores the
+        features' variances.
+    align_means : bool, default=True
         Also move the source mean onto the target mean:
-        ``(x_s - mean_s) A + mean_t``. The paper aligns second moments only.
+        ``(x_s - mean_s) A + mean_t``. The paper aligns second moments only,
+        on features standardised per domain (whose means are then equal);
+        with False, source rows map to ``x_s A``.
     single_domain : {"raise", "fit"}, default="raise"
         What to do when fit sees one domain only (no target rows, or no
         source rows): raise a ``ValueError``, or use those rows as both source
@@ -205,7 +208,7 @@ class CORAL(_DomainTransformerMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, reg: float | str = "auto", *, align_means: bool = False, single_domain: str = "raise"):
+    def __init__(self, reg: float | str = "auto", *, align_means: bool = True, single_domain: str = "raise"):
         self.reg = reg
         self.align_means = align_means
         self.single_domain = single_domain
@@ -249,7 +252,11 @@ class CORAL(_DomainTransformerMixin, BaseEstimator):
         if self.reg == "auto":
             if len(X) < 2:
                 return np.eye(X.shape[1])
-            return ledoit_wolf(X)[0]
+            # Shrink the correlation matrix, then scale back: shrinking towards
+            # a multiple of the identity only makes sense on comparable scales.
+            scale = X.std(axis=0)
+            scale[scale == 0] = 1.0
+            return ledoit_wolf(X / scale)[0] * np.outer(scale, scale)
         return _covariance(X) + self.reg * np.eye(X.shape[1])
 
     def _map(self, X, is_source):
