@@ -283,8 +283,9 @@ class DANClassifier(_DeepDABase):
         ``"dann"`` grows the weight as ``mmd_weight * (2 / (1 + exp(-10 p)) - 1)``
         with training progress ``p`` in [0, 1] (the schedule of DANN's
         adaptation factor); ``"constant"`` uses ``mmd_weight`` throughout.
-    kernel_scales : sequence of float, default=(0.25, 0.5, 1.0, 2.0, 4.0)
-        Multipliers of the base bandwidth, one Gaussian kernel each.
+    kernel_scales : sequence of float, default=2**-8 to 2**8 by factors of 2**0.5
+        Multipliers of the base bandwidth, one Gaussian kernel each (33 by
+        default: the family of the DAN paper).
     lr_schedule : {"constant", "dann"}, default="constant"
         ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``.
     no_target : {"raise", "source_only"}, default="raise"

@@ -13,9 +13,10 @@ import torch
 
 __all__ = ["coral_loss", "mk_mmd_loss", "entropy"]
 
-#: Bandwidth multipliers of the Gaussian kernels of :func:`mk_mmd_loss`
-#: (``2**k`` for ``k`` in -2..2, as in Long et al.'s DAN code).
-DEFAULT_KERNEL_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
+#: Bandwidth multipliers of the Gaussian kernels of :func:`mk_mmd_loss`: the
+#: family of the DAN paper (Long et al., 2015), from ``2**-8`` to ``2**8`` with
+#: a multiplicative step of ``2**0.5`` (33 kernels).
+DEFAULT_KERNEL_SCALES = tuple(2.0 ** (k / 2) for k in range(-16, 17))
 
 
 def _covariance(x: torch.Tensor) -> torch.Tensor:
