@@ -180,3 +180,22 @@ def test_importance_weighted_scorer_warns_on_collapse():
     clf = LogisticRegression().fit(X[:1000], y[:1000])
     with pytest.warns(ImportanceWeightCollapseWarning):
         importance_weighted_scorer(clf, X, y, domain_classifier=LogisticRegression())
+
+
+def test_circular_validation_names_the_reverse_fit_when_it_fails():
+    import numpy as np
+    import pytest
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from sktransfer import LabelledOnly, SubspaceAlignment
+    from sktransfer.model_selection import circular_validation_scorer
+
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(0, 1, (12, 6)), rng.normal(0.5, 1, (60, 6))]
+    y = np.r_[np.arange(12) % 2, -np.ones(60, dtype=int)]
+    model = make_pipeline(SubspaceAlignment(n_components=5), LabelledOnly(LogisticRegression()))
+    model.fit(X, y)  # 12 source rows: 5 components fit
+    held_out = np.r_[np.arange(4), np.arange(12, 72)]  # 4 source rows: they cannot
+    with pytest.raises(ValueError, match="reverse model.*n_components"):
+        circular_validation_scorer(model, X[held_out], y[held_out])

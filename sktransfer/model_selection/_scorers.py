@@ -334,5 +334,13 @@ def circular_validation_scorer(estimator, X, y, *, sample_domain=None) -> float:
         return float(np.mean(y_source == pseudo[0]))
     rows = np.r_[target, source]
     y_reverse = np.r_[pseudo, np.full(len(source), -1, dtype=pseudo.dtype)]
-    reverse = clone(estimator).fit(_safe_indexing(X, rows), y_reverse)
+    try:
+        reverse = clone(estimator).fit(_safe_indexing(X, rows), y_reverse)
+    except ValueError as exc:
+        raise ValueError(
+            "circular_validation_scorer could not fit the reverse model (trained on the "
+            f"{len(target)} pseudo-labelled target rows, with the {len(source)} held-out "
+            "source rows as its target domain); parameters tied to a domain's size, such "
+            f"as n_components, must fit the smaller fold: {exc}"
+        ) from exc
     return float(np.mean(reverse.predict(_safe_indexing(X, source)) == y_source))
