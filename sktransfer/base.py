@@ -285,7 +285,11 @@ class TransferNetBase(BaseEstimator):
     def _run_batches(self, fn: Callable[[torch.Tensor], torch.Tensor], X) -> np.ndarray:
         """Apply ``fn`` to ``X`` in batches on the net's device, in eval mode."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+        return self._run_validated_batches(fn, self._validate_X(X, reset=False))
+
+    def _run_validated_batches(self, fn: Callable[[torch.Tensor], torch.Tensor], X) -> np.ndarray:
+        """:meth:`_run_batches` on an ``X`` already validated (e.g. image patches
+        whose width is not ``n_features_in_``)."""
         net = self.net_
         net.module_.eval()
         iterator = net.get_iterator(net.get_dataset(X), training=False)
@@ -591,8 +595,12 @@ def _check_int_ids(ids, name: str, n_samples: int, id_name: str, meaning: str = 
     return ids.astype(np.int64)
 
 
-def _check_sample_domain(sample_domain, n_samples: int) -> np.ndarray:
-    """Validate a skada-style ``sample_domain`` array (ids > 0 source, < 0 target)."""
+def _check_sample_domain(sample_domain, n_samples: int, require_source: bool = True) -> np.ndarray:
+    """Validate a skada-style ``sample_domain`` array (ids > 0 source, < 0 target).
+
+    With ``require_source=False`` an array without a source domain is accepted
+    (for callers that decide themselves what to do without one).
+    """
     sample_domain = _check_int_ids(
         sample_domain, "sample_domain", n_samples, "domain id",
         " (positive for source domains, negative for target domains)",
@@ -602,6 +610,6 @@ def _check_sample_domain(sample_domain, n_samples: int) -> np.ndarray:
             "sample_domain must not contain 0: use positive ids for source domains "
             "and negative ids for target domains"
         )
-    if not np.any(sample_domain > 0):
+    if require_source and not np.any(sample_domain > 0):
         raise ValueError("sample_domain has no source domain (no positive id)")
     return sample_domain.astype(np.int64)

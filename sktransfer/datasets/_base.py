@@ -48,6 +48,21 @@ def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
     return Path(data_home).expanduser()
 
 
+def _check_file(path: Path, *, what: str, source: str, data_home: Path) -> None:
+    """Raise a :class:`FileNotFoundError` naming ``path``, the dataset ``what``,
+    its public ``source`` and how to choose the data folder, if ``path`` is absent."""
+    if path.is_file():
+        return
+    folder_note = "" if data_home.is_dir() else f" (the data folder {data_home} does not exist)"
+    raise FileNotFoundError(
+        f"{what}: expected the file {path}, which was not found{folder_note}. "
+        f"sktransfer downloads nothing: get the files from {source}, then put "
+        f"them under {path.parent}. The data folder is chosen by the "
+        f"`data_home` argument, else the {DATA_HOME_ENV} environment "
+        f"variable, else {_DEFAULT_DATA_HOME}."
+    )
+
+
 def _read_mat(
     path: Path, keys: tuple[str, ...], *, what: str, source: str, data_home: Path
 ) -> dict[str, np.ndarray]:
@@ -57,19 +72,7 @@ def _read_mat(
     ``what``, its public ``source`` and how to choose the data folder when
     the file is absent, and a :class:`ValueError` when a key is missing.
     """
-    if not path.is_file():
-        folder_note = (
-            ""
-            if data_home.is_dir()
-            else f" (the data folder {data_home} does not exist)"
-        )
-        raise FileNotFoundError(
-            f"{what}: expected the file {path}, which was not found{folder_note}. "
-            f"sktransfer downloads nothing: get the files from {source}, then put "
-            f"them under {path.parent}. The data folder is chosen by the "
-            f"`data_home` argument, else the {DATA_HOME_ENV} environment "
-            f"variable, else {_DEFAULT_DATA_HOME}."
-        )
+    _check_file(path, what=what, source=source, data_home=data_home)
     content = loadmat(path)
     missing = [key for key in keys if key not in content]
     if missing:

@@ -7,7 +7,7 @@ import os
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._base import DATA_HOME_ENV, _DEFAULT_DATA_HOME, get_data_home
+from ._base import _check_file, get_data_home
 
 _AWA_FOLDER = ("zsl", "awa_class_attributes")
 _AWA_SOURCE = "the Animals with Attributes 2 release (https://cvml.ista.ac.at/AwA2/)"
@@ -73,16 +73,7 @@ def load_awa_attributes(
         "unseen": "testclasses.txt",
     }
     for name in files.values():
-        path = folder / name
-        if not path.is_file():
-            folder_note = "" if home.is_dir() else f" (the data folder {home} does not exist)"
-            raise FileNotFoundError(
-                f"AwA class attributes: expected the file {path}, which was not found"
-                f"{folder_note}. sktransfer downloads nothing: get the files from "
-                f"{_AWA_SOURCE}, then put them under {folder}. The data folder is "
-                f"chosen by the `data_home` argument, else the {DATA_HOME_ENV} "
-                f"environment variable, else {_DEFAULT_DATA_HOME}."
-            )
+        _check_file(folder / name, what="AwA class attributes", source=_AWA_SOURCE, data_home=home)
 
     def names(file):
         # "classes.txt" and "predicates.txt" are "<index>\t<name>" lines.

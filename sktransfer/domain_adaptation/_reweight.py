@@ -14,7 +14,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ..base import (
-    _check_int_ids,
+    _check_sample_domain,
     _clone_seeded,
     _labelled_mask,
     _WrappedClassifierMixin,
@@ -54,15 +54,7 @@ def _domain_masks(y, sample_domain, n_samples: int):
         labelled = _labelled_mask(y)
     if sample_domain is None:
         return labelled, ~labelled
-    sample_domain = _check_int_ids(
-        sample_domain, "sample_domain", n_samples, "domain id",
-        " (positive for source domains, negative for target domains)",
-    )
-    if np.any(sample_domain == 0):
-        raise ValueError(
-            "sample_domain must not contain 0: use positive ids for source domains "
-            "and negative ids for target domains"
-        )
+    sample_domain = _check_sample_domain(sample_domain, n_samples, require_source=False)
     return labelled, sample_domain < 0
 
 

@@ -483,13 +483,7 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
 
     def _encode(self, X):
         if hasattr(self, "net_"):
-            self.net_.module_.eval()
-            outputs = []
-            with torch.random.fork_rng(devices=[]), torch.inference_mode():
-                for start in range(0, len(X), 4096):
-                    x = torch.as_tensor(X[start : start + 4096]).to(self.net_.device)
-                    outputs.append(self.net_.module_.encoder(x).float().cpu())
-            return torch.cat(outputs).numpy()
+            return self._run_validated_batches(self.net_.module_.encoder, X)
         kwargs = {"alpha": self._transform_alpha()}
         if self._algorithm() == "omp":
             kwargs = {"n_nonzero_coefs": None, "alpha": None}
