@@ -613,3 +613,23 @@ def _check_sample_domain(sample_domain, n_samples: int, require_source: bool = T
     if require_source and not np.any(sample_domain > 0):
         raise ValueError("sample_domain has no source domain (no positive id)")
     return sample_domain.astype(np.int64)
+
+
+def _domain_masks(y, sample_domain, n_samples: int):
+    """``(labelled, is_target)`` boolean masks under the library's conventions.
+
+    ``y is None`` means no row is labelled. ``sample_domain`` (if given) decides
+    the domain: negative ids are target rows; otherwise unlabelled rows are
+    the target rows. Source rows need not exist here: callers decide.
+    """
+    if y is None:
+        labelled = np.zeros(n_samples, dtype=bool)
+    else:
+        y = column_or_1d(np.asarray(y), warn=True)
+        if len(y) != n_samples:
+            raise ValueError(f"y has {len(y)} entries but X has {n_samples} rows")
+        labelled = _labelled_mask(y)
+    if sample_domain is None:
+        return labelled, ~labelled
+    sample_domain = _check_sample_domain(sample_domain, n_samples, require_source=False)
+    return labelled, sample_domain < 0

@@ -14,9 +14,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ..base import (
-    _check_sample_domain,
     _clone_seeded,
-    _labelled_mask,
+    _domain_masks,
     _WrappedClassifierMixin,
 )
 
@@ -33,29 +32,6 @@ class ImportanceWeightCollapseWarning(UserWarning):
     the source and target domains barely overlap, so a model fit (or a score
     computed) with these weights rests on a handful of rows.
     """
-
-
-# ----------------------------------------------------------------------
-# domains
-# ----------------------------------------------------------------------
-def _domain_masks(y, sample_domain, n_samples: int):
-    """``(labelled, is_target)`` boolean masks under the library's conventions.
-
-    ``y is None`` means no row is labelled. ``sample_domain`` (if given) decides
-    the domain: negative ids are target rows; otherwise unlabelled rows are
-    the target rows. Source rows need not exist here: callers decide.
-    """
-    if y is None:
-        labelled = np.zeros(n_samples, dtype=bool)
-    else:
-        y = column_or_1d(np.asarray(y), warn=True)
-        if len(y) != n_samples:
-            raise ValueError(f"y has {len(y)} entries but X has {n_samples} rows")
-        labelled = _labelled_mask(y)
-    if sample_domain is None:
-        return labelled, ~labelled
-    sample_domain = _check_sample_domain(sample_domain, n_samples, require_source=False)
-    return labelled, sample_domain < 0
 
 
 # ----------------------------------------------------------------------

@@ -39,7 +39,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._reweight import _domain_masks
+from ..base import _domain_masks
 
 __all__ = ["CORAL", "SubspaceAlignment", "TransferComponentAnalysis"]
 

@@ -19,11 +19,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _num_samples, check_array, column_or_1d
 
-from ..domain_adaptation._reweight import (
-    _discriminator_weights,
-    _domain_masks,
-    _warn_if_collapsed,
-)
+from ..base import _domain_masks
+from ..domain_adaptation._reweight import _discriminator_weights, _warn_if_collapsed
 
 __all__ = [
     "circular_validation_scorer",

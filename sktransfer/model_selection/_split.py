@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator, KFold
 from sklearn.utils.validation import _num_samples
 
-from ..domain_adaptation._reweight import _domain_masks
+from ..base import _domain_masks
 
 __all__ = ["SourceKFold"]
 
