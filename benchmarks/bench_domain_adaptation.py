@@ -12,6 +12,10 @@ target accuracy (%) of:
   30 components, mu=1: the setting of the MEDA/TCA papers, fixed a priori), and
   importance weighting by a logistic-regression domain classifier
   (``ImportanceWeightedClassifier`` vs skada's ``DiscriminatorReweight``);
+- MEDA (``MEDAClassifier``, sktransfer only: skada has none) with the paper's
+  settings (20-dimensional GFK subspaces, RBF kernel, lambda=10, rho=1, eta=0.1,
+  10 neighbours, 10 iterations), on the loader's features as in the paper (it
+  scales every row to unit length itself);
 - deep methods, sktransfer vs skada.deep: DANN, Deep CORAL, DAN, CDAN with the same
   network (sktransfer's default MLP: one hidden layer of 256 units, dropout 0.5,
   linear label predictor; domain classifier 64 hidden units, with a sigmoid for
@@ -83,6 +87,7 @@ from sktransfer.datasets import (  # noqa: E402
 from sktransfer.domain_adaptation import (  # noqa: E402
     CORAL,
     ImportanceWeightedClassifier,
+    MEDAClassifier,
     SubspaceAlignment,
     TransferComponentAnalysis,
 )
@@ -123,8 +128,11 @@ PUBLISHED = {
 
 SHALLOW = ["CORAL", "SA", "TCA", "IW"]
 DEEP = ["DANN", "DeepCORAL", "DAN", "CDAN"]
+OURS_ONLY = ["MEDA"]  # no skada counterpart
 SOURCE_ONLY = ["LR", "1NN", "NN"]  # NN = the deep network without adaptation
-ALL_METHODS = SOURCE_ONLY + SHALLOW + DEEP
+ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP
+# Methods fitted on the loader's features (no StandardScaler), as in their paper.
+LOADER_INPUT = {"MEDA"}
 SKADA_NAME = {"CORAL": "CORAL", "SA": "SubspaceAlignment", "TCA": "TransferComponentAnalysis",
               "IW": "DiscriminatorReweight", "DANN": "DANN", "DeepCORAL": "DeepCoral",
               "DAN": "DAN", "CDAN": "CDAN"}
@@ -164,7 +172,9 @@ def _tasks(parts, data_home, quick, conv=False):
     for part, name, (X, y, d), extra in tasks:
         # As bench_dann.py: the loader's preprocessing (Office l1_zscore per domain,
         # digits l2 rows, Amazon none), then StandardScaler over the rows of both
-        # domains (no labels used), the same input for every method and library.
+        # domains (no labels used), the same input for every method and library
+        # but those of LOADER_INPUT, which get the loader's features.
+        extra = {**extra, "X_loader": X}
         X = StandardScaler().fit_transform(X).astype(np.float32)
         out.append((part, name, X, y, d, extra))
     return out
@@ -190,6 +200,8 @@ def _ours(method, deep_params, seed):
         return make_pipeline(TransferComponentAnalysis(**TCA_PARAMS), LabelledOnly(_lr()))
     if method == "IW":
         return ImportanceWeightedClassifier(_lr(), random_state=seed)
+    if method == "MEDA":
+        return MEDAClassifier(random_state=seed)
     params = dict(deep_params)
     if params.pop("conv", False):
         params.update(module=ConvEncoder, module__input_shape=(1, 16, 16))
@@ -524,7 +536,9 @@ def main():
 
     start = time.perf_counter()
     out = Parallel(n_jobs=args.n_jobs)(
-        delayed(_run_ours)(m, *tasks[ti][2:5], params, s) for ti, m, s, params in ours_jobs
+        delayed(_run_ours)(m, tasks[ti][5]["X_loader"] if m in LOADER_INPUT else tasks[ti][2],
+                           *tasks[ti][3:5], params, s)
+        for ti, m, s, params in ours_jobs
     )
     ours_s = time.perf_counter() - start
     ours_res = {}
@@ -535,14 +549,16 @@ def main():
            "source-only LogisticRegression / 1-NN; NN = the deep network without adaptation "
            "(DANNClassifier(lambda_max=0)). Shallow: CORAL (Ledoit-Wolf shrinkage, both) + LR; "
            f"SA ({SA_COMPONENTS} components) + 1-NN; TCA ({TCA_PARAMS}) + LR; IW = importance weights "
-           "from a LogisticRegression domain classifier, then LR.")
+           "from a LogisticRegression domain classifier, then LR. MEDA: MEDAClassifier() "
+           "(the paper's settings) on the loader's features; no skada counterpart.")
     example = {p: _deep_settings(p, {}, args.quick) for p in parts}
     conv_params, conv_seeds, _ = _deep_settings("digits", {"conv": True}, args.quick)
     report("Deep settings (epochs, sktransfer seeds, skada seeds): " + "; ".join(
         f"{p}: {e['max_epochs']} epochs, {n} / {k} seed(s)" for p, (e, n, k) in example.items())
         + (f"; ConvEncoder rows (digits): {conv_params['max_epochs']} epochs, {conv_seeds} seed(s), "
            "sktransfer only" if "digits" in parts and args.conv else "")
-        + ". Input: the loader's default preprocessing, then StandardScaler over both domains.")
+        + ". Input: the loader's default preprocessing, then StandardScaler over both domains "
+          "(MEDA: the loader's features).")
     tables(report, tasks, methods, ours_res, skada_res, skada_status)
     timing_table(report, tasks, methods, ours_res, skada_res, skada_status, args.n_jobs)
     targets(report, tasks, methods, ours_res, skada_res, skada_status)

@@ -13,6 +13,7 @@ from .domain_adaptation import (
     DANNClassifier,
     DeepCORALClassifier,
     ImportanceWeightedClassifier,
+    MEDAClassifier,
     SubspaceAlignment,
     TransferComponentAnalysis,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "FineTuneRegressor",
     "ImportanceWeightedClassifier",
     "LabelledOnly",
+    "MEDAClassifier",
     "MultiTaskClassifier",
     "ProgressiveNetClassifier",
     "SelfTaughtClustering",

@@ -48,6 +48,10 @@ CHECK_PARAMS = {
     "TransferComponentAnalysis": dict(single_domain="fit"),
     # No target rows: uniform weights (plain training), the documented option.
     "ImportanceWeightedClassifier": dict(no_target="uniform"),
+    # No target rows: fit on the source subspace without the MMD term, the
+    # documented option. Subspaces of 2 dimensions (the checks' data have 2 to 10
+    # features; with 1 feature the fit refuses n_components=2, naming n_features=1).
+    "MEDAClassifier": dict(no_target="source_only", n_components=2),
     # The default network is EfficientNet-Lite0 for images: a small MLP built
     # for the checks' width instead (a partial, since ``module__*`` keyword
     # parameters are attributes the checks do not expect after __init__).
@@ -111,6 +115,13 @@ EXPECTED_FAILED_CHECKS = {
             "as for DANNClassifier: its last part fits binary labels [-1, 1], and -1 "
             "marks the unlabelled (target) rows whose density the weights are estimated "
             "from. The string and object label parts are tested in test_shallow_da.py."
+        ),
+    },
+    "MEDAClassifier": {
+        "check_classifiers_classes": (
+            "as for DANNClassifier: its last part fits binary labels [-1, 1], and -1 "
+            "marks the unlabelled (target) rows. The string and integer label parts "
+            "are tested in test_meda.py."
         ),
     },
     "FineTuneClassifier": {

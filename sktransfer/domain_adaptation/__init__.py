@@ -4,12 +4,14 @@ Deep methods train a network on both domains (:class:`DANNClassifier`,
 :class:`CDANClassifier`, :class:`DeepCORALClassifier`, :class:`DANClassifier`);
 shallow methods are transformers that align the domains before any
 scikit-learn estimator (:class:`CORAL`, :class:`SubspaceAlignment`,
-:class:`TransferComponentAnalysis`), or reweight the source rows
-(:class:`ImportanceWeightedClassifier`).
+:class:`TransferComponentAnalysis`), reweight the source rows
+(:class:`ImportanceWeightedClassifier`), or fit a kernel classifier on both
+domains in closed form (:class:`MEDAClassifier`).
 """
 
 from ._dann import DANNClassifier
 from ._deep import CDANClassifier, DANClassifier, DeepCORALClassifier
+from ._meda import MEDAClassifier
 from ._reweight import ImportanceWeightCollapseWarning, ImportanceWeightedClassifier
 from ._shallow import CORAL, SubspaceAlignment, TransferComponentAnalysis
 
@@ -21,6 +23,7 @@ __all__ = [
     "DeepCORALClassifier",
     "ImportanceWeightCollapseWarning",
     "ImportanceWeightedClassifier",
+    "MEDAClassifier",
     "SubspaceAlignment",
     "TransferComponentAnalysis",
 ]
