@@ -110,11 +110,17 @@ def _kernel(A: np.ndarray, B: np.ndarray, kernel: str, gamma: float) -> np.ndarr
 
 
 def _laplacian(Z: np.ndarray, n_neighbors: int) -> sparse.csr_matrix:
-    """Normalised Laplacian ``I - D^-1/2 W D^-1/2`` of a cosine k-NN graph."""
-    graph = kneighbors_graph(Z, n_neighbors, mode="connectivity", include_self=False)
-    graph = graph.tocoo()
-    weights = np.clip(np.einsum("ij,ij->i", Z[graph.row], Z[graph.col]), 0.0, None)
-    W = sparse.csr_matrix((weights, (graph.row, graph.col)), shape=graph.shape)
+    """Normalised Laplacian ``I - D^-1/2 W D^-1/2`` of a cosine k-NN graph.
+
+    Each row is joined to its ``n_neighbors`` nearest rows and to itself
+    (weight 1, its cosine with itself), as in the MEDA reference code; the
+    graph is made symmetric by keeping the larger weight of each pair.
+    """
+    graph = kneighbors_graph(Z, n_neighbors, mode="connectivity", include_self=False).tocoo()
+    self_loops = np.arange(len(Z))
+    rows, cols = np.r_[graph.row, self_loops], np.r_[graph.col, self_loops]
+    weights = np.clip(np.einsum("ij,ij->i", Z[rows], Z[cols]), 0.0, None)
+    W = sparse.csr_matrix((weights, (rows, cols)), shape=(len(Z), len(Z)))
     W = W.maximum(W.T)
     degree = np.asarray(W.sum(axis=1)).ravel()
     inv_sqrt = 1.0 / np.sqrt(np.where(degree > 0, degree, 1.0))
