@@ -71,6 +71,7 @@ from sktransfer.model_selection import (
     deep_embedded_validation_scorer,
     importance_weighted_scorer,
     prediction_entropy_scorer,
+    soft_neighborhood_density_scorer,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -92,6 +93,7 @@ SCORERS = {
     "DEV": deep_embedded_validation_scorer,
     "entropy": prediction_entropy_scorer,
     "circular": circular_validation_scorer,
+    "SND": soft_neighborhood_density_scorer,
 }
 UNSUPERVISED = ["IWV", "DEV", "entropy", "circular"]
 

@@ -11,6 +11,7 @@ from ._scorers import (
     deep_embedded_validation_scorer,
     importance_weighted_scorer,
     prediction_entropy_scorer,
+    soft_neighborhood_density_scorer,
 )
 from ._split import SourceKFold
 
@@ -20,4 +21,5 @@ __all__ = [
     "deep_embedded_validation_scorer",
     "importance_weighted_scorer",
     "prediction_entropy_scorer",
+    "soft_neighborhood_density_scorer",
 ]

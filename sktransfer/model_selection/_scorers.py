@@ -27,6 +27,7 @@ __all__ = [
     "deep_embedded_validation_scorer",
     "importance_weighted_scorer",
     "prediction_entropy_scorer",
+    "soft_neighborhood_density_scorer",
 ]
 
 
@@ -262,6 +263,88 @@ def prediction_entropy_scorer(estimator, X, y, *, sample_domain=None) -> float:
         )
     proba = np.clip(estimator.predict_proba(_safe_indexing(X, target)), 1e-12, 1.0)
     return float(np.mean(np.sum(proba * np.log(proba), axis=1)))
+
+
+def soft_neighborhood_density_scorer(
+    estimator, X, y, *, sample_domain=None, temperature: float = 0.05
+) -> float:
+    """Soft neighborhood density (SND): how tightly target predictions cluster.
+
+    Each target row's predicted class probabilities, scaled to unit length,
+    are compared with those of every other target row (cosine similarity);
+    a softmax over those similarities at ``temperature`` gives each row a
+    distribution over its neighbours, and the score is the mean entropy of
+    these distributions (Saito et al., 2021). A model whose target
+    predictions form dense groups, with many close neighbours per row,
+    scores high; one that scatters them, or that collapses the target
+    onto a few isolated points, scores low. Needs no source label; memory
+    is quadratic in the number of target rows.
+
+    Parameters
+    ----------
+    estimator : fitted classifier with predict_proba
+        The model to score.
+    X : array-like of shape (n_samples, n_features)
+        Rows; only the target rows are used (at least two).
+    y : array-like of shape (n_samples,)
+        ``-1`` marks the target rows (other labels are ignored).
+    sample_domain : array-like of int of shape (n_samples,), default=None
+        Domain of each row (positive: source, negative: target).
+    temperature : float, default=0.05
+        Temperature of the softmax over similarities (the paper's value).
+
+    Returns
+    -------
+    score : float
+        Mean entropy (nats) of the neighbour distributions, in
+        ``[0, log(n_target - 1)]``; greater is better.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has fewer than two target rows, or ``temperature`` is not positive.
+    TypeError
+        If ``estimator`` has no ``predict_proba``.
+
+    References
+    ----------
+    K. Saito, D. Kim, P. Teterwak, S. Sclaroff, T. Darrell and K. Saenko.
+    Tune it the Right Way: Unsupervised Validation of Domain Adaptation via
+    Soft Neighborhood Density. ICCV 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sktransfer.model_selection import soft_neighborhood_density_scorer
+    >>> X = np.array([[0.0], [1.0], [5.0], [-5.0], [4.0], [-4.0]])
+    >>> clf = LogisticRegression().fit(X[:2], [0, 1])
+    >>> score = soft_neighborhood_density_scorer(clf, X, [0, 1, -1, -1, -1, -1])
+    >>> 0 <= score <= np.log(3)
+    True
+    """
+    if not (isinstance(temperature, (int, float)) and temperature > 0):
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    _, target, _ = _rows("soft_neighborhood_density_scorer", X, y, sample_domain, need_source=False)
+    if len(target) < 2:
+        raise ValueError(
+            "soft_neighborhood_density_scorer needs at least two target rows: it "
+            "compares each target prediction with the others"
+        )
+    if not hasattr(estimator, "predict_proba"):
+        raise TypeError(
+            "soft_neighborhood_density_scorer needs an estimator with predict_proba, got "
+            f"{type(estimator).__name__}"
+        )
+    proba = np.asarray(estimator.predict_proba(_safe_indexing(X, target)), dtype=np.float64)
+    proba /= np.maximum(np.linalg.norm(proba, axis=1, keepdims=True), 1e-12)
+    logits = proba @ proba.T / temperature
+    np.fill_diagonal(logits, -np.inf)
+    logits -= logits.max(axis=1, keepdims=True)
+    neighbours = np.exp(logits)
+    neighbours /= neighbours.sum(axis=1, keepdims=True)
+    safe = np.where(neighbours > 0, neighbours, 1.0)
+    return float(np.mean(-np.sum(neighbours * np.log(safe), axis=1)))
 
 
 def circular_validation_scorer(estimator, X, y, *, sample_domain=None) -> float:
