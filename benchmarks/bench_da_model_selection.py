@@ -9,7 +9,7 @@ target labels are hidden (``y == -1``) and
     GridSearchCV(estimator, grid, scoring=scorer, cv=SourceKFold(3), refit=True)
 
 selects the parameters with each scorer of :mod:`sktransfer.model_selection`
-(IWV, DEV, prediction entropy, circular validation) and with plain accuracy on
+(IWV, DEV, prediction entropy, circular validation, SND) and with plain accuracy on
 the source validation rows (the baseline a user gets without these tools).
 Every grid point is also refit on all rows and scored on the held-back target
 labels: the oracle is the best target accuracy on the grid, the worst the
@@ -95,7 +95,7 @@ SCORERS = {
     "circular": circular_validation_scorer,
     "SND": soft_neighborhood_density_scorer,
 }
-UNSUPERVISED = ["IWV", "DEV", "entropy", "circular"]
+UNSUPERVISED = [name for name in SCORERS if name != "source acc."]
 
 
 # ----------------------------------------------------------------------

@@ -320,7 +320,7 @@ def soft_neighborhood_density_scorer(
     >>> X = np.array([[0.0], [1.0], [5.0], [-5.0], [4.0], [-4.0]])
     >>> clf = LogisticRegression().fit(X[:2], [0, 1])
     >>> score = soft_neighborhood_density_scorer(clf, X, [0, 1, -1, -1, -1, -1])
-    >>> 0 <= score <= np.log(3)
+    >>> bool(0 <= score <= np.log(3))
     True
     """
     if not (isinstance(temperature, (int, float)) and temperature > 0):
