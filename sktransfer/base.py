@@ -633,3 +633,32 @@ def _domain_masks(y, sample_domain, n_samples: int):
         return labelled, ~labelled
     sample_domain = _check_sample_domain(sample_domain, n_samples, require_source=False)
     return labelled, sample_domain < 0
+
+
+def _check_domain_rows(y, sample_domain, n_samples: int, owner: str, *, no_target: str | None):
+    """``(labelled, is_target)`` for a classifier fitted on labelled source rows and target rows.
+
+    Checks the class labels of the labelled rows, that every source row is
+    labelled and that there is a source row; with ``no_target`` (the sentence
+    that names the option allowing it) a fit without target rows is refused.
+    """
+    labelled, is_target = _domain_masks(y, sample_domain, n_samples)
+    if labelled.any():
+        check_classification_targets(np.asarray(y)[labelled])
+    is_source = ~is_target
+    if np.any(is_source & ~labelled):
+        raise ValueError(
+            "rows of source domains (sample_domain > 0) must be labelled; "
+            f"{int(np.sum(is_source & ~labelled))} of them have y == -1"
+        )
+    if not is_source.any():
+        raise ValueError(
+            f"{owner} found no source rows: it needs labelled source rows (y != -1, or "
+            "sample_domain > 0) to fit the classifier"
+        )
+    if no_target is not None and not is_target.any():
+        raise ValueError(
+            f"{owner} found no target rows to adapt to: mark the target rows with y == -1, "
+            f"or pass sample_domain with negative ids for target domains. {no_target}"
+        )
+    return labelled, is_target

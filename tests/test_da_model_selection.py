@@ -206,7 +206,7 @@ def test_soft_neighborhood_density_bad_input():
     one_target = ym.copy()
     one_target[d < 0] = 0
     one_target[np.flatnonzero(d < 0)[0]] = -1
-    with pytest.raises(ValueError, match="at least two target rows"):
+    with pytest.raises(ValueError, match="at least 2 target rows"):
         soft_neighborhood_density_scorer(clf, X, one_target)
 
 

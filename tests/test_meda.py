@@ -196,7 +196,7 @@ def test_no_target_rows_refused_unless_asked():
 
 def test_no_labelled_or_unlabelled_source_rows_refused():
     X, y, d = make_rotated_moons(30, 30, random_state=0)
-    with pytest.raises(ValueError, match="labelled rows"):
+    with pytest.raises(ValueError, match="no source rows"):
         MEDAClassifier(n_components=2).fit(X, -np.ones(60, int))
     y_bad = mask_target_labels(y, d)
     y_bad[0] = -1  # a source row without a label

@@ -24,10 +24,9 @@ from sklearn.base import BaseEstimator
 from sklearn.neighbors import KNeighborsClassifier, kneighbors_graph
 from sklearn.svm import LinearSVC
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ..base import _domain_masks, _LabelledRowsClassifierMixin
+from ..base import _check_domain_rows, _LabelledRowsClassifierMixin
 
 __all__ = ["MEDAClassifier"]
 
@@ -330,23 +329,11 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
         self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False, ensure_min_samples=2)
         y = column_or_1d(y, warn=True)
-        labelled, is_target = _domain_masks(y, sample_domain, len(y))
-        if not labelled.any():
-            raise ValueError("MEDAClassifier needs labelled rows (y != -1); all rows are unlabelled")
-        check_classification_targets(y[labelled])
-        if np.any(~is_target & ~labelled):
-            raise ValueError(
-                "rows of source domains (sample_domain > 0) must be labelled; "
-                f"{int(np.sum(~is_target & ~labelled))} of them have y == -1"
-            )
-        if not (~is_target).any():
-            raise ValueError("MEDAClassifier found no source rows (sample_domain > 0)")
-        if not is_target.any() and self.no_target == "raise":
-            raise ValueError(
-                "MEDAClassifier found no target rows to adapt to: mark the target rows "
-                "with y == -1, or pass sample_domain with negative ids for target "
-                "domains. To fit without adaptation, set no_target='source_only'."
-            )
+        labelled, is_target = _check_domain_rows(
+            y, sample_domain, len(y), "MEDAClassifier",
+            no_target=None if self.no_target == "source_only"
+            else "To fit without adaptation, set no_target='source_only'.",
+        )
         Xs = X[~is_target]
         Xt = X[is_target] if is_target.any() else Xs
         limit = min(X.shape[1], len(Xs), len(Xt))

@@ -10,12 +10,11 @@ from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, MetaEstimatorMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import rbf_kernel
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ..base import (
     _clone_seeded,
-    _domain_masks,
+    _check_domain_rows,
     _WrappedClassifierMixin,
 )
 
@@ -261,30 +260,15 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False, ensure_min_samples=2)
         y = column_or_1d(y, warn=True)
-        labelled, is_target = _domain_masks(y, sample_domain, len(y))
+        labelled, is_target = _check_domain_rows(
+            y, sample_domain, len(y), "ImportanceWeightedClassifier",
+            no_target=None if self.no_target == "uniform"
+            else "To fit with uniform weights, set no_target='uniform'.",
+        )
         is_source = ~is_target
-        if labelled.any():
-            check_classification_targets(y[labelled])
-        if np.any(is_source & ~labelled):
-            raise ValueError(
-                "rows of source domains (sample_domain > 0) must be labelled; "
-                f"{int(np.sum(is_source & ~labelled))} of them have y == -1"
-            )
-        if not is_source.any():
-            raise ValueError(
-                "ImportanceWeightedClassifier found no source rows: it needs labelled "
-                "source rows (y != -1, or sample_domain > 0) to fit the classifier"
-            )
         n_source = int(is_source.sum())
         self.domain_classifier_ = None
         if not is_target.any():
-            if self.no_target == "raise":
-                raise ValueError(
-                    "ImportanceWeightedClassifier found no target rows to weight "
-                    "towards: mark the target rows with y == -1, or pass sample_domain "
-                    "with negative ids for target domains. To fit with uniform "
-                    "weights, set no_target='uniform'."
-                )
             weights = np.ones(n_source)
         elif self.weighting == "discriminator":
             weights, self.domain_classifier_ = _discriminator_weights(

@@ -54,6 +54,21 @@ def _rows(name, X, y, sample_domain, *, need_source=True):
     return source, target, y
 
 
+def _target_proba(name, estimator, X, y, sample_domain, min_rows=1):
+    """``predict_proba`` of ``estimator`` on the target rows of ``X`` (no source row needed)."""
+    _, target, _ = _rows(name, X, y, sample_domain, need_source=False)
+    if len(target) < min_rows:
+        raise ValueError(
+            f"{name} needs at least {min_rows} target rows: it compares each target "
+            "prediction with the others"
+        )
+    if not hasattr(estimator, "predict_proba"):
+        raise TypeError(
+            f"{name} needs an estimator with predict_proba, got {type(estimator).__name__}"
+        )
+    return np.asarray(estimator.predict_proba(_safe_indexing(X, target)), dtype=np.float64)
+
+
 def _default_domain_classifier():
     # Learnt features can be wide (256 for DANN's default): give the solver room.
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
@@ -255,13 +270,9 @@ def prediction_entropy_scorer(estimator, X, y, *, sample_domain=None) -> float:
     >>> float(prediction_entropy_scorer(clf, X, [0, 1, -1, -1])) < 0
     True
     """
-    _, target, _ = _rows("prediction_entropy_scorer", X, y, sample_domain, need_source=False)
-    if not hasattr(estimator, "predict_proba"):
-        raise TypeError(
-            "prediction_entropy_scorer needs an estimator with predict_proba, got "
-            f"{type(estimator).__name__}"
-        )
-    proba = np.clip(estimator.predict_proba(_safe_indexing(X, target)), 1e-12, 1.0)
+    proba = np.clip(
+        _target_proba("prediction_entropy_scorer", estimator, X, y, sample_domain), 1e-12, 1.0
+    )
     return float(np.mean(np.sum(proba * np.log(proba), axis=1)))
 
 
@@ -325,18 +336,9 @@ def soft_neighborhood_density_scorer(
     """
     if not (isinstance(temperature, (int, float)) and temperature > 0):
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
-    _, target, _ = _rows("soft_neighborhood_density_scorer", X, y, sample_domain, need_source=False)
-    if len(target) < 2:
-        raise ValueError(
-            "soft_neighborhood_density_scorer needs at least two target rows: it "
-            "compares each target prediction with the others"
-        )
-    if not hasattr(estimator, "predict_proba"):
-        raise TypeError(
-            "soft_neighborhood_density_scorer needs an estimator with predict_proba, got "
-            f"{type(estimator).__name__}"
-        )
-    proba = np.asarray(estimator.predict_proba(_safe_indexing(X, target)), dtype=np.float64)
+    proba = _target_proba(
+        "soft_neighborhood_density_scorer", estimator, X, y, sample_domain, min_rows=2
+    )
     proba /= np.maximum(np.linalg.norm(proba, axis=1, keepdims=True), 1e-12)
     logits = proba @ proba.T / temperature
     np.fill_diagonal(logits, -np.inf)
