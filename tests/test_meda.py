@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sktransfer import MEDAClassifier
 from sktransfer.datasets import load_office_caltech, make_rotated_moons, mask_target_labels
-from sktransfer.domain_adaptation._meda import _gfk_factor, _mmd_factors
+from sktransfer.domain_adaptation._meda import _gfk_factor, _mmd_factors, _select_confident
 from sktransfer.model_selection import SourceKFold, circular_validation_scorer
 
 from test_shallow_da import subspace_problem
@@ -85,6 +85,17 @@ def test_mmd_matrix_measures_mean_differences():
     assert np.isclose(np.trace(Z.T @ M @ Z), raw / raw_norm)
 
 
+def test_select_confident_keeps_the_largest_margins_per_class():
+    codes = np.array([0, 0, 0, 0, 1, 1, 1, 0])
+    candidates = np.array([True, True, True, True, True, True, True, False])
+    margin = np.array([0.1, 0.9, 0.5, 0.3, 0.2, 0.8, 0.4, 0.0])
+    half = _select_confident(codes, candidates, margin, 2, 0.5)
+    # class 0: rows 1 and 2 kept (of 0-3); class 1: rows 5 and 6 kept (ceil(1.5) = 2);
+    # row 7 is not a candidate (a labelled row) and keeps its code
+    np.testing.assert_array_equal(half, [-1, 0, 0, -1, -1, 1, 1, 0])
+    np.testing.assert_array_equal(_select_confident(codes, candidates, margin, 2, 1.0), codes)
+
+
 @needs_data
 def test_beats_source_only_on_office_caltech():
     # dslr -> webcam: published 1-NN 63.4, MEDA 87.5 (Wang et al. 2018).
@@ -100,6 +111,12 @@ def test_beats_source_only_on_office_caltech():
     np.testing.assert_array_equal(clf.transduction_[t], clf.predict(X[t]))
     np.testing.assert_array_equal(clf.transduction_[~t], y[~t])
     assert 0.0 <= clf.mu_ <= 1.0 and clf.n_iter_ == 10
+    # progressive selection of the pseudo-labels: another fit, still above source only
+    # (measured: 0.834 against 0.793 for logistic regression, 0.634 for 1-NN)
+    progressive = MEDAClassifier(selection="progressive", random_state=0)
+    progressive.fit(X, mask_target_labels(y, d))
+    assert progressive.score(X[t], y[t]) > max(source_only, lr) + 0.02
+    assert not np.array_equal(progressive.transduction_, clf.transduction_)
 
 
 def test_beats_source_only_on_a_tilted_subspace():
@@ -226,6 +243,7 @@ def test_sample_domain_checked():
         (dict(n_neighbors=0), "n_neighbors must be"),
         (dict(max_iter=1.5), "max_iter must be"),
         (dict(no_target="ignore"), "no_target must be"),
+        (dict(selection="best"), "selection must be"),
     ],
 )
 def test_bad_parameters(params, message):

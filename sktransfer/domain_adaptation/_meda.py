@@ -155,6 +155,20 @@ def _mmd_factors(codes, is_target, n_classes, mu):
     return R, (w / norm if norm > 0 else w)
 
 
+def _select_confident(codes, candidates, margin, n_classes, fraction):
+    """Keep, within each predicted class, the ``fraction`` of ``candidates`` with the largest margin.
+
+    The other candidate rows get the code -1 (left out of the class-conditional
+    MMD); rows that are not candidates keep their code.
+    """
+    selected = codes.copy()
+    for c in range(n_classes):
+        rows = np.flatnonzero(candidates & (codes == c))
+        keep = int(np.ceil(fraction * len(rows)))
+        selected[rows[np.argsort(-margin[rows], kind="stable")[keep:]]] = -1
+    return selected
+
+
 class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
     """Manifold embedded distribution alignment (MEDA), a kernel classifier.
 
@@ -201,6 +215,14 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
         apart, overall for ``d_m`` and per pseudo-labelled class for ``d_c``).
     max_iter : int, default=10
         Rounds of pseudo-labelling and solving (the paper's T).
+    selection : {"all", "progressive"}, default="all"
+        Which target pseudo-labels enter the class-conditional MMD. "all":
+        every one, at every round (MEDA). "progressive": selective
+        pseudo-labelling (as in Wang & Breckon, AAAI 2020): at round ``t``
+        (from 0) after the first, only the fraction ``(t + 1) / max_iter`` of
+        each predicted class's target rows whose two best class scores are
+        furthest apart, growing to all of them at the last round. Labelled
+        target rows always enter; the marginal MMD and ``mu`` use every row.
     no_target : {"raise", "source_only"}, default="raise"
         What a fit without target rows does: raise a ``ValueError``, or fit
         the same classifier with the source subspace only and no MMD term.
@@ -264,6 +286,7 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
         n_neighbors: int = 10,
         mu: str | float = "auto",
         max_iter: int = 10,
+        selection: str = "all",
         no_target: str = "raise",
         random_state=None,
     ):
@@ -276,6 +299,7 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.mu = mu
         self.max_iter = max_iter
+        self.selection = selection
         self.no_target = no_target
         self.random_state = random_state
 
@@ -306,6 +330,8 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
                 raise ValueError(f"mu must be 'auto' or a number in [0, 1], got {self.mu!r}")
         if self.no_target not in ("raise", "source_only"):
             raise ValueError(f"no_target must be 'raise' or 'source_only', got {self.no_target!r}")
+        if self.selection not in ("all", "progressive"):
+            raise ValueError(f"selection must be 'all' or 'progressive', got {self.selection!r}")
 
     def fit(self, X, y, sample_domain=None) -> MEDAClassifier:
         """Embed both domains, then alternate pseudo-labelling and solving.
@@ -368,7 +394,8 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
             knn = KNeighborsClassifier(n_neighbors=1).fit(Z[labelled], codes)
             all_codes[unlabelled] = knn.predict(Z[unlabelled])
         mu = 0.5
-        for _ in range(self.max_iter):
+        margin = None
+        for iteration in range(self.max_iter):
             if self.mu == "auto":
                 mu = _estimate_mu(
                     Z[~is_target], all_codes[~is_target], Z[is_target], all_codes[is_target],
@@ -376,11 +403,19 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
                 ) if is_target.any() else 0.5
             else:
                 mu = float(self.mu)
-            R, w = _mmd_factors(all_codes, is_target, n_classes, mu)
+            mmd_codes = all_codes
+            if self.selection == "progressive" and margin is not None:
+                mmd_codes = _select_confident(
+                    all_codes, unlabelled, margin, n_classes, (iteration + 1) / self.max_iter
+                )
+            R, w = _mmd_factors(mmd_codes, is_target, n_classes, mu)
             system = base + self.mmd_weight * (R * w) @ (R.T @ K)
             dual_coef = np.linalg.solve(system, E[:, None] * Y)
             scores = K @ dual_coef
             all_codes = np.where(labelled, all_codes, scores.argmax(axis=1))
+            if n_classes > 1:
+                top_two = np.sort(scores, axis=1)[:, -2:]
+                margin = top_two[:, 1] - top_two[:, 0]
         self.n_iter_ = self.max_iter
         self.mu_ = float(mu)
         self.dual_coef_ = dual_coef
