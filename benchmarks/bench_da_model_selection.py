@@ -9,7 +9,7 @@ target labels are hidden (``y == -1``) and
     GridSearchCV(estimator, grid, scoring=scorer, cv=SourceKFold(3), refit=True)
 
 selects the parameters with each scorer of :mod:`sktransfer.model_selection`
-(IWV, DEV, prediction entropy, circular validation, SND) and with plain accuracy on
+(IWV, DEV, prediction entropy, circular validation, SND, MixVal) and with plain accuracy on
 the source validation rows (the baseline a user gets without these tools).
 Every grid point is also refit on all rows and scored on the held-back target
 labels: the oracle is the best target accuracy on the grid, the worst the
@@ -70,6 +70,7 @@ from sktransfer.model_selection import (
     circular_validation_scorer,
     deep_embedded_validation_scorer,
     importance_weighted_scorer,
+    mixed_sample_scorer,
     prediction_entropy_scorer,
     soft_neighborhood_density_scorer,
 )
@@ -94,6 +95,7 @@ SCORERS = {
     "entropy": prediction_entropy_scorer,
     "circular": circular_validation_scorer,
     "SND": soft_neighborhood_density_scorer,
+    "MixVal": mixed_sample_scorer,
 }
 UNSUPERVISED = [name for name in SCORERS if name != "source acc."]
 

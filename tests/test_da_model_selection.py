@@ -22,6 +22,7 @@ from sktransfer.model_selection import (
     circular_validation_scorer,
     deep_embedded_validation_scorer,
     importance_weighted_scorer,
+    mixed_sample_scorer,
     prediction_entropy_scorer,
     soft_neighborhood_density_scorer,
 )
@@ -32,6 +33,7 @@ SCORERS = [
     prediction_entropy_scorer,
     circular_validation_scorer,
     soft_neighborhood_density_scorer,
+    mixed_sample_scorer,
 ]
 SOURCE_FREE = (prediction_entropy_scorer, soft_neighborhood_density_scorer)
 
@@ -160,7 +162,8 @@ def test_scorer_without_target_rows(scorer):
 
 
 @pytest.mark.parametrize(
-    "scorer", [s for s in SCORERS if s not in SOURCE_FREE], ids=lambda s: s.__name__
+    "scorer", [s for s in SCORERS if s not in (*SOURCE_FREE, mixed_sample_scorer)],
+    ids=lambda s: s.__name__,
 )
 def test_scorer_without_source_rows(scorer):
     X, ym, _, d = _data(20)
@@ -236,3 +239,38 @@ def test_circular_validation_names_the_reverse_fit_when_it_fails():
     held_out = np.r_[np.arange(4), np.arange(12, 72)]  # 4 source rows: they cannot
     with pytest.raises(ValueError, match="reverse model.*n_components"):
         circular_validation_scorer(model, X[held_out], y[held_out])
+
+
+def test_mixed_sample_scorer_prefers_boundaries_between_target_clusters():
+    # Two tight target clusters: mixed rows 55/45 of two clusters keep the label
+    # of their larger part when the boundary runs between the clusters, and
+    # often lose it when it runs through one of them (measured: 1.0 vs 0.54).
+    rng = np.random.RandomState(0)
+    Xt = np.r_[rng.normal(-2, 0.1, (100, 1)), rng.normal(2, 0.1, (100, 1))]
+    Xs = np.array([[-3.0], [-1.0], [1.0], [3.0]])
+    X = np.r_[Xs, Xt]
+    y = np.r_[[0, 0, 1, 1], -np.ones(200, int)]
+    between = LogisticRegression(C=100).fit(Xs, [0, 0, 1, 1])
+    through = LogisticRegression(C=100).fit(Xs, [0, 0, 0, 1])
+    assert mixed_sample_scorer(between, X, y) == 1.0
+    assert mixed_sample_scorer(through, X, y) < 0.7
+    # the same pairs for every model (seeded), other pairs with another seed
+    assert mixed_sample_scorer(through, X, y) == mixed_sample_scorer(through, X, y)
+    assert 0 <= mixed_sample_scorer(through, X, y, random_state=1) <= 1
+
+
+def test_mixed_sample_scorer_bad_input_and_one_label():
+    X, ym, _, d = _data(20)
+    clf = _pipe().fit(X, ym)
+    for mix in (0.5, 1.0, "half"):
+        with pytest.raises(ValueError, match="mix must be"):
+            mixed_sample_scorer(clf, X, ym, mix=mix)
+    one_target = ym.copy()
+    one_target[d < 0] = 0
+    one_target[np.flatnonzero(d < 0)[0]] = -1
+    with pytest.raises(ValueError, match="at least 2 target rows"):
+        mixed_sample_scorer(clf, X, one_target)
+    # a model that gives every target row one label leaves no pair to mix
+    constant = LabelledOnly(LogisticRegression()).fit(X, np.where(ym == -1, -1, 0) + (np.arange(40) == 0))
+    assert mixed_sample_scorer(constant, X[d < 0][:5] * 0 + 100, -np.ones(5, int)) == 1.0
+

@@ -10,6 +10,7 @@ from ._scorers import (
     circular_validation_scorer,
     deep_embedded_validation_scorer,
     importance_weighted_scorer,
+    mixed_sample_scorer,
     prediction_entropy_scorer,
     soft_neighborhood_density_scorer,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "circular_validation_scorer",
     "deep_embedded_validation_scorer",
     "importance_weighted_scorer",
+    "mixed_sample_scorer",
     "prediction_entropy_scorer",
     "soft_neighborhood_density_scorer",
 ]

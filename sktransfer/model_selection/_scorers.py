@@ -16,7 +16,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import _safe_indexing
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.validation import _num_samples, check_array, column_or_1d
 
 from ..base import _domain_masks
@@ -26,6 +26,7 @@ __all__ = [
     "circular_validation_scorer",
     "deep_embedded_validation_scorer",
     "importance_weighted_scorer",
+    "mixed_sample_scorer",
     "prediction_entropy_scorer",
     "soft_neighborhood_density_scorer",
 ]
@@ -347,6 +348,78 @@ def soft_neighborhood_density_scorer(
     neighbours /= neighbours.sum(axis=1, keepdims=True)
     safe = np.where(neighbours > 0, neighbours, 1.0)
     return float(np.mean(-np.sum(neighbours * np.log(safe), axis=1)))
+
+
+def mixed_sample_scorer(
+    estimator, X, y, *, sample_domain=None, mix: float = 0.55, random_state=0
+) -> float:
+    """MixVal: does the model keep its own target labels on mixed target rows?
+
+    Target rows are paired at random; each pair whose two predicted labels
+    differ is mixed, ``mix * x_a + (1 - mix) * x_b``, and the score is the
+    share of these mixed rows that the model labels as it labelled ``x_a``,
+    the larger part of the mix (inter-cluster mixup, Hu et al., 2023). A
+    model whose decision boundaries run between the target clusters keeps
+    that label; one whose boundaries cut through them, or that is unsure
+    near them, does not. Needs no source label; the rows must be numeric, as
+    they are mixed in the input space.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        The model to score.
+    X : array-like of shape (n_samples, n_features)
+        Rows; only the target rows are used (at least two).
+    y : array-like of shape (n_samples,)
+        ``-1`` marks the target rows (other labels are ignored).
+    sample_domain : array-like of int of shape (n_samples,), default=None
+        Domain of each row (positive: source, negative: target).
+    mix : float, default=0.55
+        Weight of the first row of each pair, in (0.5, 1) (the paper's 0.55).
+    random_state : int, RandomState instance or None, default=0
+        Seeds the pairing, so that every model of a search is probed with the
+        same mixed rows.
+
+    Returns
+    -------
+    score : float
+        Share of the mixed rows that keep the label of their larger part, in
+        [0, 1]; 1.0 when every target row gets the same label (no pair to mix).
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has fewer than two target rows, or ``mix`` is not in (0.5, 1).
+
+    References
+    ----------
+    D. Hu, J. Liang, J. H. Liew, C. Xue, S. Bai and X. Wang. Mixed Samples as
+    Probes for Unsupervised Model Selection in Domain Adaptation. NeurIPS 2023.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sktransfer.model_selection import mixed_sample_scorer
+    >>> X = np.array([[0.0], [1.0], [5.0], [-5.0], [4.0], [-4.0]])
+    >>> clf = LogisticRegression().fit(X[:2], [0, 1])
+    >>> 0.0 <= mixed_sample_scorer(clf, X, [0, 1, -1, -1, -1, -1]) <= 1.0
+    True
+    """
+    if not (isinstance(mix, (int, float)) and 0.5 < mix < 1.0):
+        raise ValueError(f"mix must be a number in (0.5, 1), got {mix!r}")
+    _, target, _ = _rows("mixed_sample_scorer", X, y, sample_domain, need_source=False)
+    if len(target) < 2:
+        raise ValueError("mixed_sample_scorer needs at least 2 target rows: it mixes pairs of them")
+    Xt = _as_float(_safe_indexing(X, target))
+    labels = estimator.predict(Xt)
+    partner = check_random_state(random_state).permutation(len(Xt))
+    differ = labels != labels[partner]
+    if not differ.any():
+        return 1.0
+    first = np.flatnonzero(differ)
+    mixed = mix * Xt[first] + (1.0 - mix) * Xt[partner[first]]
+    return float(np.mean(estimator.predict(mixed) == labels[first]))
 
 
 def circular_validation_scorer(estimator, X, y, *, sample_domain=None) -> float:
