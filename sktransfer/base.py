@@ -121,10 +121,7 @@ class TransferNetBase(BaseEstimator):
     def _check_common_params(self) -> None:
         """Validate the parameters every net estimator has, before training."""
         self._check_prefixed_params()
-        for name in ("max_epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        _check_positive_ints(self, ("max_epochs", "batch_size"))
         if not isinstance(self.lr, numbers.Real) or isinstance(self.lr, bool) or not self.lr > 0:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if not (isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer)):
@@ -300,6 +297,14 @@ class TransferNetBase(BaseEstimator):
             for Xi, _ in iterator:
                 outputs.append(fn(Xi.to(net.device)).float().cpu())
         return torch.cat(outputs).numpy()
+
+
+def _check_positive_ints(estimator, names) -> None:
+    """Raise a ``ValueError`` naming the first of ``names`` that is not a positive int."""
+    for name in names:
+        value = getattr(estimator, name)
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _check_device(requested) -> torch.device:

@@ -26,7 +26,11 @@ from sklearn.svm import LinearSVC
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ..base import _check_domain_rows, _LabelledRowsClassifierMixin
+from ..base import (
+    _check_domain_rows,
+    _check_positive_ints,
+    _LabelledRowsClassifierMixin,
+)
 
 __all__ = ["MEDAClassifier"]
 
@@ -304,11 +308,6 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _check_params(self) -> None:
-        def positive_int(name):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
         def non_negative(name, strict=False):
             value = getattr(self, name)
             ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
@@ -316,8 +315,7 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
                 bound = "> 0" if strict else ">= 0"
                 raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
 
-        for name in ("n_components", "n_neighbors", "max_iter"):
-            positive_int(name)
+        _check_positive_ints(self, ("n_components", "n_neighbors", "max_iter"))
         for name in ("mmd_weight", "manifold_weight"):
             non_negative(name)
         non_negative("alpha", strict=True)

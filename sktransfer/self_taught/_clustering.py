@@ -9,6 +9,8 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..base import _check_positive_ints
+
 __all__ = ["SelfTaughtClustering"]
 
 _TINY = 1e-300
@@ -130,10 +132,7 @@ class SelfTaughtClustering(ClusterMixin, BaseEstimator):
         self.random_state = random_state
 
     def _check_params(self) -> None:
-        for name in ("n_clusters", "n_feature_clusters", "max_iter", "n_init"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        _check_positive_ints(self, ("n_clusters", "n_feature_clusters", "max_iter", "n_init"))
         k_a = self.n_auxiliary_clusters
         if k_a is not None and (not isinstance(k_a, numbers.Integral) or k_a < 1):
             raise ValueError(f"n_auxiliary_clusters must be None or a positive integer, got {k_a!r}")

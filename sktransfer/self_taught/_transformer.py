@@ -15,7 +15,7 @@ from skorch import NeuralNet
 from skorch.utils import to_tensor
 from torch import nn
 
-from ..base import TransferNetBase, _labelled_mask, _probe_module
+from ..base import TransferNetBase, _check_positive_ints, _labelled_mask, _probe_module
 from ..nn import MLP
 
 __all__ = ["SelfTaughtTransformer"]
@@ -260,10 +260,7 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
                 f"transform_algorithm must be one of {_TRANSFORM_ALGORITHMS}, "
                 f"got {self.transform_algorithm!r}"
             )
-        for name in ("n_components", "max_iter", "pooling_grid", "n_patches"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        _check_positive_ints(self, ("n_components", "max_iter", "pooling_grid", "n_patches"))
         if not isinstance(self.alpha, numbers.Real) or not self.alpha >= 0:
             raise ValueError(f"alpha must be a non-negative number, got {self.alpha!r}")
         if self.transform_alpha is not None and (
