@@ -32,8 +32,12 @@ __all__ = [
 ]
 
 
-def _rows(name, X, y, sample_domain, *, need_source=True):
-    """Indices of the source validation rows and of the target rows, and y."""
+def _rows(name, X, y, sample_domain, *, need_source=True, min_target=1, why=""):
+    """Indices of the source validation rows and of the target rows, and y.
+
+    A scorer that needs more than one target row gives ``min_target`` and
+    ``why`` (the reason, for the error message).
+    """
     if y is None:
         raise ValueError(f"{name} needs y: labels of the source rows, -1 on target rows")
     y = column_or_1d(np.asarray(y))
@@ -47,6 +51,8 @@ def _rows(name, X, y, sample_domain, *, need_source=True):
             "sktransfer.model_selection.SourceKFold as cv, which puts every target row "
             "in every validation fold."
         )
+    if len(target) < min_target:
+        raise ValueError(f"{name} needs at least {min_target} target rows: {why}")
     if need_source and not len(source):
         raise ValueError(
             f"{name} found no labelled source rows in the data it scores: it "
@@ -55,14 +61,9 @@ def _rows(name, X, y, sample_domain, *, need_source=True):
     return source, target, y
 
 
-def _target_proba(name, estimator, X, y, sample_domain, min_rows=1):
+def _target_proba(name, estimator, X, y, sample_domain, **rows_options):
     """``predict_proba`` of ``estimator`` on the target rows of ``X`` (no source row needed)."""
-    _, target, _ = _rows(name, X, y, sample_domain, need_source=False)
-    if len(target) < min_rows:
-        raise ValueError(
-            f"{name} needs at least {min_rows} target rows: it compares each target "
-            "prediction with the others"
-        )
+    _, target, _ = _rows(name, X, y, sample_domain, need_source=False, **rows_options)
     if not hasattr(estimator, "predict_proba"):
         raise TypeError(
             f"{name} needs an estimator with predict_proba, got {type(estimator).__name__}"
@@ -338,7 +339,8 @@ def soft_neighborhood_density_scorer(
     if not (isinstance(temperature, (int, float)) and temperature > 0):
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
     proba = _target_proba(
-        "soft_neighborhood_density_scorer", estimator, X, y, sample_domain, min_rows=2
+        "soft_neighborhood_density_scorer", estimator, X, y, sample_domain,
+        min_target=2, why="it compares each target prediction with the others",
     )
     proba /= np.maximum(np.linalg.norm(proba, axis=1, keepdims=True), 1e-12)
     logits = proba @ proba.T / temperature
@@ -408,9 +410,10 @@ def mixed_sample_scorer(
     """
     if not (isinstance(mix, (int, float)) and 0.5 < mix < 1.0):
         raise ValueError(f"mix must be a number in (0.5, 1), got {mix!r}")
-    _, target, _ = _rows("mixed_sample_scorer", X, y, sample_domain, need_source=False)
-    if len(target) < 2:
-        raise ValueError("mixed_sample_scorer needs at least 2 target rows: it mixes pairs of them")
+    _, target, _ = _rows(
+        "mixed_sample_scorer", X, y, sample_domain,
+        need_source=False, min_target=2, why="it mixes pairs of them",
+    )
     Xt = _as_float(_safe_indexing(X, target))
     labels = estimator.predict(Xt)
     partner = check_random_state(random_state).permutation(len(Xt))
