@@ -49,16 +49,16 @@ import argparse
 import io
 import os
 import time
-from collections import OrderedDict
 from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from sktransfer.datasets import load_domain
 from sktransfer.fine_tuning import FineTuneClassifier
+
+from _digit_net import conv_net  # a sibling module of this script
 
 DATA = Path(os.environ.get("SKTRANSFER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -71,19 +71,6 @@ CONDITIONS = {
     "fine-tuned + L2-SP": {"l2sp_alpha": 0.01},
     "fine-tuned + distillation": {"distillation_weight": 1.0, "distillation_temperature": 2.0},
 }
-
-
-def conv_net(seed, n_outputs=10):
-    torch.manual_seed(seed)
-    return nn.Sequential(OrderedDict(
-        unflatten=nn.Unflatten(1, (1, 16, 16)),
-        conv1=nn.Sequential(nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2)),
-        conv2=nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)),
-        conv3=nn.Sequential(nn.Conv2d(32, 32, 3, padding=1), nn.ReLU()),
-        fc1=nn.Sequential(nn.Flatten(), nn.Linear(512, 128), nn.ReLU()),
-        fc2=nn.Sequential(nn.Linear(128, 64), nn.ReLU()),
-        head=nn.Linear(64, n_outputs),
-    ))
 
 
 def per_class(y, k, rng):

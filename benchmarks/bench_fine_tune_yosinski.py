@@ -50,34 +50,21 @@ import io
 import os
 import tempfile
 import time
-from collections import OrderedDict
 from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from sktransfer.datasets import load_domain
 from sktransfer.fine_tuning import FineTuneClassifier
+
+from _digit_net import conv_net  # a sibling module of this script
 
 DATA = Path(os.environ.get("SKTRANSFER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 RESULTS = Path(__file__).resolve().parent / "results"
 GROUPS = ("conv1", "conv2", "conv3", "fc1", "fc2")
 CONDITIONS = ("AnB", "AnB+", "BnB", "BnB+")
-
-
-def conv_net(seed):
-    torch.manual_seed(seed)
-    return nn.Sequential(OrderedDict(
-        unflatten=nn.Unflatten(1, (1, 16, 16)),
-        conv1=nn.Sequential(nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2)),
-        conv2=nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)),
-        conv3=nn.Sequential(nn.Conv2d(32, 32, 3, padding=1), nn.ReLU()),
-        fc1=nn.Sequential(nn.Flatten(), nn.Linear(512, 128), nn.ReLU()),
-        fc2=nn.Sequential(nn.Linear(128, 64), nn.ReLU()),
-        head=nn.Linear(64, 5),
-    ))
 
 
 def transferred(base, n, seed):
@@ -107,8 +94,8 @@ def run(seeds, epochs, b_train):
     for seed in seeds:
         order = np.random.RandomState(seed).permutation(len(X_b))
         train, test = order[:b_train], order[b_train:]
-        base_a = fit(conv_net(1000 + seed), X_a, y_a, epochs, seed)
-        base_b = fit(conv_net(2000 + seed), X_b[train], y_b[train], epochs, seed)
+        base_a = fit(conv_net(1000 + seed, n_outputs=5), X_a, y_a, epochs, seed)
+        base_b = fit(conv_net(2000 + seed, n_outputs=5), X_b[train], y_b[train], epochs, seed)
         assert base_a.n_layer_groups_ == len(GROUPS), base_a.layer_groups_
         score_b = base_b.score(X_b[test], y_b[test])
         for cond in CONDITIONS:
