@@ -19,6 +19,7 @@ from .domain_adaptation import (
 )
 from .feature_extraction import CNNFeatureExtractor
 from .fine_tuning import FineTuneClassifier, FineTuneRegressor
+from .model_selection import EnsembleValidationSearch
 from .multitask import MultiTaskClassifier, ProgressiveNetClassifier
 from .self_taught import LabelledOnly, SelfTaughtClustering, SelfTaughtTransformer
 from .zero_shot import (
@@ -40,6 +41,7 @@ __all__ = [
     "DANNClassifier",
     "DeepCORALClassifier",
     "EmbeddingZeroShotClassifier",
+    "EnsembleValidationSearch",
     "FineTuneClassifier",
     "FineTuneRegressor",
     "ImportanceWeightedClassifier",

@@ -2,6 +2,7 @@
 
 from functools import partial
 
+from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sktransfer.nn import MLP
@@ -60,6 +61,12 @@ CHECK_PARAMS = {
     # 10 epochs on small networks keep each check well under a second.
     "MultiTaskClassifier": dict(max_epochs=10, batch_size=32),
     "ProgressiveNetClassifier": dict(max_epochs=10, hidden_layer_sizes=(16,)),
+    # A search needs a model and a grid (as GridSearchCV does). The checks' data
+    # have no target rows: no_target="all_rows" is the documented option that
+    # measures the agreement with the ensemble on every row.
+    "EnsembleValidationSearch": dict(
+        estimator=LogisticRegression(), param_grid={"C": [0.1, 1.0]}, no_target="all_rows",
+    ),
 }
 
 
@@ -186,7 +193,7 @@ def _expected_failed_checks(estimator):
 def _instances():
     for name, Estimator in all_estimators():
         params = dict(CHECK_PARAMS.get(name, {}))
-        if "random_state" in Estimator().get_params():
+        if "random_state" in Estimator(**params).get_params():
             params["random_state"] = 0
         yield Estimator(**params)
 

@@ -3,7 +3,8 @@
 :class:`SourceKFold` folds the labelled source rows and keeps every target
 row in every fold; the scorers estimate how well a model does on the target
 domain from labelled source rows and unlabelled target rows, for
-``GridSearchCV(cv=SourceKFold(), scoring=...)``.
+``GridSearchCV(cv=SourceKFold(), scoring=...)``. :class:`EnsembleValidationSearch`
+is a search of its own: it needs the predictions of every candidate at once.
 """
 
 from ._scorers import (
@@ -14,9 +15,11 @@ from ._scorers import (
     prediction_entropy_scorer,
     soft_neighborhood_density_scorer,
 )
+from ._search import EnsembleValidationSearch
 from ._split import SourceKFold
 
 __all__ = [
+    "EnsembleValidationSearch",
     "SourceKFold",
     "circular_validation_scorer",
     "deep_embedded_validation_scorer",

@@ -1,0 +1,157 @@
+"""EnsembleValidationSearch: selection by agreement with the ensemble of all candidates."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from sktransfer import (
+    DANNClassifier,
+    EnsembleValidationSearch,
+    ImportanceWeightedClassifier,
+    LabelledOnly,
+)
+from sktransfer.datasets import make_rotated_moons, mask_target_labels
+from sktransfer.domain_adaptation._shallow import CORAL
+
+
+def _data(n=100, angle=40, seed=0):
+    X, y, d = make_rotated_moons(n, n, angle=angle, random_state=seed)
+    return X, mask_target_labels(y, d), y, d
+
+
+def _pipe():
+    return make_pipeline(StandardScaler(), CORAL(), LabelledOnly(LogisticRegression()))
+
+
+def test_agreement_is_accuracy_against_the_averaged_probabilities():
+    X, ym, _, d = _data()
+    grid = {"coral__reg": [0.01, 1.0, 100.0], "labelledonly__estimator__C": [0.01, 1.0]}
+    search = EnsembleValidationSearch(_pipe(), grid).fit(X, ym)
+    target = d < 0
+    probas = np.stack([
+        clone(_pipe()).set_params(**p).fit(X, ym).predict_proba(X[target])
+        for p in search.results_["params"]
+    ])
+    ensemble = probas.mean(axis=0)
+    np.testing.assert_allclose(search.ensemble_proba_, ensemble)
+    agreement = (probas.argmax(axis=2) == ensemble.argmax(axis=1)).mean(axis=1)
+    np.testing.assert_allclose(search.results_["agreement"], agreement)
+    assert search.best_index_ == int(np.argmax(agreement))
+    assert search.best_score_ == agreement.max()
+    assert search.best_params_ == search.results_["params"][search.best_index_]
+    assert search.results_["rank"][search.best_index_] == 1
+    assert len(search.results_["fit_time"]) == len(search.results_["params"]) == 6
+    # best_estimator_ is that candidate, fitted on all rows
+    refit = clone(_pipe()).set_params(**search.best_params_).fit(X, ym)
+    np.testing.assert_array_equal(search.predict(X), refit.predict(X))
+    np.testing.assert_allclose(search.predict_proba(X), refit.predict_proba(X))
+    assert search.estimator_ is search.best_estimator_
+
+
+def test_a_candidate_far_from_the_others_is_never_picked():
+    # The worst-case guarantee of EnsV: a constant classifier disagrees with the
+    # ensemble on every row of the other class, so it cannot be the pick.
+    X, ym, y, d = _data()
+    grid = {"estimator": [DummyClassifier(strategy="constant", constant=c) for c in (0, 1)]
+            + [LogisticRegression(C=C) for C in (0.1, 1.0)]}
+    search = EnsembleValidationSearch(LabelledOnly(), grid).fit(X, ym)
+    assert isinstance(search.best_params_["estimator"], LogisticRegression)
+    assert search.results_["rank"][:2].min() > 2
+    assert search.score(X[d < 0], y[d < 0]) > 0.6
+
+
+def test_ties_go_to_the_first_candidate_and_share_the_rank():
+    X, ym, _, _ = _data(40)
+    search = EnsembleValidationSearch(LabelledOnly(), {"estimator": [LogisticRegression()] * 3}).fit(X, ym)
+    assert search.best_index_ == 0
+    np.testing.assert_array_equal(search.results_["rank"], [1, 1, 1])
+    assert search.best_score_ == 1.0
+
+
+def test_dann_grid_keeps_the_fitted_pick():
+    # A grid of deep models: the pick is kept as fitted (no refit), and is the
+    # candidate whose fit with the same seed predicts the same labels.
+    X, ym, _, _ = _data(60, angle=35)
+    est = DANNClassifier(module__hidden_layer_sizes=(16,), max_epochs=5, random_state=0)
+    search = EnsembleValidationSearch(est, {"lambda_max": [0.0, 1.0], "lr": [0.005, 0.05]}).fit(X, ym)
+    refit = clone(est).set_params(**search.best_params_).fit(X, ym)
+    np.testing.assert_array_equal(search.predict(X), refit.predict(X))
+    assert len(search.best_estimator_.net_.history) == 5
+
+
+def test_labels_vote_when_the_candidates_have_no_predict_proba():
+    X, ym, _, d = _data()
+    grid = {"estimator__C": [0.001, 1.0, 10.0]}
+    search = EnsembleValidationSearch(LabelledOnly(LinearSVC()), grid).fit(X, ym)
+    assert not hasattr(search, "predict_proba")
+    votes = np.stack([
+        clone(LabelledOnly(LinearSVC())).set_params(**p).fit(X, ym).predict(X[d < 0])
+        for p in search.results_["params"]
+    ])
+    share_of_ones = (votes == 1).mean(axis=0)
+    np.testing.assert_allclose(search.ensemble_proba_[:, 1], share_of_ones)
+    search.decision_function(X[:3])
+
+
+def test_sample_domain_decides_the_target_rows_and_reaches_fit():
+    X, _, y, d = _data()
+    sample_domain = np.where(d < 0, -2, 1)
+    y_given = y.copy()
+    y_given[np.flatnonzero(d < 0)[5:]] = -1  # 5 labelled target rows
+    grid = {"domain_classifier": [LogisticRegression(C=0.1), LogisticRegression(C=1.0)]}
+    search = EnsembleValidationSearch(ImportanceWeightedClassifier(), grid)
+    search.fit(X, y_given, sample_domain=sample_domain)
+    assert search.ensemble_proba_.shape == (int((d < 0).sum()), 2)
+    # the search passed sample_domain on: the weights cover the source rows only
+    assert len(search.best_estimator_.weights_) == int((d > 0).sum())
+
+
+def test_clone_pickle_and_n_jobs():
+    X, ym, _, _ = _data(60)
+    grid = {"coral__reg": [0.1, 1.0, 10.0]}
+    search = EnsembleValidationSearch(_pipe(), grid, n_jobs=2).fit(X, ym)
+    again = clone(search).set_params(n_jobs=1).fit(X, ym)
+    np.testing.assert_allclose(search.results_["agreement"], again.results_["agreement"])
+    restored = pickle.loads(pickle.dumps(search))
+    np.testing.assert_array_equal(restored.predict(X), search.predict(X))
+    assert restored.n_features_in_ == 2
+
+
+def test_no_target_all_rows_scores_every_row():
+    X, _, y, _ = _data(40)
+    with pytest.raises(ValueError, match="no target rows.*no_target='all_rows'"):
+        EnsembleValidationSearch(LogisticRegression(), {"C": [0.1, 1.0]}).fit(X, y)
+    search = EnsembleValidationSearch(LogisticRegression(), {"C": [0.1, 1.0]}, no_target="all_rows").fit(X, y)
+    assert search.ensemble_proba_.shape == (len(X), 2)
+
+
+@pytest.mark.parametrize(
+    "estimator, grid, kwargs, y_kind, error, match",
+    [
+        (LinearRegression(), {"fit_intercept": [True]}, {}, "masked", TypeError, "needs a classifier"),
+        (LabelledOnly(), {"estimator__C": [1.0]}, {"no_target": "skip"}, "masked", ValueError, "no_target must be"),
+        (LabelledOnly(), [], {}, "masked", ValueError, "gives no candidate"),
+        (LabelledOnly(), {"estimator__C": [1.0]}, {}, "none", ValueError, "requires y to be passed"),
+        (LabelledOnly(), {"estimator__C": [1.0]}, {}, "unlabelled", ValueError, "no labelled source rows"),
+        (LabelledOnly(), {"estimator__C": -1.0}, {}, "masked", TypeError, "Parameter grid"),
+    ],
+)
+def test_bad_input(estimator, grid, kwargs, y_kind, error, match):
+    X, ym, _, _ = _data(30)
+    y = {"masked": ym, "none": None, "unlabelled": np.full(len(ym), -1)}[y_kind]
+    with pytest.raises(error, match=match):
+        EnsembleValidationSearch(estimator, grid, **kwargs).fit(X, y)
+
+
+def test_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        EnsembleValidationSearch(LabelledOnly(), {"estimator__C": [1.0]}).predict(np.zeros((2, 2)))
