@@ -115,7 +115,7 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
 
     References
     ----------
-    D. Hu, J. Liang, X. Wang and C.-S. Foo. Towards Reliable Model Selection
+    D. Hu, M. Luo, J. Liang and C.-S. Foo. Towards Reliable Model Selection
     for Unsupervised Domain Adaptation: An Empirical Study and A Certified
     Baseline. NeurIPS 2024 Datasets and Benchmarks Track.
 
