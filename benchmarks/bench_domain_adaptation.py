@@ -12,6 +12,9 @@ target accuracy (%) of:
   30 components, mu=1: the setting of the MEDA/TCA papers, fixed a priori), and
   importance weighting by a logistic-regression domain classifier
   (``ImportanceWeightedClassifier`` vs skada's ``DiscriminatorReweight``);
+- GFK (``GeodesicFlowKernel``, sktransfer only: skada has none) + 1-NN, as in Gong
+  et al. and the published GFK column, with 20-dimensional subspaces (MEDA's setting
+  for its GFK step), on the loader's features as in the paper;
 - MEDA (``MEDAClassifier``, sktransfer only: skada has none) with the paper's
   settings (20-dimensional GFK subspaces, RBF kernel, lambda=10, rho=1, eta=0.1,
   10 neighbours, 10 iterations), on the loader's features as in the paper (it
@@ -88,6 +91,7 @@ from sktransfer.datasets import (  # noqa: E402
 )
 from sktransfer.domain_adaptation import (  # noqa: E402
     CORAL,
+    GeodesicFlowKernel,
     ImportanceWeightedClassifier,
     MEDAClassifier,
     SubspaceAlignment,
@@ -130,11 +134,11 @@ PUBLISHED = {
 
 SHALLOW = ["CORAL", "SA", "TCA", "IW"]
 DEEP = ["DANN", "DeepCORAL", "DAN", "CDAN"]
-OURS_ONLY = ["MEDA", "MEDA-SPL"]  # no skada counterpart
+OURS_ONLY = ["GFK", "MEDA", "MEDA-SPL"]  # no skada counterpart
 SOURCE_ONLY = ["LR", "1NN", "NN"]  # NN = the deep network without adaptation
 ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP
 # Methods fitted on the loader's features (no StandardScaler), as in their paper.
-LOADER_INPUT = {"MEDA", "MEDA-SPL"}
+LOADER_INPUT = {"GFK", "MEDA", "MEDA-SPL"}
 SKADA_NAME = {"CORAL": "CORAL", "SA": "SubspaceAlignment", "TCA": "TransferComponentAnalysis",
               "IW": "DiscriminatorReweight", "DANN": "DANN", "DeepCORAL": "DeepCoral",
               "DAN": "DAN", "CDAN": "CDAN"}
@@ -142,6 +146,7 @@ SKADA_NAME = {"CORAL": "CORAL", "SA": "SubspaceAlignment", "TCA": "TransferCompo
 # Settings fixed a priori (no target labels): shallow hyper-parameters of the papers.
 SA_COMPONENTS = 100
 TCA_PARAMS = {"n_components": 30, "kernel": "linear", "mu": 1.0}
+GFK_COMPONENTS = 20
 
 # --epochs / --seeds: override the per-part defaults of _deep_settings (None: defaults).
 EPOCHS_OVERRIDE = None
@@ -202,6 +207,8 @@ def _ours(method, deep_params, seed):
         return make_pipeline(TransferComponentAnalysis(**TCA_PARAMS), LabelledOnly(_lr()))
     if method == "IW":
         return ImportanceWeightedClassifier(_lr(), random_state=seed)
+    if method == "GFK":
+        return make_pipeline(GeodesicFlowKernel(GFK_COMPONENTS), LabelledOnly(KNeighborsClassifier(1)))
     if method == "MEDA":
         return MEDAClassifier(random_state=seed)
     if method == "MEDA-SPL":
@@ -553,9 +560,10 @@ def main():
            "source-only LogisticRegression / 1-NN; NN = the deep network without adaptation "
            "(DANNClassifier(lambda_max=0)). Shallow: CORAL (Ledoit-Wolf shrinkage, both) + LR; "
            f"SA ({SA_COMPONENTS} components) + 1-NN; TCA ({TCA_PARAMS}) + LR; IW = importance weights "
-           "from a LogisticRegression domain classifier, then LR. MEDA: MEDAClassifier() "
-           "(the paper's settings) on the loader's features; MEDA-SPL: the same with "
-           "selection='progressive'; no skada counterpart.")
+           "from a LogisticRegression domain classifier, then LR. GFK: "
+           f"GeodesicFlowKernel({GFK_COMPONENTS}) + 1-NN on the loader's features; MEDA: "
+           "MEDAClassifier() (the paper's settings) on the loader's features; MEDA-SPL: the "
+           "same with selection='progressive'; GFK and MEDA have no skada counterpart.")
     example = {p: _deep_settings(p, {}, args.quick) for p in parts}
     conv_params, conv_seeds, _ = _deep_settings("digits", {"conv": True}, args.quick)
     report("Deep settings (epochs, sktransfer seeds, skada seeds): " + "; ".join(
@@ -563,7 +571,7 @@ def main():
         + (f"; ConvEncoder rows (digits): {conv_params['max_epochs']} epochs, {conv_seeds} seed(s), "
            "sktransfer only" if "digits" in parts and args.conv else "")
         + ". Input: the loader's default preprocessing, then StandardScaler over both domains "
-          "(MEDA, MEDA-SPL: the loader's features).")
+          f"({', '.join(sorted(LOADER_INPUT))}: the loader's features).")
     tables(report, tasks, methods, ours_res, skada_res, skada_status)
     timing_table(report, tasks, methods, ours_res, skada_res, skada_status, args.n_jobs)
     targets(report, tasks, methods, ours_res, skada_res, skada_status)

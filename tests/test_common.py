@@ -46,6 +46,8 @@ CHECK_PARAMS = {
     # (CORAL is then the identity, SA plain PCA, TCA kernel PCA).
     "CORAL": dict(single_domain="fit"),
     "SubspaceAlignment": dict(single_domain="fit"),
+    # The checks' data have as few as 1 feature: subspaces of 1 dimension.
+    "GeodesicFlowKernel": dict(single_domain="fit", n_components=1),
     "TransferComponentAnalysis": dict(single_domain="fit"),
     # No target rows: uniform weights (plain training), the documented option.
     "ImportanceWeightedClassifier": dict(no_target="uniform"),

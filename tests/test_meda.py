@@ -1,7 +1,6 @@
 """MEDAClassifier: its promise (it adapts), its pieces (GFK, MMD matrix), its API."""
 
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,37 +11,25 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-
-from sktransfer import MEDAClassifier
-from sktransfer.datasets import load_office_caltech, make_rotated_moons, mask_target_labels
-from sktransfer.domain_adaptation._meda import _gfk_factor, _mmd_factors, _select_confident
-from sktransfer.model_selection import SourceKFold, circular_validation_scorer
-
-from test_shallow_da import subspace_problem
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-needs_data = pytest.mark.skipif(
-    not (DATA / "office_caltech10_surf").is_dir(),
-    reason=f"benchmark data folder {DATA} (../shared/data next to the repo) is absent",
+from test_shallow_da import (
+    DATA,
+    _gfk_by_numerical_integration,
+    needs_data,
+    subspace_problem,
 )
 
-
-def _gfk_by_numerical_integration(Xs, Xt, d, steps=2001):
-    """G = int_0^1 Phi(t) Phi(t)^T dt along the geodesic, by the trapezoid rule."""
-    def basis(X):
-        return np.linalg.svd(X - X.mean(0), full_matrices=False)[2][:d].T
-
-    ps, pt = basis(Xs), basis(Xt)
-    u1, cos, vt = np.linalg.svd(ps.T @ pt)
-    theta = np.arccos(np.clip(cos, -1, 1))
-    u2 = -((pt - ps @ ps.T @ pt) @ vt.T) / np.sin(theta)
-    ts = np.linspace(0, 1, steps)
-    G = np.zeros((Xs.shape[1], Xs.shape[1]))
-    for i, t in enumerate(ts):
-        phi = ps @ u1 * np.cos(t * theta) - u2 * np.sin(t * theta)
-        w = 0.5 if i in (0, steps - 1) else 1.0
-        G += w * phi @ phi.T
-    return G / (steps - 1)
+from sktransfer import MEDAClassifier
+from sktransfer.datasets import (
+    load_office_caltech,
+    make_rotated_moons,
+    mask_target_labels,
+)
+from sktransfer.domain_adaptation._meda import (
+    _gfk_factor,
+    _mmd_factors,
+    _select_confident,
+)
+from sktransfer.model_selection import SourceKFold, circular_validation_scorer
 
 
 def test_gfk_factor_is_the_geodesic_flow_integral():

@@ -4,7 +4,7 @@ Deep methods train a network on both domains (:class:`DANNClassifier`,
 :class:`CDANClassifier`, :class:`DeepCORALClassifier`, :class:`DANClassifier`);
 shallow methods are transformers that align the domains before any
 scikit-learn estimator (:class:`CORAL`, :class:`SubspaceAlignment`,
-:class:`TransferComponentAnalysis`), reweight the source rows
+:class:`GeodesicFlowKernel`, :class:`TransferComponentAnalysis`), reweight the source rows
 (:class:`ImportanceWeightedClassifier`), or fit a kernel classifier on both
 domains in closed form (:class:`MEDAClassifier`).
 """
@@ -13,14 +13,20 @@ from ._dann import DANNClassifier
 from ._deep import CDANClassifier, DANClassifier, DeepCORALClassifier
 from ._meda import MEDAClassifier
 from ._reweight import ImportanceWeightCollapseWarning, ImportanceWeightedClassifier
-from ._shallow import CORAL, SubspaceAlignment, TransferComponentAnalysis
+from ._shallow import (
+    CORAL,
+    GeodesicFlowKernel,
+    SubspaceAlignment,
+    TransferComponentAnalysis,
+)
 
 __all__ = [
-    "CDANClassifier",
     "CORAL",
+    "CDANClassifier",
     "DANClassifier",
     "DANNClassifier",
     "DeepCORALClassifier",
+    "GeodesicFlowKernel",
     "ImportanceWeightCollapseWarning",
     "ImportanceWeightedClassifier",
     "MEDAClassifier",

@@ -31,45 +31,9 @@ from ..base import (
     _check_positive_ints,
     _LabelledRowsClassifierMixin,
 )
+from ._shallow import _gfk_factor
 
 __all__ = ["MEDAClassifier"]
-
-
-# ----------------------------------------------------------------------
-# geodesic flow kernel
-# ----------------------------------------------------------------------
-def _pca_basis(X: np.ndarray, n_components: int) -> np.ndarray:
-    """Orthonormal basis (n_features, n_components) of X's leading principal directions."""
-    _, _, vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
-    return vt[:n_components].T
-
-
-def _gfk_factor(Xs: np.ndarray, Xt: np.ndarray, n_components: int) -> np.ndarray:
-    """A factor ``F`` (n_features, 2 n_components) of the geodesic flow kernel, ``G = F F^T``.
-
-    ``G = int_0^1 Phi(t) Phi(t)^T dt`` along the geodesic from the source
-    subspace ``Ps`` to the target subspace ``Pt`` on the Grassmann manifold,
-    in closed form from the principal angles ``theta`` between them (Gong et
-    al. 2012, eq. 7): ``G = O B O^T`` with
-    ``O = [Ps U1, U2]`` and ``B`` made of three diagonal blocks.
-    ``(I - Ps Ps^T) Pt`` gives ``U2``, the directions leaving ``Ps``, without
-    forming the orthogonal complement of ``Ps``. Rows mapped by ``F`` have the
-    inner products (hence distances and kernels) of rows mapped by ``sqrt(G)``,
-    in ``2 n_components`` columns instead of ``n_features``.
-    """
-    ps = _pca_basis(Xs, n_components)
-    pt = _pca_basis(Xt, n_components)
-    cross = ps.T @ pt
-    u1, cos_theta, vt = np.linalg.svd(cross)
-    theta = np.arccos(np.clip(cos_theta, -1.0, 1.0))
-    u2 = -((pt - ps @ cross) @ vt.T) / np.maximum(np.sin(theta), 1e-12)
-    sinc = np.sinc(2.0 * theta / np.pi)  # sin(2 theta) / (2 theta), 1 at theta = 0
-    lam1 = 0.5 * (1.0 + sinc)
-    lam2 = 0.5 * (np.cos(2.0 * theta) - 1.0) / np.maximum(2.0 * theta, 1e-20)
-    lam3 = 0.5 * (1.0 - sinc)
-    blocks = np.block([[np.diag(lam1), np.diag(lam2)], [np.diag(lam2), np.diag(lam3)]])
-    eigval, eigvec = np.linalg.eigh(blocks)
-    return np.hstack([ps @ u1, u2]) @ (eigvec * np.sqrt(np.clip(eigval, 0.0, None)))
 
 
 def _unit_rows(Z: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Shallow domain adaptation transformers: CORAL, subspace alignment, TCA.
+"""Shallow domain adaptation transformers: CORAL, subspace alignment, GFK, TCA.
 
 They go in a :class:`~sklearn.pipeline.Pipeline` before a classifier and are
 fit on the rows of both domains, target rows marked by ``y == -1`` (or by
@@ -19,8 +19,8 @@ How rows are mapped, in one rule shared by the three classes:
 pipeline step requested with ``set_fit_request(sample_domain=True)`` then
 receives it in ``fit_transform`` with nothing else to request.
 
-For :class:`TransferComponentAnalysis` both maps are the same (one shared
-embedding), so the rule changes nothing there.
+For :class:`GeodesicFlowKernel` and :class:`TransferComponentAnalysis` both
+maps are the same (one shared embedding), so the rule changes nothing there.
 """
 
 from __future__ import annotations
@@ -41,9 +41,46 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import _domain_masks
 
-__all__ = ["CORAL", "SubspaceAlignment", "TransferComponentAnalysis"]
+__all__ = ["CORAL", "GeodesicFlowKernel", "SubspaceAlignment", "TransferComponentAnalysis"]
 
 _SINGLE_DOMAIN = ("raise", "fit")
+
+
+# ----------------------------------------------------------------------
+# geodesic flow kernel
+# ----------------------------------------------------------------------
+def _pca_basis(X: np.ndarray, n_components: int) -> np.ndarray:
+    """Orthonormal basis (n_features, n_components) of X's leading principal directions."""
+    _, _, vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
+    return vt[:n_components].T
+
+
+def _gfk_factor(Xs: np.ndarray, Xt: np.ndarray, n_components: int) -> np.ndarray:
+    """A factor ``F`` (n_features, 2 n_components) of the geodesic flow kernel, ``G = F F^T``.
+
+    ``G = int_0^1 Phi(t) Phi(t)^T dt`` along the geodesic from the source
+    subspace ``Ps`` to the target subspace ``Pt`` on the Grassmann manifold,
+    in closed form from the principal angles ``theta`` between them (Gong et
+    al. 2012, eq. 7): ``G = O B O^T`` with
+    ``O = [Ps U1, U2]`` and ``B`` made of three diagonal blocks.
+    ``(I - Ps Ps^T) Pt`` gives ``U2``, the directions leaving ``Ps``, without
+    forming the orthogonal complement of ``Ps``. Rows mapped by ``F`` have the
+    inner products (hence distances and kernels) of rows mapped by ``sqrt(G)``,
+    in ``2 n_components`` columns instead of ``n_features``.
+    """
+    ps = _pca_basis(Xs, n_components)
+    pt = _pca_basis(Xt, n_components)
+    cross = ps.T @ pt
+    u1, cos_theta, vt = np.linalg.svd(cross)
+    theta = np.arccos(np.clip(cos_theta, -1.0, 1.0))
+    u2 = -((pt - ps @ cross) @ vt.T) / np.maximum(np.sin(theta), 1e-12)
+    sinc = np.sinc(2.0 * theta / np.pi)  # sin(2 theta) / (2 theta), 1 at theta = 0
+    lam1 = 0.5 * (1.0 + sinc)
+    lam2 = 0.5 * (np.cos(2.0 * theta) - 1.0) / np.maximum(2.0 * theta, 1e-20)
+    lam3 = 0.5 * (1.0 - sinc)
+    blocks = np.block([[np.diag(lam1), np.diag(lam2)], [np.diag(lam2), np.diag(lam3)]])
+    eigval, eigvec = np.linalg.eigh(blocks)
+    return np.hstack([ps @ u1, u2]) @ (eigvec * np.sqrt(np.clip(eigval, 0.0, None)))
 
 
 class _DomainTransformerMixin(TransformerMixin):
@@ -78,6 +115,19 @@ class _DomainTransformerMixin(TransformerMixin):
                 )
             is_source = is_target = np.ones(len(X), dtype=bool)
         return X, is_source, is_target
+
+    def _subspace_dimension(self, X, is_source, is_target) -> int:
+        """``n_components`` checked against the features and rows of each domain (None: all)."""
+        limit = min(X.shape[1], int(is_source.sum()), int(is_target.sum()))
+        k = self.n_components
+        if k is None:
+            return limit
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= limit:
+            raise ValueError(
+                f"n_components must be an integer in [1, {limit}] (the number of features "
+                f"and of rows of each domain), got {k!r}"
+            )
+        return int(k)
 
     def fit_transform(self, X, y=None, sample_domain=None):
         """Fit, then map each training row by its domain.
@@ -372,16 +422,7 @@ class SubspaceAlignment(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixin
         """
         X, is_source, is_target = self._validate_fit(X, y, sample_domain)
         Xs, Xt = X[is_source], X[is_target]
-        limit = min(X.shape[1], len(Xs), len(Xt))
-        k = self.n_components
-        if k is None:
-            k = limit
-        elif isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= limit:
-            raise ValueError(
-                f"n_components must be an integer in [1, {limit}] (the number of features "
-                f"and of rows of each domain), got {k!r}"
-            )
-        self.n_components_ = int(k)
+        self.n_components_ = self._subspace_dimension(X, is_source, is_target)
         pca_s = PCA(self.n_components_, svd_solver="full").fit(Xs)
         pca_t = PCA(self.n_components_, svd_solver="full").fit(Xt)
         self.mean_source_, self.mean_target_ = pca_s.mean_, pca_t.mean_
@@ -402,6 +443,104 @@ class SubspaceAlignment(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixin
                 (X[is_source] - self.mean_source_) @ self.components_source_ @ self.alignment_
             )
         return out
+
+
+class GeodesicFlowKernel(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixin, BaseEstimator):
+    """Geodesic flow kernel (GFK): integrate over the subspaces between the source and target.
+
+    The source and target PCA subspaces (``n_components`` dimensions each,
+    both centred on their own mean) are two points of a Grassmann manifold.
+    GFK projects a row onto every subspace along the geodesic between them
+    and integrates the inner products, which has a closed form in the
+    principal angles between the two subspaces (Gong et al., 2012):
+    ``<x, x'>_G = x' G x'^T`` with ``G = F F^T``. This transformer maps each
+    row to ``x F`` (``2 n_components`` columns), so any estimator after it
+    works with the GFK inner products and distances; with
+    ``KNeighborsClassifier(1)`` it is the GFK + 1-NN of the paper.
+
+    Both domains are mapped by the same ``F`` (no centring at transform
+    time, as in the paper). Within a :class:`~sklearn.pipeline.Pipeline` the
+    final classifier must skip the ``y == -1`` rows, e.g.
+    :class:`~sktransfer.LabelledOnly`.
+
+    Parameters
+    ----------
+    n_components : int or None, default=20
+        Dimension of the source and target subspaces; at most the number of
+        features and of the rows of each domain (None means that maximum).
+        The output has twice as many columns.
+    single_domain : {"raise", "fit"}, default="raise"
+        What to do when fit sees one domain only: raise a ``ValueError``, or
+        use those rows as both source and target (then ``G`` is the
+        projection on their PCA subspace).
+
+    Attributes
+    ----------
+    embedding_ : ndarray of shape (n_features, 2 * n_components)
+        The factor ``F`` of the kernel, ``G = F F^T``.
+    n_components_ : int
+        The subspace dimension used.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    See Also
+    --------
+    SubspaceAlignment : aligns the source subspace onto the target one
+        instead of integrating between them.
+    MEDAClassifier : GFK followed by distribution alignment and a kernel
+        classifier.
+
+    References
+    ----------
+    B. Gong, Y. Shi, F. Sha and K. Grauman. Geodesic Flow Kernel for
+    Unsupervised Domain Adaptation. CVPR 2012.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer.domain_adaptation import GeodesicFlowKernel
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(size=(100, 5)), rng.normal(size=(100, 5)) + 2]
+    >>> y = np.r_[rng.randint(2, size=100), -np.ones(100, dtype=int)]
+    >>> gfk = GeodesicFlowKernel(n_components=2).fit(X, y)
+    >>> gfk.transform(X).shape, gfk.embedding_.shape
+    ((200, 4), (5, 4))
+    """
+
+    def __init__(self, n_components: int | None = 20, *, single_domain: str = "raise"):
+        self.n_components = n_components
+        self.single_domain = single_domain
+
+    def fit(self, X, y=None, sample_domain=None) -> GeodesicFlowKernel:
+        """Learn the kernel from the subspaces of the two domains.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows of both domains.
+        y : array-like of shape (n_samples,), default=None
+            Labels; ``-1`` marks target rows when ``sample_domain`` is None.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            Domain of each row: positive ids for source domains, negative ids
+            for target domains.
+
+        Returns
+        -------
+        self : GeodesicFlowKernel
+            The fitted transformer.
+        """
+        X, is_source, is_target = self._validate_fit(X, y, sample_domain)
+        self.n_components_ = self._subspace_dimension(X, is_source, is_target)
+        self.embedding_ = _gfk_factor(X[is_source], X[is_target], self.n_components_)
+        self._fit_is_source_ = is_source & ~is_target
+        return self
+
+    @property
+    def _n_features_out(self):
+        return 2 * self.n_components_
+
+    def _map(self, X, is_source):
+        return X @ self.embedding_
 
 
 class TransferComponentAnalysis(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixin, BaseEstimator):
