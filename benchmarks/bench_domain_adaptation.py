@@ -15,6 +15,9 @@ target accuracy (%) of:
 - GFK (``GeodesicFlowKernel``, sktransfer only: skada has none) + 1-NN, as in Gong
   et al. and the published GFK column, with 20-dimensional subspaces (MEDA's setting
   for its GFK step), on the loader's features as in the paper;
+- JDA (``JDAClassifier``, sktransfer only: skada has none) with its defaults (30
+  directions, lambda=1, 10 rounds, 1-NN: the reference code's settings), on the
+  loader's features;
 - MEDA (``MEDAClassifier``, sktransfer only: skada has none) with the paper's
   settings (20-dimensional GFK subspaces, RBF kernel, lambda=10, rho=1, eta=0.1,
   10 neighbours, 10 iterations), on the loader's features as in the paper (it
@@ -93,6 +96,7 @@ from sktransfer.domain_adaptation import (  # noqa: E402
     CORAL,
     GeodesicFlowKernel,
     ImportanceWeightedClassifier,
+    JDAClassifier,
     MEDAClassifier,
     SubspaceAlignment,
     TransferComponentAnalysis,
@@ -134,11 +138,11 @@ PUBLISHED = {
 
 SHALLOW = ["CORAL", "SA", "TCA", "IW"]
 DEEP = ["DANN", "DeepCORAL", "DAN", "CDAN"]
-OURS_ONLY = ["GFK", "MEDA", "MEDA-SPL"]  # no skada counterpart
+OURS_ONLY = ["GFK", "JDA", "MEDA", "MEDA-SPL"]  # no skada counterpart
 SOURCE_ONLY = ["LR", "1NN", "NN"]  # NN = the deep network without adaptation
 ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP
 # Methods fitted on the loader's features (no StandardScaler), as in their paper.
-LOADER_INPUT = {"GFK", "MEDA", "MEDA-SPL"}
+LOADER_INPUT = {"GFK", "JDA", "MEDA", "MEDA-SPL"}
 SKADA_NAME = {"CORAL": "CORAL", "SA": "SubspaceAlignment", "TCA": "TransferComponentAnalysis",
               "IW": "DiscriminatorReweight", "DANN": "DANN", "DeepCORAL": "DeepCoral",
               "DAN": "DAN", "CDAN": "CDAN"}
@@ -209,6 +213,8 @@ def _ours(method, deep_params, seed):
         return ImportanceWeightedClassifier(_lr(), random_state=seed)
     if method == "GFK":
         return make_pipeline(GeodesicFlowKernel(GFK_COMPONENTS), LabelledOnly(KNeighborsClassifier(1)))
+    if method == "JDA":
+        return JDAClassifier()
     if method == "MEDA":
         return MEDAClassifier(random_state=seed)
     if method == "MEDA-SPL":
@@ -561,9 +567,10 @@ def main():
            "(DANNClassifier(lambda_max=0)). Shallow: CORAL (Ledoit-Wolf shrinkage, both) + LR; "
            f"SA ({SA_COMPONENTS} components) + 1-NN; TCA ({TCA_PARAMS}) + LR; IW = importance weights "
            "from a LogisticRegression domain classifier, then LR. GFK: "
-           f"GeodesicFlowKernel({GFK_COMPONENTS}) + 1-NN on the loader's features; MEDA: "
-           "MEDAClassifier() (the paper's settings) on the loader's features; MEDA-SPL: the "
-           "same with selection='progressive'; GFK and MEDA have no skada counterpart.")
+           f"GeodesicFlowKernel({GFK_COMPONENTS}) + 1-NN on the loader's features; JDA: "
+           "JDAClassifier() on the loader's features; MEDA: MEDAClassifier() (the paper's "
+           "settings) on the loader's features; MEDA-SPL: the same with "
+           "selection='progressive'; GFK, JDA and MEDA have no skada counterpart.")
     example = {p: _deep_settings(p, {}, args.quick) for p in parts}
     conv_params, conv_seeds, _ = _deep_settings("digits", {"conv": True}, args.quick)
     report("Deep settings (epochs, sktransfer seeds, skada seeds): " + "; ".join(

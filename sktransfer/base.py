@@ -640,6 +640,22 @@ def _domain_masks(y, sample_domain, n_samples: int):
     return labelled, sample_domain < 0
 
 
+def _validate_domain_fit(estimator, X, y, sample_domain, *, allowed: str, how: str):
+    """``(X, y, labelled, is_target)`` for ``fit`` of a closed-form domain-adaptation classifier.
+
+    Validates ``X`` (float64) and ``y``, then the domain rows; a fit without
+    target rows is refused unless ``estimator.no_target == allowed`` (``how``
+    is the sentence that names that option in the error).
+    """
+    X, y = validate_data(estimator, X, y, dtype=np.float64, y_numeric=False, ensure_min_samples=2)
+    y = column_or_1d(y, warn=True)
+    labelled, is_target = _check_domain_rows(
+        y, sample_domain, len(y), type(estimator).__name__,
+        no_target=None if estimator.no_target == allowed else how,
+    )
+    return X, y, labelled, is_target
+
+
 def _check_domain_rows(y, sample_domain, n_samples: int, owner: str, *, no_target: str | None):
     """``(labelled, is_target)`` for a classifier fitted on labelled source rows and target rows.
 

@@ -55,6 +55,11 @@ CHECK_PARAMS = {
     # documented option. Subspaces of 2 dimensions (the checks' data have 2 to 10
     # features; with 1 feature the fit refuses n_components=2, naming n_features=1).
     "MEDAClassifier": dict(no_target="source_only", n_components=2),
+    # No target rows: the projection without the MMD term, the documented
+    # option. 2 directions: rows are scaled to unit length before and after the
+    # projection (the paper's), so 1 direction leaves only a sign; with 1 feature
+    # the fit refuses n_components=2, naming n_features=1.
+    "JDAClassifier": dict(no_target="source_only", n_components=2),
     # The default network is EfficientNet-Lite0 for images: a small MLP built
     # for the checks' width instead (a partial, since ``module__*`` keyword
     # parameters are attributes the checks do not expect after __init__).
@@ -131,6 +136,13 @@ EXPECTED_FAILED_CHECKS = {
             "as for DANNClassifier: its last part fits binary labels [-1, 1], and -1 "
             "marks the unlabelled (target) rows. The string and integer label parts "
             "are tested in test_meda.py."
+        ),
+    },
+    "JDAClassifier": {
+        "check_classifiers_classes": (
+            "as for DANNClassifier: its last part fits binary labels [-1, 1], and -1 "
+            "marks the unlabelled (target) rows. String labels and labelled target "
+            "rows are tested in test_jda.py."
         ),
     },
     "FineTuneClassifier": {

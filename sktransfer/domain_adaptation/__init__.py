@@ -5,12 +5,13 @@ Deep methods train a network on both domains (:class:`DANNClassifier`,
 shallow methods are transformers that align the domains before any
 scikit-learn estimator (:class:`CORAL`, :class:`SubspaceAlignment`,
 :class:`GeodesicFlowKernel`, :class:`TransferComponentAnalysis`), reweight the source rows
-(:class:`ImportanceWeightedClassifier`), or fit a kernel classifier on both
-domains in closed form (:class:`MEDAClassifier`).
+(:class:`ImportanceWeightedClassifier`), or learn a projection or a kernel classifier on both
+domains in closed form (:class:`JDAClassifier`, :class:`MEDAClassifier`).
 """
 
 from ._dann import DANNClassifier
 from ._deep import CDANClassifier, DANClassifier, DeepCORALClassifier
+from ._jda import JDAClassifier
 from ._meda import MEDAClassifier
 from ._reweight import ImportanceWeightCollapseWarning, ImportanceWeightedClassifier
 from ._shallow import (
@@ -29,6 +30,7 @@ __all__ = [
     "GeodesicFlowKernel",
     "ImportanceWeightCollapseWarning",
     "ImportanceWeightedClassifier",
+    "JDAClassifier",
     "MEDAClassifier",
     "SubspaceAlignment",
     "TransferComponentAnalysis",

@@ -24,12 +24,12 @@ from sklearn.base import BaseEstimator
 from sklearn.neighbors import KNeighborsClassifier, kneighbors_graph
 from sklearn.svm import LinearSVC
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import (
-    _check_domain_rows,
     _check_positive_ints,
     _LabelledRowsClassifierMixin,
+    _validate_domain_fit,
 )
 from ._shallow import _gfk_factor
 
@@ -315,12 +315,9 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False, ensure_min_samples=2)
-        y = column_or_1d(y, warn=True)
-        labelled, is_target = _check_domain_rows(
-            y, sample_domain, len(y), "MEDAClassifier",
-            no_target=None if self.no_target == "source_only"
-            else "To fit without adaptation, set no_target='source_only'.",
+        X, y, labelled, is_target = _validate_domain_fit(
+            self, X, y, sample_domain, allowed="source_only",
+            how="To fit without adaptation, set no_target='source_only'.",
         )
         Xs = X[~is_target]
         Xt = X[is_target] if is_target.any() else Xs

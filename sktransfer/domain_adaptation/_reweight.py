@@ -10,11 +10,11 @@ from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, MetaEstimatorMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import rbf_kernel
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import (
     _clone_seeded,
-    _check_domain_rows,
+    _validate_domain_fit,
     _WrappedClassifierMixin,
 )
 
@@ -258,12 +258,9 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
             The fitted estimator.
         """
         self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False, ensure_min_samples=2)
-        y = column_or_1d(y, warn=True)
-        labelled, is_target = _check_domain_rows(
-            y, sample_domain, len(y), "ImportanceWeightedClassifier",
-            no_target=None if self.no_target == "uniform"
-            else "To fit with uniform weights, set no_target='uniform'.",
+        X, y, labelled, is_target = _validate_domain_fit(
+            self, X, y, sample_domain, allowed="uniform",
+            how="To fit with uniform weights, set no_target='uniform'.",
         )
         is_source = ~is_target
         n_source = int(is_source.sum())
