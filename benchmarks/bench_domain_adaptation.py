@@ -59,6 +59,7 @@ Run::
     ... --only office|digits|amazon   # one part (repeatable)
     ... --methods CORAL,DANN          # a subset of methods
     ... --epochs 60 --seeds 3         # deep fits: other epochs / seeds (both libraries)
+    ... --seeds 5 --first-seed 5      # seeds 5-9 (a held-out set of seeds)
 
 Results go to ``benchmarks/results/bench_domain_adaptation.md`` (``--out``).
 """
@@ -155,6 +156,7 @@ GFK_COMPONENTS = 20
 # --epochs / --seeds: override the per-part defaults of _deep_settings (None: defaults).
 EPOCHS_OVERRIDE = None
 SEEDS_OVERRIDE = None
+FIRST_SEED = 0  # --first-seed: seeds FIRST_SEED, FIRST_SEED + 1, ... (held-out seed sets)
 
 
 # ----------------------------------------------------------------------
@@ -284,10 +286,10 @@ def _plan(tasks, methods, quick, skada_ok):
             if _ours(m, deep_params, 0) is None:
                 continue
             seeds = deep_seeds if is_deep else 1  # shallow fits are deterministic
-            for s in range(seeds):
+            for s in range(FIRST_SEED, FIRST_SEED + seeds):
                 ours.append((ti, m, s, deep_params if is_deep else {}))
             if skada_ok and m in SHALLOW + DEEP and not extra.get("conv"):
-                for s in range(skada_seeds if is_deep else 1):
+                for s in range(FIRST_SEED, FIRST_SEED + (skada_seeds if is_deep else 1)):
                     theirs.append((ti, m, s, deep_params if is_deep else {}))
     return ours, theirs
 
@@ -365,8 +367,9 @@ def tables(report, tasks, methods, ours_res, skada_res, skada_status):
         report(f"\n## {title}: target accuracy (%)\n")
         n_seeds = SEEDS_OVERRIDE or 1
         report("Each cell: sktransfer / skada. Deep: "
-               + ("one seed each (seed 0)" if n_seeds == 1 else
-                  f"mean ± std over {n_seeds} seeds (0..{n_seeds - 1}); averages: mean ± std over seeds "
+               + (f"one seed each (seed {FIRST_SEED})" if n_seeds == 1 else
+                  f"mean ± std over {n_seeds} seeds ({FIRST_SEED}..{FIRST_SEED + n_seeds - 1}); "
+                  "averages: mean ± std over seeds "
                   "of the 12-pair average")
                + "; shallow methods are deterministic (one fit).\n")
         cols = [m for m in methods]
@@ -507,11 +510,13 @@ def main():
                         help="epochs of every deep fit (default: 20 Office/Amazon, 30 digits and ConvEncoder)")
     parser.add_argument("--seeds", type=int, default=None,
                         help="seeds per deep fit, sktransfer and skada (default 1)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="first seed of the deep fits (e.g. 5 with --seeds 5: seeds 5-9)")
     parser.add_argument("--skada-python", default=DEFAULT_SKADA)
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     args = parser.parse_args()
-    global EPOCHS_OVERRIDE, SEEDS_OVERRIDE
-    EPOCHS_OVERRIDE, SEEDS_OVERRIDE = args.epochs, args.seeds
+    global EPOCHS_OVERRIDE, SEEDS_OVERRIDE, FIRST_SEED
+    EPOCHS_OVERRIDE, SEEDS_OVERRIDE, FIRST_SEED = args.epochs, args.seeds, args.first_seed
     torch.set_num_threads(1)
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(ALL_METHODS)
