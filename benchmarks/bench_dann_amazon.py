@@ -28,6 +28,8 @@ Run::
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_dann_amazon.py   # ≈ 45 min, 2 cores
     ... --quick                    # smoke run: one pair, one seed, 2 epochs
     ... --configs default          # one network (default,paper)
+    ... --configs default,variants --sources books,dvd --seeds 0 --no-rv
+                                   # variants of the network and training, 6 pairs
     ... --no-rv                    # skip the reverse-validation fits
     ... --seeds 0,1                # other seeds
     ... --save-records FILE.jsonl  # also keep one JSON line per fit
@@ -82,7 +84,33 @@ CONFIGS = {
     "paper": {"module__hidden_layer_sizes": (100,), "module__activation": nn.Sigmoid,
               "module__dropout": 0.0, "domain_classifier__hidden_layer_sizes": ()},
 }
-LAMBDAS = {"default": (0.0, 0.3, 1.0, 3.0), "paper": (0.0, 0.3, 1.0)}
+# Variants of the default network or training, each against its own λ=0: an exploration on
+# the 6 pairs with books or dvd as the source, seed 0 (``--configs variants --sources books,dvd
+# --seeds 0 --no-rv``), to see whether any of them moves the gain before a full run.
+VARIANTS = {
+    "lr0.003": {"lr": 0.003},
+    "lr0.03": {"lr": 0.03},
+    "lr-dann-0.03": {"lr_schedule": "dann", "lr": 0.03},
+    "batch128": {"batch_size": 128},
+    "epochs120": {"max_epochs": 120},
+    "hidden512": {"module__hidden_layer_sizes": (512,)},
+    "dropout0.2": {"module__dropout": 0.2},
+    "lambda-constant": {"lambda_schedule": "constant"},
+    "disc256": {"domain_classifier__hidden_layer_sizes": (256,)},
+    "disc256x2": {"domain_classifier__hidden_layer_sizes": (256, 256)},
+    "disc1024x2": {"domain_classifier__hidden_layer_sizes": (1024, 1024),
+                   "domain_classifier__dropout": 0.5},
+}
+CONFIGS.update(VARIANTS)
+DESCRIPTIONS = {
+    "default": "default network (MLP 256, dropout 0.5; domain classifier 64)",
+    "paper": "paper network (Ganin et al. 2016: 100 sigmoid units, no dropout; logistic domain "
+             "classifier)",
+    **{name: "default network with " + ", ".join(f"{k}={v}" for k, v in params.items())
+       for name, params in VARIANTS.items()},
+}
+LAMBDAS = {"default": (0.0, 0.3, 1.0, 3.0), "paper": (0.0, 0.3, 1.0),
+           **{name: (0.0, 1.0) for name in VARIANTS}}
 RV_CONFIGS = {"default"}  # reverse validation for the default network only
 TARGET_GAIN = 2.0  # must reach: default network, λ=1 ≥ λ=0 + 2 (12-pair average)
 
@@ -97,7 +125,8 @@ def load_pair(source, target, data_home):
 
 
 def _make(cfg, lam, seed, epochs):
-    return DANNClassifier(max_epochs=epochs, random_state=seed, lambda_max=lam, **CONFIGS[cfg])
+    return DANNClassifier(**{"max_epochs": epochs, "random_state": seed, "lambda_max": lam,
+                             **CONFIGS[cfg]})
 
 
 def fit_one(X, y, d, *, cfg, pair, seed, lam, rv, epochs=EPOCHS):
@@ -220,8 +249,7 @@ def config_tables(report, cfg, records):
                 lambda p, s, grid=grid: acc[(p, s, _pick(rv, p, s, grid))])
     used = [s for s in seeds if all(complete(p, s) for p in pairs)]
 
-    net = ("default network (MLP 256, dropout 0.5; domain classifier 64)" if cfg == "default" else
-           "paper network (Ganin et al. 2016: 100 sigmoid units, no dropout; logistic domain classifier)")
+    net = DESCRIPTIONS[cfg]
     report(f"\n## {cfg}: {net}; λ ∈ {{{', '.join(f'{lam:g}' for lam in lams)}}}; seeds {seeds}\n")
     report("Target accuracy (%), mean ± std over the seeds"
            + (" with every λ" if len(used) < len(seeds) else "") + "."
@@ -286,7 +314,11 @@ def main():
     parser.add_argument("--data-home", default=os.environ.get("SKTRANSFER_DATA", DEFAULT_DATA))
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="smoke run: one pair, one seed, 2 epochs")
-    parser.add_argument("--configs", default="default,paper", help="comma-separated subset of default,paper")
+    parser.add_argument("--configs", default="default,paper",
+                        help="comma-separated configs: default, paper, the VARIANTS names, or "
+                             "'variants' for all of them")
+    parser.add_argument("--sources", default=",".join(DOMAINS),
+                        help="comma-separated source domains: only the pairs from them")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     parser.add_argument("--no-rv", action="store_true", help="skip the reverse-validation fits")
     parser.add_argument("--from-records", metavar="DIR",
@@ -296,7 +328,8 @@ def main():
     parser.add_argument("--save-records", metavar="FILE", help="write one JSON line per fit to FILE")
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     args = parser.parse_args()
-    configs = [c for c in args.configs.split(",") if c]
+    configs = [v for c in args.configs.split(",") if c
+               for v in (list(VARIANTS) if c == "variants" else [c])]
     unknown = set(configs) - set(CONFIGS)
     if unknown:
         parser.error(f"unknown configs {sorted(unknown)}; choose among {list(CONFIGS)}")
@@ -319,7 +352,11 @@ def main():
         if args.records_note:
             report(f"Records: {args.records_note}\n")
     else:
-        pairs = PAIRS[:1] if args.quick else PAIRS
+        sources = [d for d in args.sources.split(",") if d]
+        if set(sources) - set(DOMAINS):
+            parser.error(f"unknown source domains {sorted(set(sources) - set(DOMAINS))}")
+        pairs = [(s, t) for s, t in PAIRS if s in sources]
+        pairs = pairs[:1] if args.quick else pairs
         if args.quick:
             seeds = seeds[:1]
         report(f"# DANN on Amazon reviews: λ grid (torch {torch.__version__}, {os.cpu_count()} CPUs, "

@@ -60,6 +60,7 @@ Run::
     ... --methods CORAL,DANN          # a subset of methods
     ... --epochs 60 --seeds 3         # deep fits: other epochs / seeds (both libraries)
     ... --seeds 5 --first-seed 5      # seeds 5-9 (a held-out set of seeds)
+    ... --param lambda_max=0.5        # a parameter of sktransfer's adaptive deep fits
 
 Results go to ``benchmarks/results/bench_domain_adaptation.md`` (``--out``).
 """
@@ -67,6 +68,7 @@ Results go to ``benchmarks/results/bench_domain_adaptation.md`` (``--out``).
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import subprocess
@@ -157,6 +159,7 @@ GFK_COMPONENTS = 20
 EPOCHS_OVERRIDE = None
 SEEDS_OVERRIDE = None
 FIRST_SEED = 0  # --first-seed: seeds FIRST_SEED, FIRST_SEED + 1, ... (held-out seed sets)
+EXTRA_PARAMS = {}  # --param NAME=VALUE: added to sktransfer's adaptive deep fits (not NN, not skada)
 
 
 # ----------------------------------------------------------------------
@@ -286,8 +289,10 @@ def _plan(tasks, methods, quick, skada_ok):
             if _ours(m, deep_params, 0) is None:
                 continue
             seeds = deep_seeds if is_deep else 1  # shallow fits are deterministic
+            # --param values travel in the job's parameters (the fits run in worker processes).
+            ours_params = {**deep_params, **EXTRA_PARAMS} if m in DEEP else deep_params
             for s in range(FIRST_SEED, FIRST_SEED + seeds):
-                ours.append((ti, m, s, deep_params if is_deep else {}))
+                ours.append((ti, m, s, ours_params if is_deep else {}))
             if skada_ok and m in SHALLOW + DEEP and not extra.get("conv"):
                 for s in range(FIRST_SEED, FIRST_SEED + (skada_seeds if is_deep else 1)):
                     theirs.append((ti, m, s, deep_params if is_deep else {}))
@@ -512,11 +517,19 @@ def main():
                         help="seeds per deep fit, sktransfer and skada (default 1)")
     parser.add_argument("--first-seed", type=int, default=0,
                         help="first seed of the deep fits (e.g. 5 with --seeds 5: seeds 5-9)")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="set a parameter of sktransfer's adaptive deep fits, e.g. "
+                             "lambda_max=0.5 (repeatable; not the NN baseline, not skada)")
     parser.add_argument("--skada-python", default=DEFAULT_SKADA)
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     args = parser.parse_args()
     global EPOCHS_OVERRIDE, SEEDS_OVERRIDE, FIRST_SEED
     EPOCHS_OVERRIDE, SEEDS_OVERRIDE, FIRST_SEED = args.epochs, args.seeds, args.first_seed
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--param takes NAME=VALUE, got {item!r}")
+        EXTRA_PARAMS[name] = ast.literal_eval(value)
     torch.set_num_threads(1)
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(ALL_METHODS)
@@ -582,6 +595,7 @@ def main():
         f"{p}: {e['max_epochs']} epochs, {n} / {k} seed(s)" for p, (e, n, k) in example.items())
         + (f"; ConvEncoder rows (digits): {conv_params['max_epochs']} epochs, {conv_seeds} seed(s), "
            "sktransfer only" if "digits" in parts and args.conv else "")
+        + (f"; sktransfer's adaptive deep fits also get {EXTRA_PARAMS} (--param)" if EXTRA_PARAMS else "")
         + ". Input: the loader's default preprocessing, then StandardScaler over both domains "
           f"({', '.join(sorted(LOADER_INPUT))}: the loader's features).")
     tables(report, tasks, methods, ours_res, skada_res, skada_status)
