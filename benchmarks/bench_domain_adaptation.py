@@ -146,7 +146,10 @@ OURS_ONLY = ["GFK", "JDA", "MEDA", "MEDA-SPL"]  # no skada counterpart
 SOURCE_ONLY = ["LR", "1NN", "NN"]  # NN = the deep network without adaptation
 # Deep methods tuned without target labels: EnsembleValidationSearch over a grid, fixed a
 # priori (0.3 and 1 are the adaptation weights of the other benchmarks, 0.5 between them).
-TUNED = {"CDAN-EnsV": ("CDAN", {"lambda_max": [0.3, 0.5, 1.0]})}
+# CDAN-EnsV-centre1 centres the grid on the default weight, to see how much EnsV's pick owes
+# to the grid's centre (EnsV leans to the candidate nearest the average).
+TUNED = {"CDAN-EnsV": ("CDAN", {"lambda_max": [0.3, 0.5, 1.0]}),
+         "CDAN-EnsV-centre1": ("CDAN", {"lambda_max": [0.5, 1.0, 2.0]})}
 ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP + list(TUNED)
 # Methods fitted on the loader's features (no StandardScaler), as in their paper.
 LOADER_INPUT = {"GFK", "JDA", "MEDA", "MEDA-SPL"}
