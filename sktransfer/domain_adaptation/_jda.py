@@ -16,7 +16,7 @@ from sklearn.base import (
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..base import _validate_domain_fit, _WrappedClassifierMixin
+from ..base import _check_positive_ints, _validate_domain_fit, _WrappedClassifierMixin
 from ._meda import _kernel, _mmd_factors, _unit_rows
 
 __all__ = ["JDAClassifier"]
@@ -145,10 +145,7 @@ class JDAClassifier(
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
-        for name in ("n_components", "max_iter"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        _check_positive_ints(self, ("n_components", "max_iter"))
 
     def fit(self, X, y, sample_domain=None) -> JDAClassifier:
         """Alternate learning the projection and pseudo-labelling the target rows.

@@ -7,6 +7,7 @@ import time
 import numpy as np
 from joblib import Parallel, delayed
 from scipy.sparse import issparse
+from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.model_selection import ParameterGrid
 from sklearn.utils import _safe_indexing
@@ -197,13 +198,13 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
             for params in candidates
         )
         classes = out[0][1]
-        if any(len(c) != len(classes) or np.any(c != classes) for _, c, _, _ in out):
+        if not all(np.array_equal(c, classes) for _, c, _, _ in out):
             raise ValueError("the candidates were fitted with different classes_; they cannot be compared")
         probas = np.stack([proba for _, _, proba, _ in out])
         self.ensemble_proba_ = probas.mean(axis=0)
         pseudo_labels = self.ensemble_proba_.argmax(axis=1)
         agreement = (probas.argmax(axis=2) == pseudo_labels).mean(axis=1)
-        rank = 1 + np.array([np.sum(agreement > a) for a in agreement])
+        rank = rankdata(-agreement, method="min").astype(int)  # as GridSearchCV ranks
         self.best_index_ = int(np.argmax(agreement))
         self.best_score_ = float(agreement[self.best_index_])
         self.best_params_ = candidates[self.best_index_]
