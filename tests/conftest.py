@@ -7,12 +7,21 @@ test can change what another one sees.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
 from skorch.callbacks import Callback
 
 from sktransfer.datasets import make_rotated_moons, mask_target_labels
+
+#: The benchmark data (``../shared/data`` next to the repository).
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: Mark of the tests that read the benchmark data: skipped where it is absent.
+needs_data = pytest.mark.skipif(
+    not DATA.is_dir(),
+    reason=f"benchmark data folder {DATA} (../shared/data next to the repo) is absent",
+)
 
 
 def _read_only(*arrays):

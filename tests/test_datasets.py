@@ -1,9 +1,8 @@
 """Tests of sktransfer.datasets: the rotated moons, label masking, the loaders."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import DATA, needs_data
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.spatial.distance import cdist
 from sklearn.neighbors import KNeighborsClassifier
@@ -19,12 +18,6 @@ from sktransfer.datasets import (
     load_office_caltech,
     make_rotated_moons,
     mask_target_labels,
-)
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-requires_data = pytest.mark.skipif(
-    not DATA.is_dir(),
-    reason=f"benchmark data folder {DATA} (../shared/data next to the repo) is absent",
 )
 
 CENTER = np.array([0.5, 0.25])
@@ -260,7 +253,7 @@ def test_domain_constants():
 # loaders on the real data
 
 
-@requires_data
+@needs_data
 @pytest.mark.parametrize(
     "dataset, domain, shape, n_classes",
     [
@@ -283,7 +276,7 @@ def test_load_domain_shapes_and_labels(dataset, domain, shape, n_classes):
     assert_array_equal(np.unique(y), np.arange(n_classes))
 
 
-@requires_data
+@needs_data
 def test_office_caltech_names_and_raw_counts():
     X, y = load_domain("office_caltech", "D", data_home=DATA)
     X2, y2 = load_domain("office_caltech", "DSLR", data_home=DATA)
@@ -293,7 +286,7 @@ def test_office_caltech_names_and_raw_counts():
     assert X.min() >= 0 and np.all(X == np.round(X))
 
 
-@requires_data
+@needs_data
 def test_mnist_usps_labels_are_the_digits():
     # The digit 1 has the least ink, and the mean image of the digit 0 is a
     # ring: dark at the centre, bright around it.
@@ -305,7 +298,7 @@ def test_mnist_usps_labels_are_the_digits():
         assert zero[7:9, 7:9].mean() < 0.5 * zero[4:12, 3:5].mean()
 
 
-@requires_data
+@needs_data
 def test_load_office_caltech_multi_domain_ids():
     X, y, sd = load_office_caltech(
         ["amazon", "W"], ["dslr", "Caltech"], data_home=DATA, preprocessing=None
@@ -325,7 +318,7 @@ def test_load_office_caltech_multi_domain_ids():
         assert_array_equal(y[sd == domain_id], y_raw)
 
 
-@requires_data
+@needs_data
 def test_l1_zscore_per_domain():
     X, _, sd = load_office_caltech(["A", "W"], "D", data_home=DATA)
     for domain_id in (1, 2, -1):
@@ -337,7 +330,7 @@ def test_l1_zscore_per_domain():
     assert_allclose(X[sd == -1], (l1 - l1.mean(0)) / l1.std(0), atol=1e-10)
 
 
-@requires_data
+@needs_data
 def test_other_preprocessings():
     X, _, _ = load_mnist_usps("mnist", "usps", data_home=DATA)  # default "l2"
     assert_allclose(np.linalg.norm(X, axis=1), 1)
@@ -351,7 +344,7 @@ def test_other_preprocessings():
     assert np.all(np.isfinite(X))
 
 
-@requires_data
+@needs_data
 def test_load_amazon_reviews():
     X, y, sd = load_amazon_reviews(["books", "dvd"], "electronics", data_home=DATA)
     assert X.shape == (2000 + 1999 + 1998, 400) and X.dtype == np.float64
@@ -362,7 +355,7 @@ def test_load_amazon_reviews():
     assert_array_equal(X[sd == -1], X_elec)
 
 
-@requires_data
+@needs_data
 def test_env_var_honoured(monkeypatch):
     monkeypatch.setenv("SKTRANSFER_DATA", str(DATA))
     X, y, sd = load_mnist_usps("usps", "mnist")
@@ -378,14 +371,14 @@ OFFICE_1NN = {
 }  # fmt: skip
 
 
-@requires_data
+@needs_data
 @pytest.mark.parametrize("pair", list(OFFICE_1NN))
 def test_office_caltech_reproduces_published_1nn(pair):
     X, y, sd = load_office_caltech(pair[0], pair[1], data_home=DATA)
     assert round(_one_nn_accuracy(X, y, sd), 1) == OFFICE_1NN[pair]
 
 
-@requires_data
+@needs_data
 @pytest.mark.parametrize(
     "source, target, expected", [("usps", "mnist", 44.7), ("mnist", "usps", 65.9)]
 )
@@ -397,7 +390,7 @@ def test_mnist_usps_reproduces_published_1nn(source, target, expected):
 # ---------------------------------------------------------------------------
 # AwA class attributes
 # ---------------------------------------------------------------------------
-@requires_data
+@needs_data
 @pytest.mark.parametrize("kind", ["binary", "continuous"])
 def test_awa_attributes_table_and_split(kind):
     from sktransfer.datasets import load_awa_attributes
@@ -415,7 +408,7 @@ def test_awa_attributes_table_and_split(kind):
         assert awa.table.max() <= 100 and awa.table.min() >= 0 and len(np.unique(awa.table)) > 2
 
 
-@requires_data
+@needs_data
 def test_awa_attributes_as_frame_feeds_a_zero_shot_classifier():
     pytest.importorskip("pandas")
     from sktransfer.datasets import load_awa_attributes

@@ -3,7 +3,8 @@ DeepCORALClassifier, DANClassifier and CDANClassifier.
 
 They share DANNClassifier's machinery (tested in test_dann.py); here: their
 losses, that each one aligns the domains, that CDAN adapts on the rotated
-moons, composition with scikit-learn, and bad input refused before training.
+moons and Deep CORAL and DAN on USPS→MNIST with a ConvNet, composition with
+scikit-learn, and bad input refused before training.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from conftest import FAST, BatchRecorder, NoTraining
+from conftest import DATA, FAST, BatchRecorder, NoTraining, needs_data
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sktransfer.datasets import make_rotated_moons, mask_target_labels
+from sktransfer import DANNClassifier
+from sktransfer.datasets import load_mnist_usps, make_rotated_moons, mask_target_labels
 from sktransfer.domain_adaptation._deep import (
     CDANClassifier,
     DANClassifier,
@@ -28,6 +30,7 @@ from sktransfer.domain_adaptation._deep import (
     _CDANModule,
 )
 from sktransfer.domain_adaptation._losses import coral_loss, entropy, mk_mmd_loss
+from sktransfer.nn import ConvEncoder
 
 CLASSES = [DeepCORALClassifier, DANClassifier, CDANClassifier]
 #: The trade-off parameter of each class and the history key of its loss.
@@ -154,6 +157,31 @@ def test_cdan_beats_source_only_on_rotated_moons():
         assert model.score(X[~target], y[~target]) > 0.95
         scores[name] = model.score(X[target], y[target])
     assert scores["cdan"] > scores["source_only"] + 0.05, scores
+
+
+@needs_data
+@pytest.mark.slow
+def test_deep_coral_and_dan_beat_source_only_on_usps_to_mnist():
+    # A ConvNet learns the features here (on precomputed features, as Office's SURF
+    # or Amazon's mSDA, both barely move the network: see the benchmarks' README).
+    # 800 USPS + 800 MNIST rows, 30 epochs. Seeds 0, 1, 2 gave target accuracy
+    # 42.8, 46.9, 43.5 without adaptation; Deep CORAL 52.1, 56.9, 51.0; DAN 59.4,
+    # 64.0, 56.4 (all at their default weight 1).
+    X, y, domain = load_mnist_usps("usps", "mnist", data_home=DATA)
+    rng = np.random.RandomState(0)
+    rows = np.r_[rng.choice(np.flatnonzero(domain > 0), 800, replace=False),
+                 rng.choice(np.flatnonzero(domain < 0), 800, replace=False)]
+    X, y, domain = StandardScaler().fit_transform(X[rows]).astype(np.float32), y[rows], domain[rows]
+    target = domain < 0
+    net = {"module": ConvEncoder, "module__input_shape": (1, 16, 16), "max_epochs": 30,
+           "random_state": 0}
+    scores = {}
+    for name, clf in (("source_only", DANNClassifier(lambda_max=0.0, **net)),
+                      ("coral", DeepCORALClassifier(**net)), ("dan", DANClassifier(**net))):
+        clf.fit(X, mask_target_labels(y, domain))
+        scores[name] = clf.score(X[target], y[target])
+    assert scores["coral"] > scores["source_only"] + 0.05, scores
+    assert scores["dan"] > scores["source_only"] + 0.10, scores
 
 
 # ----------------------------------------------------------------------

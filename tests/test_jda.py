@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import DATA, needs_data
 from scipy import linalg
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -12,7 +13,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
-from test_shallow_da import DATA, needs_data, shifted_problem
+from test_shallow_da import shifted_problem
 
 from sktransfer import JDAClassifier
 from sktransfer.datasets import (

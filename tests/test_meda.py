@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import DATA, needs_data
 from scipy.linalg import sqrtm
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -11,12 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from test_shallow_da import (
-    DATA,
-    _gfk_by_numerical_integration,
-    needs_data,
-    subspace_problem,
-)
+from test_shallow_da import _gfk_by_numerical_integration, subspace_problem
 
 from sktransfer import MEDAClassifier
 from sktransfer.datasets import (

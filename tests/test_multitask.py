@@ -1,12 +1,12 @@
 """Tests of MultiTaskClassifier and ProgressiveNetClassifier."""
 
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
 import sklearn
 import torch
+from conftest import DATA, needs_data
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
@@ -19,11 +19,6 @@ from sktransfer.multitask._multitask import _MultiTaskNet
 
 FAST = {"max_epochs": 5, "batch_size": 32, "random_state": 0}
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-requires_data = pytest.mark.skipif(
-    not DATA.is_dir(),
-    reason=f"benchmark data folder {DATA} (../shared/data next to the repo) is absent",
-)
 
 
 def _two_tasks(n=160, seed=0):
@@ -203,7 +198,7 @@ def test_sample_task_through_metadata_routing(two_tasks):
         assert pipe.predict(X, sample_task=sample_task).shape == (len(X), 2)
 
 
-@requires_data
+@needs_data
 def test_related_tasks_help_a_small_task_on_amazon_reviews():
     # The benchmark's setting, one seed: kitchen with 25 labelled rows, the
     # three other domains as related tasks (0.83 vs 0.63 over 3 seeds there).

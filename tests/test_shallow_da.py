@@ -1,10 +1,10 @@
 """Shallow domain adaptation: CORAL, subspace alignment, GFK, TCA, importance weighting."""
 
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATA, needs_data
 from scipy.stats import norm, ortho_group, spearmanr
 from sklearn import config_context
 from sklearn.base import clone
@@ -42,11 +42,6 @@ def shifted_problem(seed, n=300, d=5):
     return np.r_[Xs, Xt], np.r_[ys, yt], np.r_[np.ones(n, int), -np.ones(n, int)]
 
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-needs_data = pytest.mark.skipif(
-    not (DATA / "office_caltech10_surf").is_dir(),
-    reason=f"benchmark data folder {DATA} (../shared/data next to the repo) is absent",
-)
 
 
 def _gfk_by_numerical_integration(Xs, Xt, d, steps=2001):
