@@ -148,8 +148,11 @@ SOURCE_ONLY = ["LR", "1NN", "NN"]  # NN = the deep network without adaptation
 # priori (0.3 and 1 are the adaptation weights of the other benchmarks, 0.5 between them).
 # CDAN-EnsV-centre1 centres the grid on the default weight, to see how much EnsV's pick owes
 # to the grid's centre (EnsV leans to the candidate nearest the average).
+# DeepCORAL-EnsV / DAN-EnsV: the alignment weight over decades around the default 1.
 TUNED = {"CDAN-EnsV": ("CDAN", {"lambda_max": [0.3, 0.5, 1.0]}),
-         "CDAN-EnsV-centre1": ("CDAN", {"lambda_max": [0.5, 1.0, 2.0]})}
+         "CDAN-EnsV-centre1": ("CDAN", {"lambda_max": [0.5, 1.0, 2.0]}),
+         "DeepCORAL-EnsV": ("DeepCORAL", {"coral_weight": [1.0, 10.0, 100.0]}),
+         "DAN-EnsV": ("DAN", {"mmd_weight": [1.0, 10.0, 100.0]})}
 ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP + list(TUNED)
 # Methods fitted on the loader's features (no StandardScaler), as in their paper.
 LOADER_INPUT = {"GFK", "JDA", "MEDA", "MEDA-SPL"}
@@ -295,7 +298,7 @@ def _plan(tasks, methods, quick, skada_ok):
         deep_params, deep_seeds, skada_seeds = _deep_settings(part, extra, quick)
         for m in methods:
             is_deep = m in DEEP or m == "NN" or m in TUNED
-            if extra.get("conv") and m not in ("NN", "DANN", "CDAN", *TUNED):
+            if extra.get("conv") and m not in ("NN", *DEEP, *TUNED):
                 continue  # ConvEncoder rows: the network-bound methods only (time)
             if _ours(m, deep_params, 0) is None:
                 continue
@@ -521,7 +524,7 @@ def main():
     parser.add_argument("--methods", default=",".join(ALL_METHODS),
                         help=f"comma-separated subset of {','.join(ALL_METHODS)}")
     parser.add_argument("--conv", action="store_true",
-                        help="add digits rows with sktransfer.nn.ConvEncoder (NN, DANN, CDAN; slow)")
+                        help="add digits rows with sktransfer.nn.ConvEncoder (the deep methods and NN; slow)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs of every deep fit (default: 20 Office/Amazon, 30 digits and ConvEncoder)")
     parser.add_argument("--seeds", type=int, default=None,
