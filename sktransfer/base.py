@@ -13,6 +13,7 @@ in one place:
 - building a module from a class plus parameters, or deep-copying an instance;
 - seeding from ``random_state`` without touching the global torch RNG;
 - checking ``device`` before any training starts;
+- stopping a fit whose training loss stops being finite (it diverged);
 - running a fitted network over data in batches.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 import numbers
 from collections.abc import Callable
 
@@ -31,6 +33,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from skorch.callbacks import Callback
 from torch import nn
 
 __all__ = ["TransferNetBase", "UNLABELLED"]
@@ -267,13 +270,14 @@ class TransferNetBase(BaseEstimator):
         params.setdefault("callbacks__valid_loss", None)
         if not self.verbose:
             params.setdefault("callbacks__print_log", None)
+        finite = ("finite_loss", _RaiseOnNonFiniteLoss(type(self).__name__))
         return {
             "optimizer": self.optimizer,
             "lr": self.lr,
             "max_epochs": self.max_epochs,
             "batch_size": self.batch_size,
             "train_split": None,
-            "callbacks": list(callbacks) + self._user_callbacks(),
+            "callbacks": [finite, *callbacks, *self._user_callbacks()],
             "device": self.device,
             "verbose": self.verbose,
             **params,
@@ -297,6 +301,31 @@ class TransferNetBase(BaseEstimator):
             for Xi, _ in iterator:
                 outputs.append(fn(Xi.to(net.device)).float().cpu())
         return torch.cat(outputs).numpy()
+
+
+class _RaiseOnNonFiniteLoss(Callback):
+    """Stop training at the first batch whose loss is nan or infinite.
+
+    Past that point the weights are nan and the estimator would predict
+    nothing meaningful; raising lets a search (``GridSearchCV``'s
+    ``error_score``, :class:`~sktransfer.model_selection.EnsembleValidationSearch`)
+    record the candidate as failed instead of scoring it.
+    """
+
+    def __init__(self, estimator_name: str):
+        self.estimator_name = estimator_name
+
+    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
+        if not training or loss is None:
+            return
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            epoch, n_batches = len(net.history), len(net.history[-1, "batches"])
+            raise FloatingPointError(
+                f"{self.estimator_name}: the training loss became {value} at epoch {epoch}, "
+                f"batch {n_batches}; training diverged. Lower lr, or the weight of the "
+                "loss terms added to the task's loss (the adaptation or regularisation weight)."
+            )
 
 
 def _check_positive_ints(estimator, names) -> None:

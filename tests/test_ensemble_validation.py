@@ -4,8 +4,9 @@ import pickle
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.dummy import DummyClassifier
+from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -124,6 +125,61 @@ def test_clone_pickle_and_n_jobs():
     assert restored.n_features_in_ == 2
 
 
+class _Unstable(ClassifierMixin, BaseEstimator):
+    """Logistic regression that fails on demand: its fit raises, or its
+    probabilities are nan and confidently agree with nothing (a diverged network)."""
+
+    def __init__(self, C=1.0, failure=None):
+        self.C = C
+        self.failure = failure
+
+    def fit(self, X, y):
+        if self.failure == "fit":
+            raise FloatingPointError("the training loss became nan")
+        self.lr_ = LabelledOnly(LogisticRegression(C=self.C)).fit(X, y)
+        self.classes_ = self.lr_.classes_
+        return self
+
+    def predict_proba(self, X):
+        proba = self.lr_.predict_proba(X)
+        return np.full_like(proba, np.nan) if self.failure == "nan" else proba
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+@pytest.mark.parametrize("failure", ["fit", "nan"])
+def test_a_failed_candidate_is_left_out_and_never_picked(failure):
+    # Before, a candidate with nan probabilities made the whole ensemble nan, its
+    # argmax class 0 everywhere, and that candidate agreed with it on every row.
+    X, ym, _, d = _data()
+    grid = [{"C": [0.01, 1.0]}, {"failure": [failure]}]
+    with pytest.warns(FitFailedWarning, match=rf"(?s)failed \(1 of 3\) are left out.*'failure': '{failure}'"):
+        search = EnsembleValidationSearch(_Unstable(), grid).fit(X, ym)
+    assert search.best_params_.get("failure") is None
+    assert np.isnan(search.results_["agreement"][2])
+    np.testing.assert_array_equal(search.results_["rank"][2], 3)
+    good = [_Unstable(C=C).fit(X, ym).predict_proba(X[d < 0]) for C in (0.01, 1.0)]
+    np.testing.assert_allclose(search.ensemble_proba_, np.mean(good, axis=0))
+    assert np.isfinite(search.results_["fit_time"]).all()
+
+    # A number instead of nan is recorded as the failed candidate's agreement.
+    with pytest.warns(FitFailedWarning):
+        search = EnsembleValidationSearch(_Unstable(), grid, error_score=0.0).fit(X, ym)
+    assert search.results_["agreement"][2] == 0.0
+    # error_score="raise": the fit's error, or a clear one for nan probabilities.
+    raised = FloatingPointError if failure == "fit" else ValueError
+    match = "training loss became nan" if failure == "fit" else "not finite"
+    with pytest.raises(raised, match=match):
+        EnsembleValidationSearch(_Unstable(), grid, error_score="raise").fit(X, ym)
+
+
+def test_every_candidate_failing_raises():
+    X, ym, _, _ = _data(30)
+    with pytest.raises(FloatingPointError, match="training loss became nan"):
+        EnsembleValidationSearch(_Unstable(failure="fit"), {"C": [0.1, 1.0]}).fit(X, ym)
+
+
 def test_no_target_all_rows_scores_every_row():
     X, _, y, _ = _data(40)
     with pytest.raises(ValueError, match="no target rows.*no_target='all_rows'"):
@@ -141,6 +197,10 @@ def test_no_target_all_rows_scores_every_row():
         (LabelledOnly(), {"estimator__C": [1.0]}, {}, "none", ValueError, "requires y to be passed"),
         (LabelledOnly(), {"estimator__C": [1.0]}, {}, "unlabelled", ValueError, "no labelled source rows"),
         (LabelledOnly(), {"estimator__C": -1.0}, {}, "masked", TypeError, "Parameter grid"),
+        (LabelledOnly(), {"estimator__C": [1.0]}, {"error_score": "warn"}, "masked", ValueError,
+         "error_score must be 'raise' or a number"),
+        (LabelledOnly(), {"estimator__C": [1.0]}, {"error_score": True}, "masked", ValueError,
+         "error_score must be"),
     ],
 )
 def test_bad_input(estimator, grid, kwargs, y_kind, error, match):

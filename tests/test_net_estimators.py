@@ -1,12 +1,14 @@
 """Conventions every estimator that trains a torch network keeps (DESIGN.md 8):
-seeded by ``random_state`` alone, the global torch RNG left as it was, and
-training batches shuffled."""
+seeded by ``random_state`` alone, the global torch RNG left as it was,
+training batches shuffled, and a fit whose loss stops being finite stopped
+with an error."""
 
 import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_array_equal
 from sklearn.datasets import make_blobs
+from skorch.callbacks import Callback
 from torch import nn
 
 from sktransfer import (
@@ -61,3 +63,21 @@ def test_module_instance_with_parameters_is_refused():
 def test_boolean_lr_is_refused():
     with pytest.raises(ValueError, match="lr must be a positive number"):
         DANNClassifier(lr=True, no_target="source_only").fit(X, y)
+
+
+class _PoisonWeights(Callback):
+    """Sets every weight to nan after the first training batch (a diverged step)."""
+
+    def on_batch_end(self, net, training=None, **kwargs):
+        if training and len(net.history) == 1 and len(net.history[-1, "batches"]) == 1:
+            with torch.no_grad():
+                for param in net.module_.parameters():
+                    param.fill_(float("nan"))
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_a_diverged_fit_raises(name):
+    est = NETS[name](0).set_params(callbacks=[_PoisonWeights()])
+    with pytest.raises(FloatingPointError, match=r"training loss became nan at epoch \d+, batch \d+; training diverged"):
+        est.fit(X, y)
+

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import numbers
 import time
+import warnings
 
 import numpy as np
 from joblib import Parallel, delayed
 from scipy.sparse import issparse
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import ParameterGrid
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _num_samples, check_is_fitted
@@ -18,21 +21,36 @@ from ..base import _domain_masks, _WrappedClassifierMixin
 __all__ = ["EnsembleValidationSearch"]
 
 
-def _fit_and_predict(estimator, params, X, y, rows, fit_params):
-    """Fit one candidate on all rows; its class probabilities on ``rows`` (None: all)."""
+def _fit_and_predict(estimator, params, X, y, rows, fit_params, error_score):
+    """Fit one candidate on all rows; its class probabilities on ``rows`` (None: all).
+
+    Returns ``(estimator, classes, proba, fit_time, error)``. A fit that raises,
+    or probabilities that are not finite, make a failed candidate: ``error`` is
+    the exception and the other items are None, unless ``error_score="raise"``.
+    """
     start = time.perf_counter()
-    estimator = clone(estimator).set_params(**params).fit(X, y, **fit_params)
-    fit_time = time.perf_counter() - start
-    if rows is None:
-        X_rows = X
-    else:  # coo, dia, ... matrices cannot be indexed by row
-        X_rows = _safe_indexing(X.tocsr() if issparse(X) else X, rows)
-    classes = np.asarray(estimator.classes_)
-    if hasattr(estimator, "predict_proba"):
-        proba = np.asarray(estimator.predict_proba(X_rows), dtype=np.float64)
-    else:  # a vote: one-hot of the predicted label
-        proba = (np.asarray(estimator.predict(X_rows))[:, None] == classes[None, :]).astype(np.float64)
-    return estimator, classes, proba, fit_time
+    try:
+        estimator = clone(estimator).set_params(**params).fit(X, y, **fit_params)
+        fit_time = time.perf_counter() - start
+        if rows is None:
+            X_rows = X
+        else:  # coo, dia, ... matrices cannot be indexed by row
+            X_rows = _safe_indexing(X.tocsr() if issparse(X) else X, rows)
+        classes = np.asarray(estimator.classes_)
+        if hasattr(estimator, "predict_proba"):
+            proba = np.asarray(estimator.predict_proba(X_rows), dtype=np.float64)
+            if not np.isfinite(proba).all():
+                raise ValueError(
+                    f"the candidate {params} gives class probabilities that are not finite "
+                    "(nan or inf) on the scored rows"
+                )
+        else:  # a vote: one-hot of the predicted label
+            proba = (np.asarray(estimator.predict(X_rows))[:, None] == classes[None, :]).astype(np.float64)
+    except Exception as exc:
+        if error_score == "raise":
+            raise
+        return None, None, None, time.perf_counter() - start, exc
+    return estimator, classes, proba, fit_time, None
 
 
 class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, BaseEstimator):
@@ -71,6 +89,15 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
         What to do when the training data has no target row (``y == -1`` or
         ``sample_domain < 0``): raise a ``ValueError``, or measure the
         agreement on all the rows.
+    error_score : "raise" or float, default=np.nan
+        What to do with a failed candidate: one whose fit raises (a network
+        whose training diverged raises ``FloatingPointError``) or whose class
+        probabilities on the scored rows are not finite. ``"raise"`` raises;
+        a number leaves the candidate out of the ensemble, records that number
+        as its agreement and warns with
+        :class:`~sklearn.exceptions.FitFailedWarning`, as ``GridSearchCV``
+        does. A failed candidate is never picked, and with ``nan`` it ranks
+        last. When every candidate fails, ``fit`` raises the first one's error.
     n_jobs : int, default=None
         Candidates fitted in parallel (joblib); None means 1.
 
@@ -88,13 +115,15 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
         Its agreement with the ensemble, in [0, 1].
     results_ : dict of lists and arrays
         ``"params"`` (each candidate's parameters), ``"agreement"`` (its
-        accuracy against the ensemble's labels), ``"rank"`` (1 is the best;
-        ties share the better rank) and ``"fit_time"`` (seconds), one entry
+        accuracy against the ensemble's labels; ``error_score`` for a failed
+        candidate), ``"rank"`` (1 is the best; ties share the better rank) and
+        ``"fit_time"`` (seconds), one entry
         per candidate, in the order of ``ParameterGrid(param_grid)``.
         ``pandas.DataFrame(results_)`` makes a table of it.
     ensemble_proba_ : ndarray of shape (n_scored_rows, n_classes)
         The candidates' average class probabilities on the scored rows (the
-        target rows, or every row with ``no_target="all_rows"``).
+        target rows, or every row with ``no_target="all_rows"``); failed
+        candidates are left out.
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     n_features_in_ : int
@@ -136,10 +165,19 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
     (3,)
     """
 
-    def __init__(self, estimator, param_grid, *, no_target: str = "raise", n_jobs: int | None = None):
+    def __init__(
+        self,
+        estimator,
+        param_grid,
+        *,
+        no_target: str = "raise",
+        error_score: str | float = np.nan,
+        n_jobs: int | None = None,
+    ):
         self.estimator = estimator
         self.param_grid = param_grid
         self.no_target = no_target
+        self.error_score = error_score
         self.n_jobs = n_jobs
 
     def fit(self, X, y, **fit_params) -> EnsembleValidationSearch:
@@ -168,6 +206,11 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
             )
         if self.no_target not in ("raise", "all_rows"):
             raise ValueError(f"no_target must be one of ('raise', 'all_rows'), got {self.no_target!r}")
+        if not (
+            (isinstance(self.error_score, str) and self.error_score == "raise")
+            or (isinstance(self.error_score, numbers.Real) and not isinstance(self.error_score, bool))
+        ):
+            raise ValueError(f"error_score must be 'raise' or a number, got {self.error_score!r}")
         candidates = list(ParameterGrid(self.param_grid))
         if not candidates:
             raise ValueError("param_grid gives no candidate")
@@ -194,18 +237,34 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
                 "domains. To measure the agreement on all rows, set no_target='all_rows'."
             )
         out = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_and_predict)(self.estimator, params, X, y, rows, fit_params)
+            delayed(_fit_and_predict)(self.estimator, params, X, y, rows, fit_params, self.error_score)
             for params in candidates
         )
-        classes = out[0][1]
-        if not all(np.array_equal(c, classes) for _, c, _, _ in out):
+        ok = np.array([error is None for *_, error in out])
+        errors = [(params, error) for params, (*_, error) in zip(candidates, out) if error is not None]
+        if not ok.any():  # nothing to compare: the error of the first candidate
+            raise errors[0][1]
+        if errors:
+            warnings.warn(
+                f"Candidates that failed ({len(errors)} of {len(candidates)}) are left out of "
+                f"the ensemble, with agreement {self.error_score}:\n"
+                + "\n".join(f"{params}: {type(error).__name__}: {error}" for params, error in errors),
+                FitFailedWarning,
+                stacklevel=2,
+            )
+        fitted = [item for item, good in zip(out, ok) if good]
+        classes = fitted[0][1]
+        if not all(np.array_equal(c, classes) for _, c, *_ in fitted):
             raise ValueError("the candidates were fitted with different classes_; they cannot be compared")
-        probas = np.stack([proba for _, _, proba, _ in out])
+        probas = np.stack([proba for _, _, proba, *_ in fitted])
         self.ensemble_proba_ = probas.mean(axis=0)
         pseudo_labels = self.ensemble_proba_.argmax(axis=1)
-        agreement = (probas.argmax(axis=2) == pseudo_labels).mean(axis=1)
-        rank = rankdata(-agreement, method="min").astype(int)  # as GridSearchCV ranks
-        self.best_index_ = int(np.argmax(agreement))
+        agreement = np.full(len(candidates), np.nan if errors == [] else float(self.error_score))
+        agreement[ok] = (probas.argmax(axis=2) == pseudo_labels).mean(axis=1)
+        # As GridSearchCV ranks: ties share the better rank, nan ranks last.
+        ranked = np.where(np.isnan(agreement), -np.inf, agreement)
+        rank = rankdata(-ranked, method="min").astype(int)
+        self.best_index_ = int(np.flatnonzero(ok)[np.argmax(agreement[ok])])
         self.best_score_ = float(agreement[self.best_index_])
         self.best_params_ = candidates[self.best_index_]
         self.best_estimator_ = self.estimator_ = out[self.best_index_][0]
@@ -213,7 +272,7 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
             "params": candidates,
             "agreement": agreement,
             "rank": rank,
-            "fit_time": np.array([t for _, _, _, t in out]),
+            "fit_time": np.array([item[3] for item in out]),
         }
         self.classes_ = classes
         for name in ("n_features_in_", "feature_names_in_"):
