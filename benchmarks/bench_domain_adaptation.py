@@ -264,7 +264,10 @@ def _run_ours(method, X, y, d, deep_params, seed):
     acc = 100.0 * float(np.mean(est.predict(X[target]) == y[target]))
     per_epoch = float(np.median(est.net_.history[:, "dur"])) if hasattr(est, "net_") else None
     return {"acc": acc, "sec_per_epoch": per_epoch, "fit_s": fit_s, "seed": seed,
-            "picked": getattr(est, "best_params_", None)}
+            "picked": getattr(est, "best_params_", None),
+            # EnsV candidates that failed (left out of the ensemble), e.g. a diverged fit.
+            "failed": [p for p, a in zip(est.results_["params"], est.results_["agreement"])
+                       if np.isnan(a)] if hasattr(est, "results_") else []}
 
 
 # ----------------------------------------------------------------------
@@ -619,7 +622,9 @@ def main():
         for (task, method), runs in ours_res.items():
             if method == m:
                 report(f"- {task}: " + "; ".join(
-                    f"seed {r['seed']}: {r['picked']}, {r['acc']:.1f}" for r in runs))
+                    f"seed {r['seed']}: {r['picked']}, {r['acc']:.1f}"
+                    + (f" (failed, left out: {r['failed']})" if r.get("failed") else "")
+                    for r in runs))
     timing_table(report, tasks, methods, ours_res, skada_res, skada_status, args.n_jobs)
     targets(report, tasks, methods, ours_res, skada_res, skada_status)
     total = time.perf_counter() - t0
