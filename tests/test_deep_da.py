@@ -119,9 +119,13 @@ def test_cdan_entropy_weights_are_normalised_per_domain():
         (DeepCORALClassifier, 100.0),
         pytest.param(DANClassifier, 30.0, marks=pytest.mark.xfail(
             strict=False,
-            reason="on 16 + 16 row batches the MK-MMD stays at its sampling floor "
-            "(0.077 at weight 0 and 30) until the features collapse (weight 100); "
-            "unresolved",
+            reason="on 16 + 16 row batches the biased MK-MMD is mostly its sampling "
+            "floor (from the narrow kernels of the 2^-8..2^8 family), which has no "
+            "gradient: with 30 epochs at constant weights 0, 1, 3, 10, 30 and 100 the "
+            "batch loss stays at 0.068-0.069 and the MMD of all 120 rows' features at "
+            "0.027-0.028 (seeds 0, 1); only a far larger weight moves it, by collapsing "
+            "the features (1e4: 0.0005, target accuracy 0.50). DAN does align learnt "
+            "features: see the USPS->MNIST test below",
         )),
     ],
     ids=["coral", "dan"],
