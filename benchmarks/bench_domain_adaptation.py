@@ -33,7 +33,8 @@ target accuracy (%) of:
   To keep the run near half an hour on 2 shared cores (skada's epochs are the
   slower ones), the deep methods train 20 epochs (Office, Amazon) or 30 (digits),
   one seed each; bench_dann.py trains DANN 200 epochs over 3 seeds. ``--conv``
-  adds digits rows with ``sktransfer.nn.ConvEncoder`` (30 epochs, sktransfer only).
+  adds digits rows with ``sktransfer.nn.ConvEncoder`` (30 epochs; sktransfer only
+  unless ``--skada-conv``, which runs skada's methods on the same network).
 
 It also prints the 12-pair averages, the published numbers (MEDA, ACM MM 2018:
 1NN, TCA, GFK, JDA, CORAL, MEDA) and the time per epoch of each deep method, ours
@@ -170,6 +171,7 @@ EPOCHS_OVERRIDE = None
 SEEDS_OVERRIDE = None
 FIRST_SEED = 0  # --first-seed: seeds FIRST_SEED, FIRST_SEED + 1, ... (held-out seed sets)
 EXTRA_PARAMS = {}  # --param NAME=VALUE: added to sktransfer's adaptive deep fits (not NN, not skada)
+SKADA_CONV = False  # --skada-conv: skada also on the ConvEncoder rows (its runner builds the same net)
 
 
 # ----------------------------------------------------------------------
@@ -310,7 +312,7 @@ def _plan(tasks, methods, quick, skada_ok):
             ours_params = {**deep_params, **EXTRA_PARAMS} if m in DEEP else deep_params
             for s in range(FIRST_SEED, FIRST_SEED + seeds):
                 ours.append((ti, m, s, ours_params if is_deep else {}))
-            if skada_ok and m in SHALLOW + DEEP and not extra.get("conv"):
+            if skada_ok and m in SHALLOW + DEEP and (SKADA_CONV or not extra.get("conv")):
                 for s in range(FIRST_SEED, FIRST_SEED + (skada_seeds if is_deep else 1)):
                     theirs.append((ti, m, s, deep_params if is_deep else {}))
     return ours, theirs
@@ -407,7 +409,7 @@ def tables(report, tasks, methods, ours_res, skada_res, skada_status):
                 if ours is None:
                     cells.append("—")
                     continue
-                if m in SHALLOW + DEEP and "ConvEncoder" not in name:
+                if m in SHALLOW + DEEP and (SKADA_CONV or "ConvEncoder" not in name):
                     sk = _cell(skada_res, (name, m)) if skada_status == "ok" else f"skada: {skada_status}"
                     cells.append(f"{ours} / {sk or '—'}")
                 else:
@@ -538,10 +540,13 @@ def main():
                         help="set a parameter of sktransfer's adaptive deep fits, e.g. "
                              "lambda_max=0.5 (repeatable; not the NN baseline, not skada)")
     parser.add_argument("--skada-python", default=DEFAULT_SKADA)
+    parser.add_argument("--skada-conv", action="store_true",
+                        help="also run skada on the ConvEncoder rows (same network in its runner)")
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     args = parser.parse_args()
-    global EPOCHS_OVERRIDE, SEEDS_OVERRIDE, FIRST_SEED
+    global EPOCHS_OVERRIDE, SEEDS_OVERRIDE, FIRST_SEED, SKADA_CONV
     EPOCHS_OVERRIDE, SEEDS_OVERRIDE, FIRST_SEED = args.epochs, args.seeds, args.first_seed
+    SKADA_CONV = args.skada_conv
     for item in args.param:
         name, sep, value = item.partition("=")
         if not sep:
@@ -611,7 +616,8 @@ def main():
     report("Deep settings (epochs, sktransfer seeds, skada seeds): " + "; ".join(
         f"{p}: {e['max_epochs']} epochs, {n} / {k} seed(s)" for p, (e, n, k) in example.items())
         + (f"; ConvEncoder rows (digits): {conv_params['max_epochs']} epochs, {conv_seeds} seed(s), "
-           "sktransfer only" if "digits" in parts and args.conv else "")
+           + ("skada too (--skada-conv)" if SKADA_CONV else "sktransfer only")
+           if "digits" in parts and args.conv else "")
         + (f"; sktransfer's adaptive deep fits also get {EXTRA_PARAMS} (--param)" if EXTRA_PARAMS else "")
         + ". Input: the loader's default preprocessing, then StandardScaler over both domains "
           f"({', '.join(sorted(LOADER_INPUT))}: the loader's features).")

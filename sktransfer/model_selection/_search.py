@@ -259,7 +259,8 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
         probas = np.stack([proba for _, _, proba, *_ in fitted])
         self.ensemble_proba_ = probas.mean(axis=0)
         pseudo_labels = self.ensemble_proba_.argmax(axis=1)
-        agreement = np.full(len(candidates), np.nan if errors == [] else float(self.error_score))
+        failed_score = np.nan if isinstance(self.error_score, str) else float(self.error_score)
+        agreement = np.full(len(candidates), failed_score)
         agreement[ok] = (probas.argmax(axis=2) == pseudo_labels).mean(axis=1)
         # As GridSearchCV ranks: ties share the better rank, nan ranks last.
         ranked = np.where(np.isnan(agreement), -np.inf, agreement)
