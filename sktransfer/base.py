@@ -315,12 +315,14 @@ class _RaiseOnNonFiniteLoss(Callback):
     def __init__(self, estimator_name: str):
         self.estimator_name = estimator_name
 
-    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
-        if not training or loss is None:
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        if not training:
             return
-        value = float(loss.detach())
+        # The loss skorch has just recorded (already a float: no second device sync).
+        batches = net.history[-1]["batches"]
+        value = batches[-1]["train_loss"]
         if not math.isfinite(value):
-            epoch, n_batches = len(net.history), len(net.history[-1, "batches"])
+            epoch, n_batches = len(net.history), len(batches)
             raise FloatingPointError(
                 f"{self.estimator_name}: the training loss became {value} at epoch {epoch}, "
                 f"batch {n_batches}; training diverged. Lower lr, or the weight of the "
