@@ -35,6 +35,11 @@ target accuracy (%) of:
   one seed each; bench_dann.py trains DANN 200 epochs over 3 seeds. ``--conv``
   adds digits rows with ``sktransfer.nn.ConvEncoder`` (30 epochs; sktransfer only
   unless ``--skada-conv``, which runs skada's methods on the same network).
+  ``DAN-TP`` (sktransfer only) is DAN with ``kernel_weights="test_power"``, the
+  paper's kernel weights, against DAN's default averaged kernels; ``DAN-F`` is
+  DAN with ``align_logits=False``: the features aligned, not the class logits
+  (sktransfer's DAN aligns both by default, as the paper aligns every
+  task-specific layer; skada's DAN aligns one layer, here the features).
 
 It also prints the 12-pair averages, the published numbers (MEDA, ACM MM 2018:
 1NN, TCA, GFK, JDA, CORAL, MEDA) and the time per epoch of each deep method, ours
@@ -154,7 +159,13 @@ TUNED = {"CDAN-EnsV": ("CDAN", {"lambda_max": [0.3, 0.5, 1.0]}),
          "CDAN-EnsV-centre1": ("CDAN", {"lambda_max": [0.5, 1.0, 2.0]}),
          "DeepCORAL-EnsV": ("DeepCORAL", {"coral_weight": [1.0, 10.0, 100.0]}),
          "DAN-EnsV": ("DAN", {"mmd_weight": [1.0, 10.0, 100.0]})}
-ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP + list(TUNED)
+# Deep methods with a non-default option (sktransfer only).
+# DAN-TP: DAN's kernel weights re-estimated for test power before every epoch (the paper's).
+# DAN-F: DAN aligning the features only (align_logits=False), as skada's DAN and as
+# sktransfer's DAN before it aligned the class logits too by default.
+VARIANTS = {"DAN-TP": ("DAN", {"kernel_weights": "test_power"}),
+            "DAN-F": ("DAN", {"align_logits": False})}
+ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP + list(VARIANTS) + list(TUNED)
 # Methods fitted on the loader's features (no StandardScaler), as in their paper.
 LOADER_INPUT = {"GFK", "JDA", "MEDA", "MEDA-SPL"}
 SKADA_NAME = {"CORAL": "CORAL", "SA": "SubspaceAlignment", "TCA": "TransferComponentAnalysis",
@@ -235,6 +246,9 @@ def _ours(method, deep_params, seed):
     if method in TUNED:
         base, grid = TUNED[method]
         return EnsembleValidationSearch(_ours(base, deep_params, seed), grid)
+    if method in VARIANTS:
+        base, options = VARIANTS[method]
+        return _ours(base, {**deep_params, **options}, seed)
     if method == "MEDA":
         return MEDAClassifier(random_state=seed)
     if method == "MEDA-SPL":
@@ -302,14 +316,15 @@ def _plan(tasks, methods, quick, skada_ok):
     for ti, (part, name, X, y, d, extra) in enumerate(tasks):
         deep_params, deep_seeds, skada_seeds = _deep_settings(part, extra, quick)
         for m in methods:
-            is_deep = m in DEEP or m == "NN" or m in TUNED
-            if extra.get("conv") and m not in ("NN", *DEEP, *TUNED):
+            is_deep = m in DEEP or m == "NN" or m in TUNED or m in VARIANTS
+            if extra.get("conv") and m not in ("NN", *DEEP, *VARIANTS, *TUNED):
                 continue  # ConvEncoder rows: the network-bound methods only (time)
             if _ours(m, deep_params, 0) is None:
                 continue
             seeds = deep_seeds if is_deep else 1  # shallow fits are deterministic
             # --param values travel in the job's parameters (the fits run in worker processes).
-            ours_params = {**deep_params, **EXTRA_PARAMS} if m in DEEP else deep_params
+            adaptive = m in DEEP or m in VARIANTS
+            ours_params = {**deep_params, **EXTRA_PARAMS} if adaptive else deep_params
             for s in range(FIRST_SEED, FIRST_SEED + seeds):
                 ours.append((ti, m, s, ours_params if is_deep else {}))
             if skada_ok and m in SHALLOW + DEEP and (SKADA_CONV or not extra.get("conv")):
@@ -464,7 +479,7 @@ def timing_table(report, tasks, methods, ours_res, skada_res, skada_status, n_jo
         names = [t[1] for t in tasks if t[0] == part and "ConvEncoder" not in t[1]]
         if not names:
             continue
-        for m in ["NN"] + DEEP:
+        for m in ["NN"] + DEEP + list(VARIANTS):
             if m not in methods:
                 continue
             o = [r["sec_per_epoch"] for n in names for r in ours_res.get((n, m), []) if r.get("sec_per_epoch")]
@@ -472,8 +487,9 @@ def timing_table(report, tasks, methods, ours_res, skada_res, skada_status, n_jo
             if not o:
                 continue
             o_ms = 1000 * np.mean(o)
-            if m == "NN":
-                report(f"| {part} | source only (no adaptation) | {o_ms:.1f} | — | — |")
+            if m == "NN" or m in VARIANTS:
+                label = "source only (no adaptation)" if m == "NN" else f"{m} (sktransfer only)"
+                report(f"| {part} | {label} | {o_ms:.1f} | — | — |")
                 continue
             if s:
                 s_ms = 1000 * np.mean(s)

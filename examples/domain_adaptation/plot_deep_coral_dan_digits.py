@@ -7,7 +7,8 @@ Deep CORAL and DAN on USPS → MNIST with a small ConvNet
 :class:`sktransfer.DANClassifier` (Long et al., 2015) train a network on the
 labelled source rows while pulling the features of the two domains together:
 Deep CORAL matches their covariance matrices, DAN shrinks a multi-kernel
-maximum mean discrepancy between them. Both help most where the network
+maximum mean discrepancy between them (and between the class scores the
+network gives each domain). Both help most where the network
 learns the features from raw inputs, as a ConvNet on images does.
 
 Here the source is USPS and the target MNIST, both as 16 x 16 digit images

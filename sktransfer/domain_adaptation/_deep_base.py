@@ -301,6 +301,10 @@ class _DeepDABase(
         """
         raise NotImplementedError
 
+    def _alignment_callbacks(self, adapt):
+        """The method's own skorch callbacks, as ``(name, callback)`` pairs."""
+        return []
+
     def _build_domain_classifier(self, n_inputs, probe, adapt):
         """The ``domain_classifier`` parameter built for ``n_inputs`` and checked on ``probe``."""
         domain_classifier = self._build_module(
@@ -403,7 +407,10 @@ class _DeepDABase(
                 iterator_train=DomainBatchIterator,
                 iterator_valid=BatchIterator,
                 predict_nonlinearity=None,
-                **self._net_params([("dann_schedule", schedule)], optimizer_defaults=momentum),
+                **self._net_params(
+                    [("dann_schedule", schedule), *self._alignment_callbacks(adapt)],
+                    optimizer_defaults=momentum,
+                ),
             )
             self.net_.fit(X, y_net)
         return self
