@@ -20,6 +20,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from skorch.callbacks import Callback
 
 from sktransfer import DANNClassifier
 from sktransfer.datasets import load_mnist_usps, make_rotated_moons, mask_target_labels
@@ -113,6 +114,21 @@ def test_mk_mmd_loss_matches_a_hand_computation(samples):
     # float32, as in training: within float32 rounding.
     got32 = mk_mmd_loss(torch.from_numpy(a).float(), torch.from_numpy(b).float()).item()
     assert got32 == pytest.approx(expected, rel=1e-5)
+
+
+def test_mk_mmd_loss_with_weights_matches_a_hand_computation(samples):
+    a, b = samples
+    a, b = a.numpy(), b.numpy() * 0.7 - 0.1
+    scales = (0.25, 1.0, 4.0)
+    weights = (0.5, 0.0, 0.2)  # any non-negative weights, not only a convex combination
+    joint = np.r_[a, b]
+    d2 = ((joint[:, None] - joint[None]) ** 2).sum(-1)
+    bandwidth = d2.sum() / (len(joint) * (len(joint) - 1))
+    kernel = sum(w * np.exp(-d2 / (bandwidth * s)) for s, w in zip(scales, weights))
+    n = len(a)
+    expected = kernel[:n, :n].mean() + kernel[n:, n:].mean() - 2 * kernel[:n, n:].mean()
+    got = mk_mmd_loss(torch.from_numpy(a), torch.from_numpy(b), scales, weights).item()
+    assert got == pytest.approx(expected, rel=1e-9)
 
 
 def test_mk_mmd_losses_of_several_layers_at_once(samples):
@@ -365,6 +381,45 @@ def test_dan_test_power_kernel_weights(small_moons, align_logits):
     assert_allclose(restored.kernel_weights_, clf.kernel_weights_)
     with pytest.raises(NotFittedError):
         _ = DANClassifier().kernel_weights_
+
+
+def test_dan_test_power_leaves_training_as_it_was(small_moons):
+    # At weight 0 the kernel weights cannot matter: the fits must be identical,
+    # so estimating them (in training mode, before every epoch) disturbs neither
+    # the torch RNG (batches, dropout) nor the batch-norm statistics.
+    def extractor():
+        torch.manual_seed(0)
+        layers = [torch.nn.Linear(2, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU()]
+        return torch.nn.Sequential(*layers, torch.nn.Dropout(0.5))
+
+    params = {"module": extractor(), "mmd_weight": 0.0, "max_epochs": 4}
+    uniform = _fit_small(DANClassifier, small_moons, **params)
+    learnt = _fit_small(DANClassifier, small_moons, kernel_weights="test_power", **params)
+    assert "kernel_weights" in learnt.net_.history[-1]
+    assert_array_equal(learnt.predict_proba(small_moons.X), uniform.predict_proba(small_moons.X))
+    batch_norm = learnt.net_.module_.feature_extractor[1]
+    assert_array_equal(
+        batch_norm.running_mean, uniform.net_.module_.feature_extractor[1].running_mean
+    )
+
+
+class _FailAfterOneEpoch(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        raise RuntimeError("stop")
+
+
+def test_dan_test_power_forgets_the_data_when_training_fails(small_moons):
+    clf = DANClassifier(**FAST, kernel_weights="test_power", callbacks=[_FailAfterOneEpoch()])
+    with pytest.raises(RuntimeError, match="stop"):
+        clf.fit(small_moons.X, small_moons.y_train)
+    callback = dict(clf.net_.callbacks_)["kernel_weights"]
+    assert not hasattr(callback, "X_")
+
+
+def test_dan_verbose_log_leaves_the_kernel_weights_out(small_moons, capsys):
+    _fit_small(DANClassifier, small_moons, kernel_weights="test_power", verbose=1, max_epochs=2)
+    out = capsys.readouterr().out
+    assert "mmd_loss" in out and "kernel_weights" not in out
 
 
 def test_dan_aligns_the_logits_by_default(small_moons):

@@ -25,10 +25,11 @@ from ._deep_base import (
 )
 from ._losses import (
     DEFAULT_KERNEL_SCALES,
+    _kernel_tensors,
+    _mk_mmd_losses,
     coral_loss,
     entropy,
     mk_mmd_kernel_weights,
-    mk_mmd_losses,
 )
 
 __all__ = ["DeepCORALClassifier", "DANClassifier", "CDANClassifier"]
@@ -55,9 +56,10 @@ class _MMDModule(_DeepDAModule):
 
     ``kernel_weights`` holds one entry per aligned layer (the features, then
     the logits): None averages the kernels; a tuple of plain floats (set
-    before every epoch with ``kernel_weights="test_power"``) weighs them, and
-    kernels of weight 0 are skipped without a device sync. ``mmd_loss`` is
-    the sum over the layers, ``logit_mmd_loss`` the logits' part.
+    before every epoch with ``kernel_weights="test_power"``) weighs them. The
+    kernels' tensors are built on the device once per change of weights, so
+    no batch copies anything to the device. ``mmd_loss`` is the sum over the
+    layers, ``logit_mmd_loss`` the logits' part.
     """
 
     name = "mmd_loss"
@@ -73,12 +75,21 @@ class _MMDModule(_DeepDAModule):
     def aligned_layers(self, features, label_logits):
         return (features, label_logits) if self.align_logits else (features,)
 
+    def _kernels(self, device, dtype):
+        key = (device, dtype, tuple(self.kernel_weights))
+        if self.__dict__.get("_kernels_key") != key:
+            self._kernels_cache = _kernel_tensors(
+                self.kernel_scales, self.kernel_weights, device, dtype
+            )
+            self._kernels_key = key
+        return self._kernels_cache
+
     def alignment_loss(self, features, label_logits, domains):
         is_target = domains == 1
         layers = [
             (x[~is_target], x[is_target]) for x in self.aligned_layers(features, label_logits)
         ]
-        values = mk_mmd_losses(layers, self.kernel_scales, self.kernel_weights)
+        values = _mk_mmd_losses(layers, *self._kernels(features.device, features.dtype))
         value = values.sum()
         parts = {self.name: value.detach()}
         if self.align_logits:
@@ -90,43 +101,55 @@ class _TestPowerKernelWeights(Callback):
     """Before every epoch, set DAN's kernel weights to those of highest test power.
 
     The weights of each aligned layer are estimated by
-    :func:`mk_mmd_kernel_weights` on that layer's outputs (in eval mode) for
-    up to ``max_rows`` rows of each domain drawn at random from the training
-    data, and recorded per epoch as ``kernel_weights``. The training data is
-    held only while training.
+    :func:`mk_mmd_kernel_weights` on that layer's outputs for up to
+    ``max_rows`` rows of each domain drawn at random from the training data,
+    and recorded per epoch as ``kernel_weights``. The outputs are computed as
+    the loss sees them, in training mode (dropout on: it changes the
+    bandwidth), without gradients; the module's buffers (batch-norm
+    statistics) and the global torch RNG are left as they were, so that the
+    training batches and dropout masks are those of ``kernel_weights="uniform"``
+    at the same seed. The draws come from ``seed``. The training data is held
+    only while training.
     """
 
-    def __init__(self, max_rows=_KERNEL_WEIGHT_ROWS):
+    def __init__(self, seed, max_rows=_KERNEL_WEIGHT_ROWS):
+        self.seed = seed
         self.max_rows = max_rows
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         domains = np.asarray(y)[:, 1]
         self.X_ = X
         self.rows_ = (np.flatnonzero(domains == 0), np.flatnonzero(domains == 1))
+        self.rng_ = np.random.default_rng(self.seed)
 
     def _layers(self, net, rows):
         """The aligned layers' outputs for up to ``max_rows`` random rows of ``rows``."""
-        rows = rows[torch.randperm(len(rows))[: self.max_rows].numpy()]
+        rows = self.rng_.permutation(rows)[: self.max_rows]
         module = net.module_
         outputs = []
-        with torch.no_grad():
-            for i in range(0, len(rows), 256):
-                features = module.feature_extractor(
-                    torch.as_tensor(self.X_[rows[i : i + 256]]).to(net.device)
-                )
-                outputs.append(
-                    module.aligned_layers(features, module.label_predictor(features))
-                )
+        for i in range(0, len(rows), 256):
+            features = module.feature_extractor(
+                torch.as_tensor(self.X_[rows[i : i + 256]]).to(net.device)
+            )
+            outputs.append(module.aligned_layers(features, module.label_predictor(features)))
         return [torch.cat(layer) for layer in zip(*outputs)]
 
     def on_epoch_begin(self, net, **kwargs):
         module = net.module_
         was_training = module.training
-        module.eval()
+        buffers = {name: b.clone() for name, b in module.named_buffers()}
+        device = torch.device(net.device)
+        devices = [device.index or 0] if device.type == "cuda" else []
         try:
-            source, target = (self._layers(net, rows) for rows in self.rows_)
+            with torch.random.fork_rng(devices=devices), torch.no_grad():
+                torch.manual_seed(int(self.rng_.integers(np.iinfo(np.int32).max)))
+                module.train()
+                source, target = (self._layers(net, rows) for rows in self.rows_)
         finally:
             module.train(was_training)
+            with torch.no_grad():
+                for name, b in module.named_buffers():
+                    b.copy_(buffers[name])
         module.kernel_weights = [
             tuple(float(w) for w in mk_mmd_kernel_weights(s, t, module.kernel_scales))
             for s, t in zip(source, target)
@@ -136,9 +159,12 @@ class _TestPowerKernelWeights(Callback):
         net.history.record("kernel_weights", [list(w) for w in net.module_.kernel_weights])
 
     def on_train_end(self, net, **kwargs):
-        # The net (and so this callback) is pickled with the estimator.
-        self.__dict__.pop("X_", None)
-        self.__dict__.pop("rows_", None)
+        self.forget_training_data()
+
+    def forget_training_data(self):
+        """Drop the training data (the net, and so this callback, is pickled)."""
+        for name in ("X_", "rows_", "rng_"):
+            self.__dict__.pop(name, None)
 
 
 class _MultilinearMap(nn.Module):
@@ -343,7 +369,7 @@ class DeepCORALClassifier(_DeepDABase):
 
 
 class DANClassifier(_DeepDABase):
-    """Deep adaptation network (DAN): align the features by multi-kernel MMD.
+    """Deep adaptation network (DAN): align features and class logits by multi-kernel MMD.
 
     A feature extractor feeds a label predictor trained on the labelled rows;
     the multi-kernel maximum mean discrepancy (MK-MMD) between the source and
@@ -472,6 +498,7 @@ class DANClassifier(_DeepDABase):
     _weight_param = "mmd_weight"
     _schedule_param = "weight_schedule"
     _weight_key = "mmd_weight"
+    _history_keys_not_printed = ("kernel_weights",)
 
     def __init__(
         self,
@@ -540,7 +567,7 @@ class DANClassifier(_DeepDABase):
 
     def _alignment_callbacks(self, adapt):
         if adapt and self.kernel_weights == "test_power":
-            return [("kernel_weights", _TestPowerKernelWeights())]
+            return [("kernel_weights", _TestPowerKernelWeights(self._seed()))]
         return []
 
     def _build_alignment(self, feature_extractor, label_predictor, features, logits, adapt):

@@ -76,8 +76,8 @@ def mk_mmd_loss(
     (non-negative, summing to 1; kernels of weight 0 are skipped), or averaged
     when it is None. ``sigma^2`` is the mean squared distance between distinct
     rows of the joint batch (not differentiated through), as in the DAN/JAN
-    reference code. The biased estimate is never negative and is exactly 0
-    when both batches are the same rows.
+    reference code. The biased estimate is never negative and is 0 (up to
+    rounding) when both batches are the same rows.
     """
     return mk_mmd_losses([(source, target)], kernel_scales, [kernel_weights])[0]
 
@@ -92,44 +92,66 @@ def mk_mmd_losses(
     ``layers`` holds one ``(source, target)`` pair per layer (the same rows in
     every layer, any width); ``kernel_weights`` one entry per layer (None
     averages that layer's kernels). All kernels of all layers are evaluated in
-    one batched operation, ``(n_layers, n_kernels, n, n)``, rather than one
-    per kernel: on small batches, where the cost per operation dominates,
-    several times faster. Returns the squared MMD of each layer, shape
-    ``(n_layers,)``.
+    one batched operation, on the distinct pairs of rows only, rather than one
+    operation per kernel: on small batches, where the cost per operation
+    dominates, several times faster. Returns the squared MMD of each layer,
+    shape ``(n_layers,)``.
     """
-    n_kernels = len(kernel_scales)
     if kernel_weights is None:
         kernel_weights = [None] * len(layers)
+    source = layers[0][0]
+    kernels = _kernel_tensors(kernel_scales, kernel_weights, source.device, source.dtype)
+    return _mk_mmd_losses(layers, *kernels)
+
+
+def _kernel_tensors(kernel_scales, kernel_weights, device, dtype):
+    """Scales ``(n_kept,)``, weights ``(n_layers, n_kept)`` and weight sums ``(n_layers,)``.
+
+    Built on the host, then moved to ``device`` once: a caller that reuses them
+    for many batches (as :class:`DANClassifier`'s module does) copies nothing
+    to the device per batch. Kernels of weight 0 in every layer are left out.
+    """
+    n_kernels = len(kernel_scales)
+    rows = []
     for weights in kernel_weights:
-        if weights is not None and len(weights) != n_kernels:
+        if weights is None:
+            weights = [1.0 / n_kernels] * n_kernels
+        elif len(weights) != n_kernels:
             raise ValueError(
                 f"kernel_weights has {len(weights)} entries for {n_kernels} kernel_scales"
             )
-    n_source = len(layers[0][0])
+        rows.append([float(w) for w in weights])
+    keep = [k for k in range(n_kernels) if any(row[k] > 0 for row in rows)]
+    # The sums in float64 on the host: for weights summing to 1 the diagonal
+    # term below is exactly n, as in the (n, n) computation.
+    sums = [sum(row) for row in rows]
+    return (
+        torch.tensor([float(kernel_scales[k]) for k in keep], dtype=dtype, device=device),
+        torch.tensor([[row[k] for k in keep] for row in rows], dtype=dtype, device=device),
+        torch.tensor(sums, dtype=dtype, device=device),
+    )
+
+
+def _mk_mmd_losses(layers, scales, weights, weight_sums):
+    """:func:`mk_mmd_losses` with the kernel tensors of :func:`_kernel_tensors`."""
+    n_layers, n_source = len(layers), len(layers[0][0])
     d2 = torch.stack([_squared_distances(torch.cat(pair)) for pair in layers])
     n = d2.shape[1]
+    n_target = n - n_source
     bandwidth = (d2.detach().sum(dim=(1, 2)) / max(n * n - n, 1)).clamp_min(
         torch.finfo(d2.dtype).eps
     )
-    weights = torch.tensor(
-        [[1.0 / n_kernels] * n_kernels if w is None else list(w) for w in kernel_weights],
-        dtype=d2.dtype,
-    )
-    # Kernels of weight 0 in every layer are left out.
-    keep = torch.nonzero(weights.sum(dim=0) > 0).flatten()
-    scales = torch.as_tensor(kernel_scales, dtype=d2.dtype)[keep].to(d2.device)
-    weights = weights[:, keep].to(d2.device)
-    n_target = n - n_source
     # Only the distinct pairs: above the diagonal within each domain (the
-    # kernels are symmetric, and 1 on the diagonal), and every source-target
-    # pair; about a third fewer kernel values than the whole (n, n) matrix.
+    # kernels are symmetric, and each kernel is 1 on the diagonal), and every
+    # source-target pair; about a third fewer kernel values than the (n, n)
+    # matrix.
     upper_s = torch.triu_indices(n_source, n_source, 1, device=d2.device)
     upper_t = torch.triu_indices(n_target, n_target, 1, device=d2.device) + n_source
     pairs = torch.cat(
         [
             d2[:, upper_s[0], upper_s[1]],
             d2[:, upper_t[0], upper_t[1]],
-            d2[:, :n_source, n_source:].reshape(len(layers), -1),
+            d2[:, :n_source, n_source:].reshape(n_layers, -1),
         ],
         dim=1,
     )
@@ -141,8 +163,8 @@ def mk_mmd_losses(
     exponents = -pairs[:, None] / (bandwidth[:, None, None] * scales[:, None])
     kernel = torch.einsum("lk,lkp->lp", weights, torch.exp(exponents.clamp_min(-30.0)))
     n_ss, n_tt = upper_s.shape[1], upper_t.shape[1]
-    k_ss = (n_source + 2.0 * kernel[:, :n_ss].sum(dim=1)) / n_source**2
-    k_tt = (n_target + 2.0 * kernel[:, n_ss : n_ss + n_tt].sum(dim=1)) / n_target**2
+    k_ss = (n_source * weight_sums + 2.0 * kernel[:, :n_ss].sum(dim=1)) / n_source**2
+    k_tt = (n_target * weight_sums + 2.0 * kernel[:, n_ss : n_ss + n_tt].sum(dim=1)) / n_target**2
     k_st = kernel[:, n_ss + n_tt :].mean(dim=1)
     return k_ss + k_tt - 2.0 * k_st
 
