@@ -422,6 +422,16 @@ def test_dan_verbose_log_leaves_the_kernel_weights_out(small_moons, capsys):
     assert "mmd_loss" in out and "kernel_weights" not in out
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("kernel_weights", ["uniform", "test_power"])
+def test_dan_fits_on_cuda(small_moons, kernel_weights):
+    clf = _fit_small(DANClassifier, small_moons, device="cuda", kernel_weights=kernel_weights)
+    assert next(clf.net_.module_.parameters()).is_cuda
+    assert clf.kernel_weights_.shape == (2, 33)
+    proba = clf.predict_proba(small_moons.X)
+    assert proba.shape == (120, 2) and np.all(np.isfinite(proba))
+
+
 def test_dan_aligns_the_logits_by_default(small_moons):
     params = {"max_epochs": 20, "mmd_weight": 10.0, "weight_schedule": "constant"}
     both = _fit_small(DANClassifier, small_moons, **params)
