@@ -62,6 +62,8 @@ class TransferNetBase(BaseEstimator):
         "iterator_valid",
         "callbacks",
     )
+    #: History keys the per-epoch log leaves out (with verbose > 0), e.g. lists.
+    _history_keys_not_printed: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------
     # parameters
@@ -257,7 +259,8 @@ class TransferNetBase(BaseEstimator):
         ``optimizer__*`` values the user did not set). Training batches are
         shuffled (from the seeded torch RNG). No validation split, so no
         ``valid_loss``; when silent, no ``PrintLog`` (it formats a table every
-        epoch even when it prints nothing).
+        epoch even when it prints nothing), else one that leaves out
+        ``_history_keys_not_printed``.
         """
         params = {
             f"{prefix}__{key}": value
@@ -270,6 +273,10 @@ class TransferNetBase(BaseEstimator):
         params.setdefault("callbacks__valid_loss", None)
         if not self.verbose:
             params.setdefault("callbacks__print_log", None)
+        elif self._history_keys_not_printed:
+            params.setdefault(
+                "callbacks__print_log__keys_ignored", list(self._history_keys_not_printed)
+            )
         finite = ("finite_loss", _RaiseOnNonFiniteLoss(type(self).__name__))
         return {
             "optimizer": self.optimizer,

@@ -267,8 +267,6 @@ class _DeepDABase(
     #: Smallest batch_size, and why (completes "half source, half target rows").
     _min_batch_size = 2
     _min_batch_reason = ""
-    #: History keys the per-epoch log leaves out (with verbose > 0).
-    _history_keys_not_printed: tuple[str, ...] = ()
 
     def _check_params(self):
         self._check_common_params()
@@ -393,11 +391,6 @@ class _DeepDABase(
         y_net = np.column_stack([y_encoded, is_target.astype(np.int64)])
 
         momentum = {"momentum": 0.9} if self.optimizer is torch.optim.SGD else None
-        log_params = {}
-        if self.verbose and self._history_keys_not_printed:
-            log_params["callbacks__print_log__keys_ignored"] = list(
-                self._history_keys_not_printed
-            )
         with self._rng_context():
             module = self._build_network(torch.as_tensor(X[: min(len(X), 4)]), adapt)
             schedule = _TradeOffSchedule(
@@ -418,7 +411,6 @@ class _DeepDABase(
                     [("dann_schedule", schedule), *self._alignment_callbacks(adapt)],
                     optimizer_defaults=momentum,
                 ),
-                **log_params,
             )
             try:
                 self.net_.fit(X, y_net)
