@@ -147,6 +147,7 @@ class TransferNetBase(BaseEstimator):
             dtype=np.float32,
             allow_nd=True,
             ensure_min_samples=1 if not reset else 2,
+            force_writeable=True,
         )
 
     def _validate_training_data(self, X, y, sample_domain=None):
@@ -174,6 +175,7 @@ class TransferNetBase(BaseEstimator):
             allow_nd=True,
             ensure_min_samples=2,
             y_numeric=False,
+            force_writeable=True,
         )
         y = column_or_1d(y, warn=True)
         labelled = _labelled_mask(y)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from skorch.callbacks import Callback
 
 from sktransfer.datasets import make_rotated_moons, mask_target_labels
@@ -22,6 +23,28 @@ needs_data = pytest.mark.skipif(
     not DATA.is_dir(),
     reason=f"benchmark data folder {DATA} (../shared/data next to the repo) is absent",
 )
+
+
+@pytest.fixture
+def torch_refuses_read_only(monkeypatch):
+    """Make ``torch.as_tensor`` / ``torch.from_numpy`` fail on a read-only array.
+
+    torch shares an array's memory, cannot mark a tensor read-only, and warns
+    (once per process) that writing to it is undefined: read-only input must
+    reach torch as a writable copy. Checking for the warning itself would only
+    see the first case of a session.
+    """
+
+    def refusing(make_tensor):
+        def checked(data, *args, **kwargs):
+            if isinstance(data, np.ndarray) and not data.flags.writeable:
+                raise AssertionError("a tensor was made from a read-only array")
+            return make_tensor(data, *args, **kwargs)
+
+        return checked
+
+    monkeypatch.setattr(torch, "as_tensor", refusing(torch.as_tensor))
+    monkeypatch.setattr(torch, "from_numpy", refusing(torch.from_numpy))
 
 
 def _read_only(*arrays):

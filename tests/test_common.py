@@ -2,9 +2,12 @@
 
 from functools import partial
 
+import numpy as np
+import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sktransfer import SelfTaughtTransformer
 from sktransfer.nn import MLP
 from sktransfer.utils import all_estimators
 
@@ -233,3 +236,26 @@ def test_registry_lists_the_public_estimators():
 @parametrize_with_checks(list(_instances()), expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        *(e for e in _instances() if not e.__sklearn_tags__().input_tags.string),
+        # the autoencoder is the transformer's torch path (the default is a dictionary)
+        SelfTaughtTransformer(method="autoencoder", n_components=2, fit_on="all", max_epochs=2),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_read_only_input_reaches_torch_as_a_writable_copy(estimator, torch_refuses_read_only):
+    # Read-only input (joblib's memory-mapped arrays in GridSearchCV(n_jobs=...))
+    # is copied by the validation, never handed to torch as it is.
+    rng = np.random.RandomState(0)
+    X = np.abs(rng.randn(40, 4)).astype(np.float32)  # non-negative for SelfTaughtClustering
+    y = np.arange(40) % 2
+    X.setflags(write=False)
+    y.setflags(write=False)
+    estimator.fit(X, y)
+    for method in ("predict", "predict_proba", "transform"):
+        if hasattr(estimator, method):
+            getattr(estimator, method)(X)

@@ -128,6 +128,16 @@ def test_files_of_different_sizes_and_grey_images(tmp_path):
     assert ext.fit_transform(paths).shape == (3, 1280)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("preprocessing", [None, "imagenet"])
+def test_read_only_images_reach_torch_as_writable_copies(dtype, preprocessing, torch_refuses_read_only):
+    rng = np.random.RandomState(0)
+    images = (rng.rand(6, 8, 8, 3) * (255 if dtype == np.uint8 else 1)).astype(dtype)
+    images.setflags(write=False)
+    codes = _tiny(preprocessing=preprocessing).fit_transform(images)
+    assert codes.shape[0] == 6 and np.isfinite(codes).all()
+
+
 def test_flattened_rows_with_image_shape():
     from sklearn.datasets import load_digits
 

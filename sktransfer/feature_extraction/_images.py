@@ -186,6 +186,16 @@ def _read_image(path) -> np.ndarray:
         raise ValueError(f"cannot read image file {os.fspath(path)!r}: {exc}") from None
 
 
+def _tensor(x: np.ndarray, dtype=None) -> torch.Tensor:
+    """``x`` as a tensor, sharing its memory unless it is read-only.
+
+    A read-only batch (a slice of a memory-mapped ``X``) is copied: torch cannot
+    mark a tensor read-only, and warns that writing to one is undefined.
+    """
+    x = np.ascontiguousarray(x, dtype=dtype)
+    return torch.from_numpy(x if x.flags.writeable else x.copy())
+
+
 def _pixels_0_255(x: np.ndarray) -> torch.Tensor:
     """Float pixels on 0..255: integers as they are, floats from [0, 1]."""
     if x.dtype.kind == "f":
@@ -195,13 +205,13 @@ def _pixels_0_255(x: np.ndarray) -> torch.Tensor:
                 f"got values in [{np.nanmin(x):.3g}, {np.nanmax(x):.3g}]. Pass uint8 "
                 "arrays for pixels in 0..255"
             )
-        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) * 255.0
+        return _tensor(x, np.float32) * 255.0
     if x.dtype.kind in "iub":
         if x.size and (x.min() < 0 or x.max() > 255):
             raise ValueError(
                 f"integer images must hold pixels in 0..255; got values in [{x.min()}, {x.max()}]"
             )
-        return torch.from_numpy(np.ascontiguousarray(x)).float()
+        return _tensor(x).float()
     raise TypeError(f"images must be numeric, got dtype {x.dtype}")
 
 
@@ -222,8 +232,8 @@ class Preprocessor:
 
     def __call__(self, batch: list[np.ndarray] | np.ndarray) -> torch.Tensor:
         if self.params is None:
-            x = _stack([torch.from_numpy(np.asarray(a, dtype=np.float32)) for a in batch]) \
-                if isinstance(batch, list) else torch.from_numpy(np.asarray(batch, dtype=np.float32))
+            x = _stack([_tensor(a, np.float32) for a in batch]) \
+                if isinstance(batch, list) else _tensor(batch, np.float32)
             return self.spec(x) if callable(self.spec) else x
         if isinstance(batch, list):
             return torch.cat([self._resize_crop_normalise(_pixels_0_255(a)[None]) for a in batch])

@@ -863,7 +863,7 @@ class FineTuneRegressor(RegressorMixin, _FineTuneBase):
             )
         X, y = validate_data(
             self, X, y, dtype=np.float32, allow_nd=True, ensure_min_samples=2,
-            multi_output=True, y_numeric=True,
+            multi_output=True, y_numeric=True, force_writeable=True,
         )
         self._y_1d = y.ndim == 1
         targets = (y.reshape(-1, 1) if y.ndim == 1 else y).astype(np.float32)

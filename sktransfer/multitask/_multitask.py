@@ -434,7 +434,7 @@ class MultiTaskClassifier(ClassifierMixin, TransferNetBase):
             )
         X, y = validate_data(
             self, X, y, dtype=np.float32, allow_nd=True, ensure_min_samples=2,
-            multi_output=True, y_numeric=False,
+            multi_output=True, y_numeric=False, force_writeable=True,
         )
         Y = self._validate_targets(y)
         self.task_weights_ = self._task_weights()

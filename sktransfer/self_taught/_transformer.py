@@ -302,11 +302,15 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
     def _representation_rows(self, X, y):
         """Validate ``X, y``; return the rows the representation is learnt from."""
         dtype = np.float32 if self.method == "autoencoder" else np.float64
+        # the autoencoder hands the rows to torch, which needs them writable
+        writeable = self.method == "autoencoder"
         if y is None:
-            return validate_data(self, X, dtype=dtype, ensure_min_samples=2)
+            return validate_data(
+                self, X, dtype=dtype, ensure_min_samples=2, force_writeable=writeable
+            )
         X, y = validate_data(
             self, X, y, dtype=dtype, ensure_min_samples=2, y_numeric=False,
-            ensure_all_finite=True,
+            ensure_all_finite=True, force_writeable=writeable,
         )
         if self.fit_on == "all":
             return X
@@ -473,7 +477,7 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
         """
         check_is_fitted(self)
         dtype = np.float32 if hasattr(self, "net_") else np.float64
-        X = validate_data(self, X, reset=False, dtype=dtype)
+        X = validate_data(self, X, reset=False, dtype=dtype, force_writeable=hasattr(self, "net_"))
         if self.patch_size is not None:
             return self._pooled_codes(X, self._encode)
         return self._encode(X)
