@@ -9,8 +9,8 @@ target labels are hidden (``y == -1``) and
     GridSearchCV(estimator, grid, scoring=scorer, cv=SourceKFold(3), refit=True)
 
 selects the parameters with each scorer of :mod:`sktransfer.model_selection`
-(IWV, DEV, prediction entropy, circular validation, SND, MixVal) and with plain accuracy on
-the source validation rows (the baseline a user gets without these tools). The EnsV
+(IWV, DEV, prediction entropy, circular validation, SND, MixVal, BNM, ClassAMI) and with
+plain accuracy on the source validation rows (the baseline a user gets without these tools). The EnsV
 column is ``EnsembleValidationSearch(estimator, grid)``: not a per-model scorer but a
 search of its own, which fits every grid point on all rows and picks the one whose
 target predictions agree most with the average of all of them.
@@ -20,7 +20,7 @@ lowest, and each scorer's *gap* is oracle minus the target accuracy of the
 parameters it picks (0 is perfect; its expectation under a random pick is
 about half of oracle − worst).
 
-How it is computed: one ``GridSearchCV`` per (task, method) with all five
+How it is computed: one ``GridSearchCV`` per (task, method) with all the
 scorers at once (multi-metric ``scoring=dict``, ``refit=False``) gives each
 scorer's mean score over the same SourceKFold folds for every grid point,
 and each grid point is refit once on all rows for its target accuracy. A
@@ -71,7 +71,9 @@ from sktransfer.domain_adaptation import (
 from sktransfer.model_selection import (
     EnsembleValidationSearch,
     SourceKFold,
+    batch_nuclear_norm_scorer,
     circular_validation_scorer,
+    class_cluster_ami_scorer,
     deep_embedded_validation_scorer,
     importance_weighted_scorer,
     mixed_sample_scorer,
@@ -100,6 +102,8 @@ SCORERS = {
     "circular": circular_validation_scorer,
     "SND": soft_neighborhood_density_scorer,
     "MixVal": mixed_sample_scorer,
+    "BNM": batch_nuclear_norm_scorer,
+    "ClassAMI": class_cluster_ami_scorer,
 }
 # EnsV is a search, not a per-model scorer: its column comes from EnsembleValidationSearch.
 COLUMNS = list(SCORERS) + ["EnsV"]

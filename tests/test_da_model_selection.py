@@ -19,7 +19,9 @@ from sktransfer.domain_adaptation._reweight import ImportanceWeightCollapseWarni
 from sktransfer.domain_adaptation._shallow import CORAL
 from sktransfer.model_selection import (
     SourceKFold,
+    batch_nuclear_norm_scorer,
     circular_validation_scorer,
+    class_cluster_ami_scorer,
     deep_embedded_validation_scorer,
     importance_weighted_scorer,
     mixed_sample_scorer,
@@ -34,8 +36,11 @@ SCORERS = [
     circular_validation_scorer,
     soft_neighborhood_density_scorer,
     mixed_sample_scorer,
+    batch_nuclear_norm_scorer,
+    class_cluster_ami_scorer,
 ]
-SOURCE_FREE = (prediction_entropy_scorer, soft_neighborhood_density_scorer)
+# scorers of the target predictions' probabilities alone
+SOURCE_FREE = (prediction_entropy_scorer, soft_neighborhood_density_scorer, batch_nuclear_norm_scorer)
 
 
 def _data(n=100, angle=40, seed=0):
@@ -162,7 +167,8 @@ def test_scorer_without_target_rows(scorer):
 
 
 @pytest.mark.parametrize(
-    "scorer", [s for s in SCORERS if s not in (*SOURCE_FREE, mixed_sample_scorer)],
+    "scorer",
+    [s for s in SCORERS if s not in (*SOURCE_FREE, mixed_sample_scorer, class_cluster_ami_scorer)],
     ids=lambda s: s.__name__,
 )
 def test_scorer_without_source_rows(scorer):
@@ -274,3 +280,114 @@ def test_mixed_sample_scorer_bad_input_and_one_label():
     constant = LabelledOnly(LogisticRegression()).fit(X, np.where(ym == -1, -1, 0) + (np.arange(40) == 0))
     assert mixed_sample_scorer(constant, X[d < 0][:5] * 0 + 100, -np.ones(5, int)) == 1.0
 
+
+
+def _two_target_clusters(spread=0.3):
+    """Two tight target clusters at -2 and 2, four source rows; models whose
+    boundary runs between the clusters, and through the one at 2."""
+    rng = np.random.RandomState(0)
+    Xt = np.r_[rng.normal(-2, spread, (100, 1)), rng.normal(2, spread, (100, 1))]
+    Xs = np.array([[-3.0], [-1.0], [1.0], [3.0]])
+    X = np.r_[Xs, Xt]
+    y = np.r_[[0, 0, 1, 1], -np.ones(200, int)]
+    between = LogisticRegression(C=100).fit(Xs, [0, 0, 1, 1])
+    through = LogisticRegression(C=100).fit(Xs, [0, 0, 0, 1])
+    return X, y, between, through
+
+
+class _FixedProba:
+    """A fitted 'classifier' that predicts the given probabilities, whatever X."""
+
+    def __init__(self, proba):
+        self.proba = np.asarray(proba, dtype=float)
+        self.classes_ = np.arange(self.proba.shape[1])
+
+    def predict_proba(self, X):
+        return self.proba[: len(X)]
+
+    def predict(self, X):
+        return self.proba[: len(X)].argmax(1)
+
+
+def test_batch_nuclear_norm_by_hand_and_its_bounds():
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    X, y = np.zeros((4, 1)), np.array([0, -1, -1, -1])
+    expected = np.linalg.svd(proba, compute_uv=False).sum() / 3
+    assert batch_nuclear_norm_scorer(_FixedProba(proba), X, y) == pytest.approx(expected)
+    # one-hot predictions spread evenly over the classes reach the maximum,
+    # sqrt(min(n, K) / n); the same confidence on one class only gets 1 / sqrt(n)
+    X, y = np.zeros((9, 1)), np.r_[0, -np.ones(8, int)]
+    balanced = np.eye(2)[np.arange(8) % 2]
+    collapsed = np.eye(2)[np.zeros(8, int)]
+    assert batch_nuclear_norm_scorer(_FixedProba(balanced), X, y) == pytest.approx(np.sqrt(2 / 8))
+    assert batch_nuclear_norm_scorer(_FixedProba(collapsed), X, y) == pytest.approx(1 / np.sqrt(8))
+    # ... whereas the entropy cannot tell the two apart
+    assert prediction_entropy_scorer(_FixedProba(balanced), X, y) == pytest.approx(
+        prediction_entropy_scorer(_FixedProba(collapsed), X, y))
+
+
+def test_batch_nuclear_norm_prefers_boundaries_between_target_clusters():
+    X, y, between, through = _two_target_clusters()
+    # measured: 0.0999 (the maximum is sqrt(2 / 200) = 0.1) vs 0.0846 (the through
+    # model puts 149 of the 200 target rows in class 0)
+    assert batch_nuclear_norm_scorer(between, X, y) > 0.099
+    assert batch_nuclear_norm_scorer(through, X, y) < 0.09
+
+
+def test_class_cluster_ami_prefers_boundaries_between_target_clusters():
+    X, y, between, through = _two_target_clusters()
+    assert class_cluster_ami_scorer(between, X, y) == pytest.approx(1.0)
+    # measured: 0.35 (one cluster split in two by the boundary)
+    assert class_cluster_ami_scorer(through, X, y) < 0.5
+    # seeded: the same score every time
+    assert class_cluster_ami_scorer(through, X, y) == class_cluster_ami_scorer(through, X, y)
+
+
+def test_class_cluster_ami_clusters_the_models_features():
+    # Column 0 is wide noise, column 1 holds two tight target clusters. On the raw
+    # rows k-means splits the noise; on the pipeline's features (column 1 alone,
+    # what all steps but the last give) it finds the clusters the model separates.
+    from sklearn.preprocessing import FunctionTransformer
+
+    rng = np.random.RandomState(0)
+    Xt = np.c_[rng.uniform(-50, 50, 200), np.r_[rng.normal(-2, 0.1, 100), rng.normal(2, 0.1, 100)]]
+    Xs = np.array([[0.0, -3.0], [0.0, -1.0], [0.0, 1.0], [0.0, 3.0]])
+    X, y = np.r_[Xs, Xt], np.r_[[0, 0, 1, 1], -np.ones(200, int)]
+    model = make_pipeline(FunctionTransformer(lambda Z: Z[:, 1:]), LogisticRegression())
+    model.fit(Xs, [0, 0, 1, 1])
+    assert class_cluster_ami_scorer(model, X, y) == pytest.approx(1.0)
+    # a model with the same predictions but no feature step is scored on the raw
+    # rows, whose k-means clusters split the noise column instead
+    raw = LogisticRegression().fit(Xs, [0, 0, 1, 1])
+    assert raw.predict(Xt).tolist() == model.predict(Xt).tolist()
+    assert class_cluster_ami_scorer(raw, X, y) < 0.1
+
+
+def test_class_cluster_ami_reduces_wide_features_with_pca():
+    # 100 features, 2 informative: clustered after PCA to 64 and to 2 dimensions
+    rng = np.random.RandomState(0)
+    centres = np.zeros((2, 100))
+    centres[0, :2], centres[1, :2] = -5, 5
+    Xt = np.r_[rng.normal(0, 0.5, (60, 100)) + centres[0], rng.normal(0, 0.5, (60, 100)) + centres[1]]
+    Xs = np.r_[centres[0:1], centres[1:2]]
+    X, y = np.r_[Xs, Xt], np.r_[[0, 1], -np.ones(120, int)]
+    clf = LogisticRegression().fit(Xs, [0, 1])
+    assert class_cluster_ami_scorer(clf, X, y) == pytest.approx(1.0)
+    assert class_cluster_ami_scorer(clf, X, y, n_components=2) == pytest.approx(1.0)
+
+
+def test_class_cluster_ami_bad_input():
+    X, ym, _, d = _data(20)
+    clf = _pipe().fit(X, ym)
+    for n_components in (0, -1, 2.5, True, "64"):
+        with pytest.raises(ValueError, match="n_components must be a positive integer"):
+            class_cluster_ami_scorer(clf, X, ym, n_components=n_components)
+    one_target = ym.copy()
+    one_target[d < 0] = 0
+    one_target[np.flatnonzero(d < 0)[0]] = -1
+    with pytest.raises(ValueError, match="at least 2 target rows"):
+        class_cluster_ami_scorer(clf, X, one_target)
+    three_classes = LogisticRegression().fit(X[:3], [0, 1, 2])
+    two_targets = np.r_[[0, 1, 2], -1, -1]
+    with pytest.raises(ValueError, match=r"as many target rows as the model has classes \(3\)"):
+        class_cluster_ami_scorer(three_classes, X[:5], two_targets)

@@ -8,7 +8,9 @@ is a search of its own: it needs the predictions of every candidate at once.
 """
 
 from ._scorers import (
+    batch_nuclear_norm_scorer,
     circular_validation_scorer,
+    class_cluster_ami_scorer,
     deep_embedded_validation_scorer,
     importance_weighted_scorer,
     mixed_sample_scorer,
@@ -21,7 +23,9 @@ from ._split import SourceKFold
 __all__ = [
     "EnsembleValidationSearch",
     "SourceKFold",
+    "batch_nuclear_norm_scorer",
     "circular_validation_scorer",
+    "class_cluster_ami_scorer",
     "deep_embedded_validation_scorer",
     "importance_weighted_scorer",
     "mixed_sample_scorer",

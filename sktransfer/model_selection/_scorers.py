@@ -11,9 +11,14 @@ holds the target rows. Options are keyword-only: bind them with
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import adjusted_mutual_info_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import _safe_indexing, check_random_state
@@ -23,7 +28,9 @@ from ..base import _domain_masks
 from ..domain_adaptation._reweight import _discriminator_weights, _warn_if_collapsed
 
 __all__ = [
+    "batch_nuclear_norm_scorer",
     "circular_validation_scorer",
+    "class_cluster_ami_scorer",
     "deep_embedded_validation_scorer",
     "importance_weighted_scorer",
     "mixed_sample_scorer",
@@ -350,6 +357,155 @@ def soft_neighborhood_density_scorer(
     neighbours /= neighbours.sum(axis=1, keepdims=True)
     safe = np.where(neighbours > 0, neighbours, 1.0)
     return float(np.mean(-np.sum(neighbours * np.log(safe), axis=1)))
+
+
+def batch_nuclear_norm_scorer(estimator, X, y, *, sample_domain=None) -> float:
+    """BNM: nuclear norm of the target predictions, confident and diverse at once.
+
+    The class probabilities predicted on the target rows form a matrix
+    ``P`` of shape ``(n_target, n_classes)``; the score is its nuclear norm
+    (the sum of its singular values) divided by ``n_target``. Its Frobenius
+    norm grows as the predictions get confident, and its rank as they spread
+    over the classes, so the nuclear norm rewards both, unlike the entropy,
+    which a model that puts every target row in one class maximises (Cui et
+    al., 2020, as a training loss; Musgrave et al., 2022, as a validator).
+    Needs no source label.
+
+    Parameters
+    ----------
+    estimator : fitted classifier with predict_proba
+        The model to score.
+    X : array-like of shape (n_samples, n_features)
+        Rows; only the target rows are used.
+    y : array-like of shape (n_samples,)
+        ``-1`` marks the target rows (other labels are ignored).
+    sample_domain : array-like of int of shape (n_samples,), default=None
+        Domain of each row (positive: source, negative: target).
+
+    Returns
+    -------
+    score : float
+        ``||P||_* / n_target``, in ``(0, sqrt(min(n_target, n_classes) / n_target)]``;
+        greater is better.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has no target row.
+    TypeError
+        If ``estimator`` has no ``predict_proba``.
+
+    References
+    ----------
+    S. Cui, S. Wang, J. Zhuo, L. Li, Q. Huang and Q. Tian. Towards
+    Discriminability and Diversity: Batch Nuclear-norm Maximization under
+    Label Insufficient Situations. CVPR 2020.
+
+    K. Musgrave, S. Belongie and S.-N. Lim. Three New Validators and a
+    Large-Scale Benchmark Ranking for Unsupervised Domain Adaptation. 2022
+    (arXiv:2208.07360).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sktransfer.model_selection import batch_nuclear_norm_scorer
+    >>> X = np.array([[0.0], [1.0], [5.0], [-5.0]])
+    >>> clf = LogisticRegression().fit(X[:2], [0, 1])
+    >>> score = batch_nuclear_norm_scorer(clf, X, [0, 1, -1, -1])
+    >>> bool(0 < score <= np.sqrt(2 / 2))
+    True
+    """
+    proba = _target_proba("batch_nuclear_norm_scorer", estimator, X, y, sample_domain)
+    return float(np.linalg.norm(proba, "nuc") / len(proba))
+
+
+def class_cluster_ami_scorer(
+    estimator, X, y, *, sample_domain=None, n_components: int = 64, random_state=0
+) -> float:
+    """ClassAMI: do the target predictions follow the clusters of the target features?
+
+    The target rows' features (``estimator.transform(X)``; for a
+    :class:`~sklearn.pipeline.Pipeline` the output of all steps but the last;
+    else the raw ``X``) are reduced by PCA to at most ``n_components``
+    dimensions and clustered by k-means into as many clusters as the model
+    has classes; the score is the adjusted mutual information between these
+    clusters and the predicted labels (Musgrave et al., 2022). A model whose
+    decision boundaries run between the target clusters scores high; one
+    that cuts through them, or that puts most rows in one class, scores low.
+    Needs no source label.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        The model to score; its ``classes_`` give the number of clusters
+        (the number of distinct predicted labels if it has none).
+    X : array-like of shape (n_samples, n_features)
+        Rows; only the target rows are used (at least as many as clusters).
+    y : array-like of shape (n_samples,)
+        ``-1`` marks the target rows (other labels are ignored).
+    sample_domain : array-like of int of shape (n_samples,), default=None
+        Domain of each row (positive: source, negative: target).
+    n_components : int, default=64
+        Dimensions kept by the PCA before clustering (the reference
+        implementation's value); features with no more dimensions than this
+        are clustered as they are.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the PCA and k-means, so that every model of a search is scored
+        with the same draws.
+
+    Returns
+    -------
+    score : float
+        Adjusted mutual information, at most 1 (about 0 for a labelling that
+        has nothing to do with the clusters); greater is better.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has fewer target rows than clusters, or ``n_components`` is
+        not a positive integer.
+
+    References
+    ----------
+    K. Musgrave, S. Belongie and S.-N. Lim. Three New Validators and a
+    Large-Scale Benchmark Ranking for Unsupervised Domain Adaptation. 2022
+    (arXiv:2208.07360).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sktransfer.model_selection import class_cluster_ami_scorer
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[[[-3.0], [3.0]], rng.normal(-2, 0.3, (50, 1)), rng.normal(2, 0.3, (50, 1))]
+    >>> y = np.r_[[0, 1], -np.ones(100, dtype=int)]
+    >>> clf = LogisticRegression().fit(X[:2], y[:2])
+    >>> class_cluster_ami_scorer(clf, X, y)
+    1.0
+    """
+    if not (isinstance(n_components, numbers.Integral) and not isinstance(n_components, bool)
+            and n_components > 0):
+        raise ValueError(f"n_components must be a positive integer, got {n_components!r}")
+    _, target, _ = _rows(
+        "class_cluster_ami_scorer", X, y, sample_domain, need_source=False,
+        min_target=2, why="it clusters them",
+    )
+    Xt = _safe_indexing(X, target)
+    labels = np.asarray(estimator.predict(Xt))
+    n_clusters = len(getattr(estimator, "classes_", np.unique(labels)))
+    if len(target) < n_clusters:
+        raise ValueError(
+            f"class_cluster_ami_scorer needs at least as many target rows as the model has "
+            f"classes ({n_clusters}), to cluster them into that many groups; got {len(target)}"
+        )
+    features = _as_float(_embed(estimator, Xt))
+    if features.shape[1] > n_components:
+        features = PCA(
+            min(n_components, len(features)), random_state=random_state
+        ).fit_transform(features)
+    clusters = KMeans(n_clusters, random_state=random_state).fit_predict(features)
+    return float(adjusted_mutual_info_score(labels, clusters))
 
 
 def mixed_sample_scorer(
