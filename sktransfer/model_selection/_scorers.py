@@ -433,7 +433,9 @@ def class_cluster_ami_scorer(
     clusters and the predicted labels (Musgrave et al., 2022). A model whose
     decision boundaries run between the target clusters scores high; one
     that cuts through them, or that puts most rows in one class, scores low.
-    Needs no source label.
+    Needs no source label. It assumes that each class forms one compact group
+    of the features, as k-means does; where classes do not (two interleaved
+    half-moons), it rewards the wrong boundaries.
 
     Parameters
     ----------
