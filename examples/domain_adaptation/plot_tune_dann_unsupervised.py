@@ -178,6 +178,10 @@ print(f"EnsV picks {ensv.best_params_} -> target accuracy "
 # source labels" for :func:`~sktransfer.model_selection.circular_validation_scorer`).
 # EnsV assumes that the average of the candidates is better than a typical
 # one, and fails where a group of confident candidates is wrong together.
+# :func:`~sktransfer.model_selection.class_cluster_ami_scorer` (ClassAMI)
+# assumes that each class is one compact cluster of the learnt features, which
+# the two interleaved half-moons of this example are not: it is among the best
+# scorers on the real data of the benchmark, and not a scorer for this data.
 # Comparing a few on the same grid, as above, shows whether they agree. The
 # benchmark ``benchmarks/bench_da_model_selection.py`` measures how far each
 # lands from the oracle on real data (Office-Caltech, Amazon reviews) for DANN,
