@@ -208,15 +208,25 @@ def test_soft_neighborhood_density_prefers_boundaries_between_target_clusters():
 
 
 def test_soft_neighborhood_density_bad_input():
-    X, ym, _, d = _data(20)
+    X, ym, _, _ = _data(20)
     clf = _pipe().fit(X, ym)
     with pytest.raises(ValueError, match="temperature"):
         soft_neighborhood_density_scorer(clf, X, ym, temperature=0)
+
+
+@pytest.mark.parametrize(
+    "scorer",
+    [soft_neighborhood_density_scorer, mixed_sample_scorer, class_cluster_ami_scorer],
+    ids=lambda s: s.__name__,
+)
+def test_scorers_that_compare_target_rows_need_two(scorer):
+    X, ym, _, d = _data(20)
+    clf = _pipe().fit(X, ym)
     one_target = ym.copy()
     one_target[d < 0] = 0
     one_target[np.flatnonzero(d < 0)[0]] = -1
     with pytest.raises(ValueError, match="at least 2 target rows"):
-        soft_neighborhood_density_scorer(clf, X, one_target)
+        scorer(clf, X, one_target)
 
 
 def test_importance_weighted_scorer_warns_on_collapse():
@@ -271,11 +281,6 @@ def test_mixed_sample_scorer_bad_input_and_one_label():
     for mix in (0.5, 1.0, "half"):
         with pytest.raises(ValueError, match="mix must be"):
             mixed_sample_scorer(clf, X, ym, mix=mix)
-    one_target = ym.copy()
-    one_target[d < 0] = 0
-    one_target[np.flatnonzero(d < 0)[0]] = -1
-    with pytest.raises(ValueError, match="at least 2 target rows"):
-        mixed_sample_scorer(clf, X, one_target)
     # a model that gives every target row one label leaves no pair to mix
     constant = LabelledOnly(LogisticRegression()).fit(X, np.where(ym == -1, -1, 0) + (np.arange(40) == 0))
     assert mixed_sample_scorer(constant, X[d < 0][:5] * 0 + 100, -np.ones(5, int)) == 1.0
@@ -377,16 +382,11 @@ def test_class_cluster_ami_reduces_wide_features_with_pca():
 
 
 def test_class_cluster_ami_bad_input():
-    X, ym, _, d = _data(20)
+    X, ym, _, _ = _data(20)
     clf = _pipe().fit(X, ym)
     for n_components in (0, -1, 2.5, True, "64"):
         with pytest.raises(ValueError, match="n_components must be a positive integer"):
             class_cluster_ami_scorer(clf, X, ym, n_components=n_components)
-    one_target = ym.copy()
-    one_target[d < 0] = 0
-    one_target[np.flatnonzero(d < 0)[0]] = -1
-    with pytest.raises(ValueError, match="at least 2 target rows"):
-        class_cluster_ami_scorer(clf, X, one_target)
     three_classes = LogisticRegression().fit(X[:3], [0, 1, 2])
     two_targets = np.r_[[0, 1, 2], -1, -1]
     with pytest.raises(ValueError, match=r"as many target rows as the model has classes \(3\)"):
