@@ -81,6 +81,8 @@ from sktransfer.model_selection import (
     soft_neighborhood_density_scorer,
 )
 
+from _environment import describe  # a sibling module of this script
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data"
 RESULTS = HERE / "results" / "bench_da_model_selection.md"
@@ -269,6 +271,8 @@ def report(rows, check_lines, check_task, elapsed, args):
     p = out.append
     p(f"# Unsupervised model selection for domain adaptation (torch {torch.__version__}, "
       f"{platform.machine()}, {os.cpu_count()} CPUs, n_jobs={args.n_jobs})")
+    p("")
+    p(describe())
     p("")
     p(f"Command: `OMP_NUM_THREADS=1 python benchmarks/bench_da_model_selection.py"
       f"{' --quick' if args.quick else ''}{' --all-pairs' if args.all_pairs else ''} --n-jobs {args.n_jobs}`; wall time {elapsed / 60:.1f} min "

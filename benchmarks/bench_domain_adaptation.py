@@ -113,6 +113,8 @@ from sktransfer.domain_adaptation import (  # noqa: E402
 from sktransfer.model_selection import EnsembleValidationSearch  # noqa: E402
 from sktransfer.nn import ConvEncoder  # noqa: E402
 
+from _environment import describe  # noqa: E402  (a sibling module of this script)
+
 try:  # written alongside this benchmark; included once they import
     from sktransfer.domain_adaptation._deep import (  # noqa: E402
         CDANClassifier,
@@ -581,6 +583,7 @@ def main():
     deep_ok = DeepCORALClassifier is not None
     report(f"# Domain adaptation benchmark: sktransfer vs skada (torch {torch.__version__}, "
            f"{os.cpu_count()} CPUs, {args.n_jobs} fits in parallel, 1 thread each)\n")
+    report(describe() + "\n")
     report(f"Command: `OMP_NUM_THREADS=1 python benchmarks/bench_domain_adaptation.py "
            f"{' '.join(sys.argv[1:])}`".rstrip() + "\n")
     if not deep_ok:
