@@ -143,7 +143,12 @@ def _deep(method, params, seed, n_in, n_classes):
 
     params = dict(params)
     conv = params.pop("conv", False)
-    torch.manual_seed(seed)
+    # The torch seed sktransfer draws from random_state=seed (TransferNetBase._seed):
+    # the feature extractor and label predictor then start from the same weights on
+    # both sides (checked for the four methods, MLP and ConvEncoder), so seed s is a
+    # paired comparison. The initial weights alone moved Deep CORAL's MNIST->USPS
+    # (ConvEncoder) mean by 2 points over 8 seeds (see the README).
+    torch.manual_seed(int(np.random.RandomState(seed).randint(np.iinfo(np.int32).max)))
     module = _Net(n_in, n_classes, conv=conv)
     common = dict(
         layer_name="feature_extractor",
