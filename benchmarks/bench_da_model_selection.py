@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 import warnings
@@ -269,8 +268,7 @@ def _summaries(results):
 def report(rows, check_lines, check_task, elapsed, args):
     out = []
     p = out.append
-    p(f"# Unsupervised model selection for domain adaptation (torch {torch.__version__}, "
-      f"{platform.machine()}, {os.cpu_count()} CPUs, n_jobs={args.n_jobs})")
+    p(f"# Unsupervised model selection for domain adaptation (n_jobs={args.n_jobs})")
     p("")
     p(describe())
     p("")

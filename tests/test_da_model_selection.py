@@ -186,17 +186,24 @@ def test_source_free_scorers_need_predict_proba(scorer):
         scorer(clf, X, ym)
 
 
-def test_soft_neighborhood_density_prefers_boundaries_between_target_clusters():
-    # Two tight target clusters; one model puts its boundary between them, the
-    # other through the middle of one: the first gives each target row many
-    # close neighbours in prediction space, the second spreads them out.
+def _two_target_clusters(spread=0.3):
+    """Two tight target clusters at -2 and 2, four source rows; models whose
+    boundary runs between the clusters, and through the one at 2."""
     rng = np.random.RandomState(0)
-    Xt = np.r_[rng.normal(-2, 0.3, (100, 1)), rng.normal(2, 0.3, (100, 1))]
+    Xt = np.r_[rng.normal(-2, spread, (100, 1)), rng.normal(2, spread, (100, 1))]
     Xs = np.array([[-3.0], [-1.0], [1.0], [3.0]])
     X = np.r_[Xs, Xt]
     y = np.r_[[0, 0, 1, 1], -np.ones(200, int)]
     between = LogisticRegression(C=100).fit(Xs, [0, 0, 1, 1])
     through = LogisticRegression(C=100).fit(Xs, [0, 0, 0, 1])
+    return X, y, between, through
+
+
+def test_soft_neighborhood_density_prefers_boundaries_between_target_clusters():
+    # Two tight target clusters; one model puts its boundary between them, the
+    # other through the middle of one: the first gives each target row many
+    # close neighbours in prediction space, the second spreads them out.
+    X, y, between, through = _two_target_clusters(spread=0.3)
     snd = soft_neighborhood_density_scorer
     # measured: 4.595 (= log 99: every row has its 99 cluster mates as equal
     # neighbours) vs 4.573 at the default temperature, 4.595 vs 4.051 at 0.01
@@ -261,13 +268,7 @@ def test_mixed_sample_scorer_prefers_boundaries_between_target_clusters():
     # Two tight target clusters: mixed rows 55/45 of two clusters keep the label
     # of their larger part when the boundary runs between the clusters, and
     # often lose it when it runs through one of them (measured: 1.0 vs 0.54).
-    rng = np.random.RandomState(0)
-    Xt = np.r_[rng.normal(-2, 0.1, (100, 1)), rng.normal(2, 0.1, (100, 1))]
-    Xs = np.array([[-3.0], [-1.0], [1.0], [3.0]])
-    X = np.r_[Xs, Xt]
-    y = np.r_[[0, 0, 1, 1], -np.ones(200, int)]
-    between = LogisticRegression(C=100).fit(Xs, [0, 0, 1, 1])
-    through = LogisticRegression(C=100).fit(Xs, [0, 0, 0, 1])
+    X, y, between, through = _two_target_clusters(spread=0.1)
     assert mixed_sample_scorer(between, X, y) == 1.0
     assert mixed_sample_scorer(through, X, y) < 0.7
     # the same pairs for every model (seeded), other pairs with another seed
@@ -284,20 +285,6 @@ def test_mixed_sample_scorer_bad_input_and_one_label():
     # a model that gives every target row one label leaves no pair to mix
     constant = LabelledOnly(LogisticRegression()).fit(X, np.where(ym == -1, -1, 0) + (np.arange(40) == 0))
     assert mixed_sample_scorer(constant, X[d < 0][:5] * 0 + 100, -np.ones(5, int)) == 1.0
-
-
-
-def _two_target_clusters(spread=0.3):
-    """Two tight target clusters at -2 and 2, four source rows; models whose
-    boundary runs between the clusters, and through the one at 2."""
-    rng = np.random.RandomState(0)
-    Xt = np.r_[rng.normal(-2, spread, (100, 1)), rng.normal(2, spread, (100, 1))]
-    Xs = np.array([[-3.0], [-1.0], [1.0], [3.0]])
-    X = np.r_[Xs, Xt]
-    y = np.r_[[0, 0, 1, 1], -np.ones(200, int)]
-    between = LogisticRegression(C=100).fit(Xs, [0, 0, 1, 1])
-    through = LogisticRegression(C=100).fit(Xs, [0, 0, 0, 1])
-    return X, y, between, through
 
 
 class _FixedProba:

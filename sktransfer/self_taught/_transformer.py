@@ -476,8 +476,11 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
             ``n_features_out`` is ``n_components_``.
         """
         check_is_fitted(self)
-        dtype = np.float32 if hasattr(self, "net_") else np.float64
-        X = validate_data(self, X, reset=False, dtype=dtype, force_writeable=hasattr(self, "net_"))
+        on_torch = hasattr(self, "net_")  # the autoencoder: torch needs writable rows
+        X = validate_data(
+            self, X, reset=False, dtype=np.float32 if on_torch else np.float64,
+            force_writeable=on_torch,
+        )
         if self.patch_size is not None:
             return self._pooled_codes(X, self._encode)
         return self._encode(X)
