@@ -368,6 +368,21 @@ def test_class_cluster_ami_reduces_wide_features_with_pca():
     assert class_cluster_ami_scorer(clf, X, y, n_components=2) == pytest.approx(1.0)
 
 
+def test_class_cluster_ami_keeps_only_n_components():
+    # Column 0 is noise of variance 49, column 1 two clusters at -6 and 6
+    # (variance 36). k-means on both columns finds the clusters (splitting them
+    # lowers the within-cluster variance by 36, splitting the noise by about
+    # 49 * 2 / pi = 31); a PCA to one component keeps the noise column alone.
+    rng = np.random.RandomState(0)
+    Xt = np.c_[rng.normal(0, 7, 200), np.r_[rng.normal(-6, 0.3, 100), rng.normal(6, 0.3, 100)]]
+    Xs = np.array([[0.0, -6.0], [0.0, 6.0]])
+    X, y = np.r_[Xs, Xt], np.r_[[0, 1], -np.ones(200, int)]
+    clf = LogisticRegression().fit(Xs, [0, 1])
+    assert class_cluster_ami_scorer(clf, X, y) == pytest.approx(1.0)
+    assert class_cluster_ami_scorer(clf, X, y, n_components=2) == pytest.approx(1.0)
+    assert abs(class_cluster_ami_scorer(clf, X, y, n_components=1)) < 0.05
+
+
 def test_class_cluster_ami_bad_input():
     X, ym, _, _ = _data(20)
     clf = _pipe().fit(X, ym)
@@ -378,3 +393,52 @@ def test_class_cluster_ami_bad_input():
     two_targets = np.r_[[0, 1, 2], -1, -1]
     with pytest.raises(ValueError, match=r"as many target rows as the model has classes \(3\)"):
         class_cluster_ami_scorer(three_classes, X[:5], two_targets)
+    # a model with one class: its labels agree with one cluster trivially
+    one_class = _FixedProba(np.ones((200, 1)))
+    with pytest.raises(ValueError, match="at least two classes"):
+        class_cluster_ami_scorer(one_class, X, ym)
+
+
+@pytest.mark.parametrize("scorer", SOURCE_FREE, ids=lambda s: s.__name__)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_source_free_scorers_reject_non_finite_probabilities(scorer, bad):
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [bad, 0.4]])
+    X, y = np.zeros((4, 1)), np.array([0, -1, -1, -1])
+    with pytest.raises(ValueError, match=f"{scorer.__name__} got non-finite class probabilities"):
+        scorer(_FixedProba(proba), X, y)
+
+
+class _NanFeatures(LogisticRegression):
+    """A fitted model whose features (``transform``) are NaN, as a diverged net's."""
+
+    def transform(self, X):
+        return np.full((len(X), 3), np.nan)
+
+
+@pytest.mark.parametrize(
+    "scorer, what",
+    [
+        (importance_weighted_scorer, "rows"),
+        (mixed_sample_scorer, "rows"),
+        (deep_embedded_validation_scorer, "features"),
+        (class_cluster_ami_scorer, "features"),
+    ],
+    ids=lambda p: getattr(p, "__name__", p),
+)
+def test_scorers_of_rows_or_features_reject_non_finite_and_sparse(scorer, what):
+    import scipy.sparse as sp
+
+    X, ym, _, _ = _data(20)
+    if what == "rows":
+        clf = LogisticRegression().fit(X[ym != -1], ym[ym != -1])
+        bad = X.copy()
+        bad[ym == -1] = np.nan
+    else:
+        clf = _NanFeatures().fit(X[ym != -1], ym[ym != -1])
+        bad = X
+    with pytest.raises(ValueError, match=f"{scorer.__name__} got non-finite {what}"):
+        scorer(clf, bad, ym)
+    sparse_clf = LogisticRegression().fit(X[ym != -1], ym[ym != -1])
+    with pytest.raises(TypeError, match=f"{scorer.__name__} needs dense .*toarray"):
+        scorer(sparse_clf, sp.csr_matrix(X), ym)
+

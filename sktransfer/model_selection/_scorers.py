@@ -14,6 +14,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
@@ -75,7 +76,14 @@ def _target_proba(name, estimator, X, y, sample_domain, **rows_options):
         raise TypeError(
             f"{name} needs an estimator with predict_proba, got {type(estimator).__name__}"
         )
-    return np.asarray(estimator.predict_proba(_safe_indexing(X, target)), dtype=np.float64)
+    proba = np.asarray(estimator.predict_proba(_safe_indexing(X, target)), dtype=np.float64)
+    if not np.isfinite(proba).all():
+        raise ValueError(
+            f"{name} got non-finite class probabilities (NaN or inf) from "
+            f"{type(estimator).__name__}: the model has probably diverged (try a smaller "
+            "learning rate)"
+        )
+    return proba
 
 
 def _default_domain_classifier():
@@ -83,8 +91,20 @@ def _default_domain_classifier():
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
 
 
-def _as_float(X):
-    return check_array(X, dtype=np.float64)
+def _as_float(name, X, what="features"):
+    """``X`` as a dense, finite float64 array, or an error that names the scorer."""
+    if sp.issparse(X):
+        raise TypeError(
+            f"{name} needs dense {what}, got a sparse matrix: convert it with .toarray() "
+            "(or put a dense transformer, such as TruncatedSVD, before the model)"
+        )
+    X = check_array(X, dtype=np.float64, ensure_all_finite=False)
+    if not np.isfinite(X).all():
+        raise ValueError(
+            f"{name} got non-finite {what} (NaN or inf); if they come from the model, "
+            "it has probably diverged"
+        )
+    return X
 
 
 def _embed(estimator, X):
@@ -131,7 +151,10 @@ def importance_weighted_scorer(
     Raises
     ------
     ValueError
-        If ``X`` has no target row or no labelled source row.
+        If ``X`` has no target row or no labelled source row, or ``X`` is not
+        finite.
+    TypeError
+        If ``X`` is sparse.
 
     References
     ----------
@@ -151,7 +174,7 @@ def importance_weighted_scorer(
     True
     """
     source, target, y = _rows("importance_weighted_scorer", X, y, sample_domain)
-    Xf = _as_float(X)
+    Xf = _as_float("importance_weighted_scorer", X, "rows")
     weights, _ = _discriminator_weights(
         Xf[source], Xf[target], domain_classifier or _default_domain_classifier()
     )
@@ -196,7 +219,10 @@ def deep_embedded_validation_scorer(
     Raises
     ------
     ValueError
-        If ``X`` has no target row or no labelled source row.
+        If ``X`` has no target row or no labelled source row, or the features
+        are not finite.
+    TypeError
+        If the features are sparse.
 
     References
     ----------
@@ -216,7 +242,7 @@ def deep_embedded_validation_scorer(
     True
     """
     source, target, y = _rows("deep_embedded_validation_scorer", X, y, sample_domain)
-    features = _as_float(_embed(estimator, X))
+    features = _as_float("deep_embedded_validation_scorer", _embed(estimator, X))
     weights, _ = _discriminator_weights(
         features[source], features[target], domain_classifier or _default_domain_classifier()
     )
@@ -256,7 +282,7 @@ def prediction_entropy_scorer(estimator, X, y, *, sample_domain=None) -> float:
     Raises
     ------
     ValueError
-        If ``X`` has no target row.
+        If ``X`` has no target row, or the predicted probabilities are not finite.
     TypeError
         If ``estimator`` has no ``predict_proba``.
 
@@ -322,7 +348,8 @@ def soft_neighborhood_density_scorer(
     Raises
     ------
     ValueError
-        If ``X`` has fewer than two target rows, or ``temperature`` is not positive.
+        If ``X`` has fewer than two target rows, ``temperature`` is not
+        positive, or the predicted probabilities are not finite.
     TypeError
         If ``estimator`` has no ``predict_proba``.
 
@@ -391,7 +418,7 @@ def batch_nuclear_norm_scorer(estimator, X, y, *, sample_domain=None) -> float:
     Raises
     ------
     ValueError
-        If ``X`` has no target row.
+        If ``X`` has no target row, or the predicted probabilities are not finite.
     TypeError
         If ``estimator`` has no ``predict_proba``.
 
@@ -412,9 +439,12 @@ def batch_nuclear_norm_scorer(estimator, X, y, *, sample_domain=None) -> float:
     >>> from sktransfer.model_selection import batch_nuclear_norm_scorer
     >>> X = np.array([[0.0], [1.0], [5.0], [-5.0]])
     >>> clf = LogisticRegression().fit(X[:2], [0, 1])
-    >>> score = batch_nuclear_norm_scorer(clf, X, [0, 1, -1, -1])
-    >>> bool(0 < score <= np.sqrt(2 / 2))
-    True
+    >>> y = [0, 1, -1, -1]
+    >>> round(batch_nuclear_norm_scorer(clf, X, y), 2)  # target rows in both classes
+    0.9
+    >>> X_one_class = np.array([[0.0], [1.0], [5.0], [6.0]])
+    >>> round(batch_nuclear_norm_scorer(clf, X_one_class, y), 2)  # all in class 1
+    0.66
     """
     proba = _target_proba("batch_nuclear_norm_scorer", estimator, X, y, sample_domain)
     return float(np.linalg.norm(proba, "nuc") / len(proba))
@@ -428,8 +458,9 @@ def class_cluster_ami_scorer(
     The target rows' features (``estimator.transform(X)``; for a
     :class:`~sklearn.pipeline.Pipeline` the output of all steps but the last;
     else the raw ``X``) are reduced by PCA to at most ``n_components``
-    dimensions and clustered by k-means into as many clusters as the model
-    has classes; the score is the adjusted mutual information between these
+    dimensions and clustered by k-means (the best of 10 starts, as in the
+    reference implementation) into as many clusters as the model has
+    classes; the score is the adjusted mutual information between these
     clusters and the predicted labels (Musgrave et al., 2022). A model whose
     decision boundaries run between the target clusters scores high; one
     that cuts through them, or that puts most rows in one class, scores low.
@@ -465,8 +496,11 @@ def class_cluster_ami_scorer(
     Raises
     ------
     ValueError
-        If ``X`` has fewer target rows than clusters, or ``n_components`` is
+        If the model has fewer than two classes, ``X`` has fewer target rows
+        than clusters, the features are not finite, or ``n_components`` is
         not a positive integer.
+    TypeError
+        If the features are sparse.
 
     References
     ----------
@@ -496,17 +530,22 @@ def class_cluster_ami_scorer(
     Xt = _safe_indexing(X, target)
     labels = np.asarray(estimator.predict(Xt))
     n_clusters = len(getattr(estimator, "classes_", np.unique(labels)))
+    if n_clusters < 2:
+        raise ValueError(
+            "class_cluster_ami_scorer needs a model with at least two classes: with one "
+            "class, the predicted labels and the one cluster agree trivially"
+        )
     if len(target) < n_clusters:
         raise ValueError(
             f"class_cluster_ami_scorer needs at least as many target rows as the model has "
             f"classes ({n_clusters}), to cluster them into that many groups; got {len(target)}"
         )
-    features = _as_float(_embed(estimator, Xt))
+    features = _as_float("class_cluster_ami_scorer", _embed(estimator, Xt))
     if features.shape[1] > n_components:
         features = PCA(
             min(n_components, len(features)), random_state=random_state
         ).fit_transform(features)
-    clusters = KMeans(n_clusters, random_state=random_state).fit_predict(features)
+    clusters = KMeans(n_clusters, n_init=10, random_state=random_state).fit_predict(features)
     return float(adjusted_mutual_info_score(labels, clusters))
 
 
@@ -549,7 +588,10 @@ def mixed_sample_scorer(
     Raises
     ------
     ValueError
-        If ``X`` has fewer than two target rows, or ``mix`` is not in (0.5, 1).
+        If ``X`` has fewer than two target rows, ``mix`` is not in (0.5, 1),
+        or the target rows are not finite.
+    TypeError
+        If ``X`` is sparse.
 
     References
     ----------
@@ -572,7 +614,7 @@ def mixed_sample_scorer(
         "mixed_sample_scorer", X, y, sample_domain,
         need_source=False, min_target=2, why="it mixes pairs of them",
     )
-    Xt = _as_float(_safe_indexing(X, target))
+    Xt = _as_float("mixed_sample_scorer", _safe_indexing(X, target), "rows")
     labels = estimator.predict(Xt)
     partner = check_random_state(random_state).permutation(len(Xt))
     differ = labels != labels[partner]
