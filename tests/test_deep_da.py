@@ -505,6 +505,21 @@ def test_pipeline_with_sample_domain_and_several_sources(unequal_moons, cls):
     assert WEIGHT[cls][1] in pipe[-1].net_.history[-1]
 
 
+@pytest.mark.parametrize("cls", [DANNClassifier, *CLASSES], ids=["DANNClassifier", *ids])
+def test_read_only_domain_adaptation_input_reaches_torch_as_a_writable_copy(
+    small_moons, cls, torch_refuses_read_only
+):
+    # small_moons' arrays are read-only, as joblib's memory maps in
+    # GridSearchCV(n_jobs=...): unlabelled target rows, labelled target rows,
+    # several sources, all given through a read-only sample_domain.
+    assert not small_moons.sample_domain.flags.writeable
+    clf = cls(**FAST).fit(small_moons.X, small_moons.y_train, sample_domain=small_moons.sample_domain)
+    clf.predict_proba(small_moons.X)
+    several = np.where(np.arange(len(small_moons.X)) < 30, 2, small_moons.sample_domain)
+    several.setflags(write=False)
+    cls(**FAST).fit(small_moons.X, small_moons.y, sample_domain=several).predict(small_moons.X)
+
+
 # ----------------------------------------------------------------------
 # 5. Bad input: a clear error, before training
 # ----------------------------------------------------------------------

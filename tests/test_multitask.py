@@ -160,6 +160,20 @@ def test_task_weights_matter(two_tasks):
     assert_array_equal(no_task1.task_weights_, [1.0, 0.0])
 
 
+def test_read_only_input_and_sample_task_reach_torch_as_writable_copies(
+    two_tasks, torch_refuses_read_only
+):
+    # Read-only arrays, as joblib's memory maps in GridSearchCV(n_jobs=...).
+    X, _, Y_train = (a.copy() for a in two_tasks)
+    sample_task = np.arange(len(X)) % 2
+    for array in (X, Y_train, sample_task):
+        array.setflags(write=False)
+    clf = MultiTaskClassifier(input_layers=[nn.Linear(6, 8), nn.Linear(6, 8)], **FAST)
+    clf.fit(X, Y_train, sample_task=sample_task)
+    assert len(clf.predict_proba(X, sample_task=sample_task)) == 2
+    MultiTaskClassifier(**FAST).fit(X, Y_train).predict(X)
+
+
 def test_input_layers_route_rows_by_sample_task(two_tasks):
     X, _, Y_train = two_tasks
     n = len(X)
