@@ -138,17 +138,24 @@ def _shallow(method, params, seed):
     return make_da_pipeline(adapter, clf)
 
 
+def _paired_torch_seed(seed):
+    """The torch seed sktransfer draws from ``random_state=seed`` (``TransferNetBase._seed``).
+
+    Built right after it, ``_Net``'s feature extractor and label predictor start
+    from the same weights as sktransfer's network for that seed (the four deep
+    methods, MLP and ConvEncoder: ``tests/test_benchmark_runner.py``), so seed s is a
+    paired comparison. The initial weights alone moved Deep CORAL's MNIST->USPS
+    (ConvEncoder) mean by 2 points over 8 seeds (see the README).
+    """
+    return int(np.random.RandomState(seed).randint(np.iinfo(np.int32).max))
+
+
 def _deep(method, params, seed, n_in, n_classes):
     from skada.deep import CDAN, DAN, DANN, DeepCoral
 
     params = dict(params)
     conv = params.pop("conv", False)
-    # The torch seed sktransfer draws from random_state=seed (TransferNetBase._seed):
-    # the feature extractor and label predictor then start from the same weights on
-    # both sides (checked for the four methods, MLP and ConvEncoder), so seed s is a
-    # paired comparison. The initial weights alone moved Deep CORAL's MNIST->USPS
-    # (ConvEncoder) mean by 2 points over 8 seeds (see the README).
-    torch.manual_seed(int(np.random.RandomState(seed).randint(np.iinfo(np.int32).max)))
+    torch.manual_seed(_paired_torch_seed(seed))
     module = _Net(n_in, n_classes, conv=conv)
     common = dict(
         layer_name="feature_extractor",

@@ -1,0 +1,61 @@
+"""The skada runner of the domain adaptation benchmark starts from sktransfer's weights.
+
+``benchmarks/_skada_runner.py`` runs in its own environment with skada installed;
+its networks are plain torch, built after seeding torch as sktransfer does, so
+that seed s of the benchmark compares the two libraries from the same starting
+weights. skada is not needed here: it receives the network already built.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+
+from sktransfer import CDANClassifier, DANClassifier, DANNClassifier, DeepCORALClassifier
+from sktransfer.nn import ConvEncoder
+
+RUNNER = Path(__file__).resolve().parents[1] / "benchmarks" / "_skada_runner.py"
+
+
+@pytest.fixture(scope="module")
+def runner():
+    spec = importlib.util.spec_from_file_location("_skada_runner", RUNNER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _InitialWeights(Callback):
+    """Keeps the feature extractor's and label predictor's weights as training begins."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.weights_ = [
+            p.detach().clone() for name, p in net.module_.named_parameters()
+            if name.startswith(("feature_extractor", "label_predictor"))
+        ]
+
+
+@pytest.mark.parametrize("conv", [False, True], ids=["MLP", "ConvEncoder"])
+@pytest.mark.parametrize(
+    "cls", [DANNClassifier, DeepCORALClassifier, DANClassifier, CDANClassifier],
+    ids=lambda c: c.__name__,
+)
+def test_runner_networks_start_from_sktransfers_weights(runner, cls, conv):
+    rng = np.random.RandomState(0)
+    X = rng.randn(20, 256).astype(np.float32)
+    y = np.r_[np.arange(10) % 5, -np.ones(10, int)]
+    extra = {"module": ConvEncoder, "module__input_shape": (1, 16, 16)} if conv else {}
+    for seed in (0, 3):
+        est = cls(max_epochs=1, random_state=seed, callbacks=[("initial", _InitialWeights())],
+                  **extra).fit(X, y)
+        record = dict(est.net_.callbacks_)["initial"]  # the fitted copy
+        torch.manual_seed(runner._paired_torch_seed(seed))
+        theirs = [p.detach() for p in runner._Net(256, 5, conv=conv).parameters()]
+        assert [w.shape for w in record.weights_] == [w.shape for w in theirs]
+        for ours, other in zip(record.weights_, theirs):
+            torch.testing.assert_close(ours, other)
+    # a network built without the paired seed starts elsewhere: the check can fail
+    assert not torch.equal(record.weights_[0], next(runner._Net(256, 5, conv=conv).parameters()))
