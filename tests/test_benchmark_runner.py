@@ -14,7 +14,12 @@ import pytest
 import torch
 from skorch.callbacks import Callback
 
-from sktransfer import CDANClassifier, DANClassifier, DANNClassifier, DeepCORALClassifier
+from sktransfer import (
+    CDANClassifier,
+    DANClassifier,
+    DANNClassifier,
+    DeepCORALClassifier,
+)
 from sktransfer.nn import ConvEncoder
 
 RUNNER = Path(__file__).resolve().parents[1] / "benchmarks" / "_skada_runner.py"
