@@ -31,7 +31,8 @@ script checks that once, on one task, for every scorer.
 Run ``OMP_NUM_THREADS=1 python benchmarks/bench_da_model_selection.py``
 (``--quick`` for a smoke run). Data: ``--data-home`` (default
 ``../shared/data`` next to the repository, or ``$SKTRANSFER_DATA``). The table
-is also written to ``benchmarks/results/bench_da_model_selection.md``.
+is also written to ``benchmarks/results/bench_da_model_selection.md``
+(``..._all_pairs.md`` with ``--all-pairs``).
 """
 
 from __future__ import annotations
@@ -409,9 +410,10 @@ def main():
     text, _ = report(rows, check_lines, f"{check_name} / CORAL", elapsed, args)
     print(text)
     if not args.no_save and not args.quick:
-        RESULTS.parent.mkdir(exist_ok=True)
-        RESULTS.write_text(text + "\n")
-        print(f"\n(written to {RESULTS.relative_to(HERE.parent)})", file=sys.stderr)
+        path = RESULTS.with_stem(RESULTS.stem + "_all_pairs") if args.all_pairs else RESULTS
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text + "\n")
+        print(f"\n(written to {path.relative_to(HERE.parent)})", file=sys.stderr)
 
 
 if __name__ == "__main__":
