@@ -7,7 +7,9 @@ weights. skada is not needed here: it receives the network already built.
 """
 
 import importlib.util
+import os
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -29,8 +31,16 @@ RUNNER = Path(__file__).resolve().parents[1] / "benchmarks" / "_skada_runner.py"
 def runner():
     spec = importlib.util.spec_from_file_location("_skada_runner", RUNNER)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    with mock.patch.dict(os.environ):  # the runner sets OMP_NUM_THREADS for itself
+        spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(autouse=True)
+def _keep_torch_rng():
+    state = torch.get_rng_state()
+    yield
+    torch.set_rng_state(state)
 
 
 class _InitialWeights(Callback):

@@ -5,12 +5,14 @@ from functools import partial
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_array_equal
 from sklearn import config_context
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import LinearSVC
 
 from sktransfer import LabelledOnly
@@ -339,8 +341,6 @@ def test_class_cluster_ami_clusters_the_models_features():
     # Column 0 is wide noise, column 1 holds two tight target clusters. On the raw
     # rows k-means splits the noise; on the pipeline's features (column 1 alone,
     # what all steps but the last give) it finds the clusters the model separates.
-    from sklearn.preprocessing import FunctionTransformer
-
     rng = np.random.RandomState(0)
     Xt = np.c_[rng.uniform(-50, 50, 200), np.r_[rng.normal(-2, 0.1, 100), rng.normal(2, 0.1, 100)]]
     Xs = np.array([[0.0, -3.0], [0.0, -1.0], [0.0, 1.0], [0.0, 3.0]])
@@ -426,8 +426,6 @@ class _NanFeatures(LogisticRegression):
     ids=lambda p: getattr(p, "__name__", p),
 )
 def test_scorers_of_rows_or_features_reject_non_finite_and_sparse(scorer, what):
-    import scipy.sparse as sp
-
     X, ym, _, _ = _data(20)
     if what == "rows":
         clf = LogisticRegression().fit(X[ym != -1], ym[ym != -1])
@@ -438,7 +436,22 @@ def test_scorers_of_rows_or_features_reject_non_finite_and_sparse(scorer, what):
         bad = X
     with pytest.raises(ValueError, match=f"{scorer.__name__} got non-finite {what}"):
         scorer(clf, bad, ym)
-    sparse_clf = LogisticRegression().fit(X[ym != -1], ym[ym != -1])
-    with pytest.raises(TypeError, match=f"{scorer.__name__} needs dense .*toarray"):
-        scorer(sparse_clf, sp.csr_matrix(X), ym)
+    if what == "rows":
+        sparse_clf = LogisticRegression().fit(X[ym != -1], ym[ym != -1])
+        with pytest.raises(TypeError, match=f"{scorer.__name__} needs dense rows.*toarray"):
+            scorer(sparse_clf, sp.csr_matrix(X), ym)
+    else:  # a pipeline whose transformer gives sparse features
+        sparse_features = make_pipeline(
+            FunctionTransformer(sp.csr_matrix, accept_sparse=True), LogisticRegression()
+        ).fit(X[ym != -1], ym[ym != -1])
+        with pytest.raises(TypeError, match=f"{scorer.__name__} needs dense features.*dense output"):
+            scorer(sparse_features, X, ym)
 
+
+@pytest.mark.parametrize("scorer", SOURCE_FREE, ids=lambda s: s.__name__)
+def test_source_free_scorers_leave_the_models_probabilities_alone(scorer):
+    # predict_proba may hand out an array the model keeps (here, a view of it)
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    model = _FixedProba(proba.copy())
+    scorer(model, np.zeros((4, 1)), np.array([0, -1, -1, -1]))
+    assert_array_equal(model.proba, proba)

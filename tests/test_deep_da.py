@@ -509,15 +509,17 @@ def test_pipeline_with_sample_domain_and_several_sources(unequal_moons, cls):
 def test_read_only_domain_adaptation_input_reaches_torch_as_a_writable_copy(
     small_moons, cls, torch_refuses_read_only
 ):
-    # small_moons' arrays are read-only, as joblib's memory maps in
-    # GridSearchCV(n_jobs=...): unlabelled target rows, labelled target rows,
-    # several sources, all given through a read-only sample_domain.
+    # Read-only arrays, as joblib's memory maps in GridSearchCV(n_jobs=...):
+    # float32 rows (float64 ones are copied by the cast anyway), unlabelled and
+    # labelled target rows, one source or several, given by sample_domain.
+    X = small_moons.X.astype(np.float32)
+    X.setflags(write=False)
     assert not small_moons.sample_domain.flags.writeable
-    clf = cls(**FAST).fit(small_moons.X, small_moons.y_train, sample_domain=small_moons.sample_domain)
-    clf.predict_proba(small_moons.X)
-    several = np.where(np.arange(len(small_moons.X)) < 30, 2, small_moons.sample_domain)
+    clf = cls(**FAST).fit(X, small_moons.y_train, sample_domain=small_moons.sample_domain)
+    clf.predict_proba(X)
+    several = np.where(np.arange(len(X)) < 30, 2, small_moons.sample_domain)
     several.setflags(write=False)
-    cls(**FAST).fit(small_moons.X, small_moons.y, sample_domain=several).predict(small_moons.X)
+    cls(**FAST).fit(X, small_moons.y, sample_domain=several).predict(X)
 
 
 # ----------------------------------------------------------------------

@@ -76,12 +76,13 @@ def _target_proba(name, estimator, X, y, sample_domain, **rows_options):
         raise TypeError(
             f"{name} needs an estimator with predict_proba, got {type(estimator).__name__}"
         )
-    proba = np.asarray(estimator.predict_proba(_safe_indexing(X, target)), dtype=np.float64)
+    # a copy: the scorers may work in place, the model's own array stays as it is
+    proba = np.array(estimator.predict_proba(_safe_indexing(X, target)), dtype=np.float64)
     if not np.isfinite(proba).all():
         raise ValueError(
             f"{name} got non-finite class probabilities (NaN or inf) from "
-            f"{type(estimator).__name__}: the model has probably diverged (try a smaller "
-            "learning rate)"
+            f"{type(estimator).__name__}: the model has probably diverged (for a network, "
+            "a smaller learning rate may help)"
         )
     return proba
 
@@ -94,10 +95,11 @@ def _default_domain_classifier():
 def _as_float(name, X, what="features"):
     """``X`` as a dense, finite float64 array, or an error that names the scorer."""
     if sp.issparse(X):
-        raise TypeError(
-            f"{name} needs dense {what}, got a sparse matrix: convert it with .toarray() "
-            "(or put a dense transformer, such as TruncatedSVD, before the model)"
+        fix = (
+            "pass X as a dense array (X.toarray())" if what == "rows" else
+            "make the model's last transformer give dense output (e.g. TruncatedSVD)"
         )
+        raise TypeError(f"{name} needs dense {what}, got a sparse matrix: {fix}")
     X = check_array(X, dtype=np.float64, ensure_all_finite=False)
     if not np.isfinite(X).all():
         raise ValueError(
