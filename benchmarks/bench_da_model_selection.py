@@ -9,7 +9,7 @@ target labels are hidden (``y == -1``) and
     GridSearchCV(estimator, grid, scoring=scorer, cv=SourceKFold(3), refit=True)
 
 selects the parameters with each scorer of :mod:`sktransfer.model_selection`
-(IWV, DEV, prediction entropy, circular validation, SND, MixVal, BNM, ClassAMI) and with
+(IWV, DEV, prediction entropy, circular validation, SND, MixVal, BNM, ClassAMI, IM) and with
 plain accuracy on the source validation rows (the baseline a user gets without these tools). The EnsV
 column is ``EnsembleValidationSearch(estimator, grid)``: not a per-model scorer but a
 search of its own, which fits every grid point on all rows and picks the one whose
@@ -76,6 +76,7 @@ from sktransfer.model_selection import (
     class_cluster_ami_scorer,
     deep_embedded_validation_scorer,
     importance_weighted_scorer,
+    information_maximization_scorer,
     mixed_sample_scorer,
     prediction_entropy_scorer,
     soft_neighborhood_density_scorer,
@@ -106,6 +107,7 @@ SCORERS = {
     "MixVal": mixed_sample_scorer,
     "BNM": batch_nuclear_norm_scorer,
     "ClassAMI": class_cluster_ami_scorer,
+    "IM": information_maximization_scorer,
 }
 # EnsV is a search, not a per-model scorer: its column comes from EnsembleValidationSearch.
 COLUMNS = list(SCORERS) + ["EnsV"]

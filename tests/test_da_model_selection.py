@@ -26,6 +26,7 @@ from sktransfer.model_selection import (
     class_cluster_ami_scorer,
     deep_embedded_validation_scorer,
     importance_weighted_scorer,
+    information_maximization_scorer,
     mixed_sample_scorer,
     prediction_entropy_scorer,
     soft_neighborhood_density_scorer,
@@ -40,9 +41,15 @@ SCORERS = [
     mixed_sample_scorer,
     batch_nuclear_norm_scorer,
     class_cluster_ami_scorer,
+    information_maximization_scorer,
 ]
 # scorers of the target predictions' probabilities alone
-SOURCE_FREE = (prediction_entropy_scorer, soft_neighborhood_density_scorer, batch_nuclear_norm_scorer)
+SOURCE_FREE = (
+    prediction_entropy_scorer,
+    soft_neighborhood_density_scorer,
+    batch_nuclear_norm_scorer,
+    information_maximization_scorer,
+)
 
 
 def _data(n=100, angle=40, seed=0):
@@ -326,6 +333,38 @@ def test_batch_nuclear_norm_prefers_boundaries_between_target_clusters():
     # model puts 149 of the 200 target rows in class 0)
     assert batch_nuclear_norm_scorer(between, X, y) > 0.099
     assert batch_nuclear_norm_scorer(through, X, y) < 0.09
+
+
+def test_information_maximization_by_hand_and_its_bounds():
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    X, y = np.zeros((4, 1)), np.array([0, -1, -1, -1])
+
+    def entropy(p):
+        return -np.sum(p * np.log(p), axis=-1)
+
+    expected = entropy(proba.mean(0)) - entropy(proba).mean()
+    assert information_maximization_scorer(_FixedProba(proba), X, y) == pytest.approx(expected)
+    # one-hot predictions spread evenly over 3 classes reach the maximum, log 3;
+    # the same confidence on one class only gets 0, as do uniform predictions
+    X, y = np.zeros((10, 1)), np.r_[0, -np.ones(9, int)]
+    balanced = np.eye(3)[np.arange(9) % 3]
+    collapsed = np.eye(3)[np.zeros(9, int)]
+    uniform = np.full((9, 3), 1 / 3)
+    assert information_maximization_scorer(_FixedProba(balanced), X, y) == pytest.approx(np.log(3))
+    assert information_maximization_scorer(_FixedProba(collapsed), X, y) == pytest.approx(0.0)
+    assert information_maximization_scorer(_FixedProba(uniform), X, y) == pytest.approx(0.0)
+    # ... whereas the entropy ranks the collapsed model with the balanced one
+    assert prediction_entropy_scorer(_FixedProba(balanced), X, y) == pytest.approx(
+        prediction_entropy_scorer(_FixedProba(collapsed), X, y))
+
+
+def test_information_maximization_prefers_boundaries_between_target_clusters():
+    X, y, between, through = _two_target_clusters()
+    # measured: 0.687 (log 2 = 0.693: confident, half the rows in each class)
+    # vs 0.290 (the through model puts 149 of the 200 target rows in class 0,
+    # and those near its boundary get unsure predictions)
+    assert information_maximization_scorer(between, X, y) > 0.68
+    assert information_maximization_scorer(through, X, y) < 0.4
 
 
 def test_class_cluster_ami_prefers_boundaries_between_target_clusters():
