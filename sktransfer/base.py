@@ -26,6 +26,7 @@ import numbers
 from collections.abc import Callable
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
@@ -440,7 +441,10 @@ def _labelled_rows(X, y, sample_weight=None):
     labelled = _labelled_mask(y)
     if not labelled.any():
         raise ValueError("score needs labelled rows, but every row of y is -1")
-    X = X.iloc[labelled] if hasattr(X, "iloc") else np.asarray(X)[labelled]
+    if sp.issparse(X):
+        X = X.tocsr()[labelled]  # COO and other formats have no row indexing
+    else:
+        X = X.iloc[labelled] if hasattr(X, "iloc") else np.asarray(X)[labelled]
     y = y[labelled]
     if y.dtype == object:
         y = np.asarray(y.tolist())
@@ -680,14 +684,20 @@ def _domain_masks(y, sample_domain, n_samples: int):
     return labelled, sample_domain < 0
 
 
-def _validate_domain_fit(estimator, X, y, sample_domain, *, allowed: str, how: str):
+def _validate_domain_fit(
+    estimator, X, y, sample_domain, *, allowed: str, how: str, accept_sparse=False
+):
     """``(X, y, labelled, is_target)`` for ``fit`` of a closed-form domain-adaptation classifier.
 
-    Validates ``X`` (float64) and ``y``, then the domain rows; a fit without
-    target rows is refused unless ``estimator.no_target == allowed`` (``how``
-    is the sentence that names that option in the error).
+    Validates ``X`` (float64; sparse formats as in ``accept_sparse``) and
+    ``y``, then the domain rows; a fit without target rows is refused unless
+    ``estimator.no_target == allowed`` (``how`` is the sentence that names
+    that option in the error).
     """
-    X, y = validate_data(estimator, X, y, dtype=np.float64, y_numeric=False, ensure_min_samples=2)
+    X, y = validate_data(
+        estimator, X, y, dtype=np.float64, y_numeric=False, ensure_min_samples=2,
+        accept_sparse=accept_sparse,
+    )
     y = column_or_1d(y, warn=True)
     labelled, is_target = _check_domain_rows(
         y, sample_domain, len(y), type(estimator).__name__,

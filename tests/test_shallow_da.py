@@ -4,15 +4,19 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from conftest import DATA, needs_data
 from scipy.stats import norm, ortho_group, spearmanr
 from sklearn import config_context
 from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
+from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import get_tags
 
 from sktransfer import LabelledOnly
 from sktransfer.datasets import (
@@ -233,6 +237,65 @@ def test_importance_weighting_sample_domain_and_labelled_target_rows():
     y[60:100] = -1
     clf = ImportanceWeightedClassifier().fit(X, y, sample_domain=d)
     assert clf.weights_.shape == (60,)
+
+
+class _RecordsSparseInput(LogisticRegression):
+    """A LogisticRegression that remembers whether ``fit`` got a sparse matrix."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.fitted_on_sparse_ = sp.issparse(X)
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("weighting", ["discriminator", "kmm"])
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_importance_weighting_of_sparse_rows_matches_dense_rows(weighting, fmt):
+    rng = np.random.RandomState(0)
+    X = sp.random(200, 40, density=0.1, random_state=rng).toarray()
+    X[100:, :8] *= 3.0  # the target uses some terms more
+    y = np.r_[(X[:100, :20].sum(1) > X[:100, 20:].sum(1)).astype(int), -np.ones(100, int)]
+    options = {"weighting": weighting, "random_state": 0}
+    dense = ImportanceWeightedClassifier(**options).fit(X, y)
+    sparse = ImportanceWeightedClassifier(
+        _RecordsSparseInput(), domain_classifier=_RecordsSparseInput(), **options
+    ).fit(sp.csr_matrix(X).asformat(fmt), y)
+    assert sparse.estimator_.fitted_on_sparse_  # the rows were never densified
+    if weighting == "discriminator":
+        assert sparse.domain_classifier_.fitted_on_sparse_
+    np.testing.assert_allclose(sparse.weights_, dense.weights_, rtol=1e-6)
+    np.testing.assert_allclose(
+        sparse.predict_proba(sp.csr_matrix(X).asformat(fmt)), dense.predict_proba(X), rtol=1e-6
+    )
+
+
+def test_importance_weighting_of_tfidf_text_in_a_pipeline():
+    # Source reviews of books and of kitchen goods, target reviews of kitchen goods:
+    # the source reviews that read like the target ones get the larger weights.
+    good, bad = ["great", "excellent", "loved it"], ["poor", "awful", "broke"]
+    books, kitchen = ["novel", "author", "chapters"], ["blender", "knife", "pan"]
+    rng = np.random.RandomState(0)
+
+    def review(topic, words):
+        return " ".join(rng.choice(topic, 2).tolist() + rng.choice(words, 2).tolist())
+
+    source = [review(t, w) for t in (books, kitchen) for w in (good, bad) for _ in range(20)]
+    y_source = [label for _ in (books, kitchen) for label in (1, 0) for _ in range(20)]
+    target = [review(kitchen, w) for w in (good, bad) for _ in range(20)]
+    y_target = [1] * 20 + [0] * 20
+    pipe = make_pipeline(TfidfVectorizer(), ImportanceWeightedClassifier())
+    pipe.fit(source + target, y_source + [-1] * 40)
+    weights = pipe[-1].weights_
+    assert weights[40:].min() > weights[:40].max()
+    assert pipe.score(target, y_target) == 1.0
+
+
+def test_importance_weighting_sparse_tag_follows_its_estimators():
+    assert get_tags(ImportanceWeightedClassifier()).input_tags.sparse
+    assert get_tags(ImportanceWeightedClassifier(weighting="kmm")).input_tags.sparse
+    assert not get_tags(ImportanceWeightedClassifier(GaussianNB())).input_tags.sparse
+    assert not get_tags(
+        ImportanceWeightedClassifier(domain_classifier=GaussianNB())
+    ).input_tags.sparse
 
 
 def test_collapsing_weights_warn():

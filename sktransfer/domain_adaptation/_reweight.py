@@ -6,10 +6,12 @@ import numbers
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, MetaEstimatorMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import rbf_kernel
+from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import (
@@ -71,13 +73,29 @@ def _discriminator_weights(X_source, X_target, classifier=None, random_state=Non
         raise TypeError(
             f"domain_classifier must have predict_proba, got {type(classifier).__name__}"
         )
-    X = np.concatenate([X_source, X_target])
-    d = np.r_[np.zeros(len(X_source), dtype=int), np.ones(len(X_target), dtype=int)]
+    X = _stack_rows(X_source, X_target)
+    n_s, n_t = X_source.shape[0], X_target.shape[0]
+    d = np.r_[np.zeros(n_s, dtype=int), np.ones(n_t, dtype=int)]
     classifier.fit(X, d)
     column = list(classifier.classes_).index(1)
     p = np.clip(classifier.predict_proba(X_source)[:, column], 1e-6, 1 - 1e-6)
-    weights = p / (1 - p) * (len(X_source) / len(X_target))
+    weights = p / (1 - p) * (n_s / n_t)
     return weights, classifier
+
+
+def _stack_rows(X_source, X_target):
+    """The rows of both domains in one array (CSR when they are sparse)."""
+    if sp.issparse(X_source):
+        return sp.vstack([X_source, X_target], format="csr")
+    return np.concatenate([X_source, X_target])
+
+
+def _entry_variance(X) -> float:
+    """Variance of all the entries of ``X``, dense or sparse (the zeros count)."""
+    if not sp.issparse(X):
+        return float(X.var())
+    mean = X.sum() / np.prod(X.shape)
+    return max(float(X.multiply(X).sum() / np.prod(X.shape) - mean**2), 0.0)
 
 
 def _kmm_weights(X_source, X_target, *, gamma=None, bound=1000.0, eps=None):
@@ -86,9 +104,9 @@ def _kmm_weights(X_source, X_target, *, gamma=None, bound=1000.0, eps=None):
     Minimises ``0.5 b' K b - kappa' b`` over ``0 <= b <= bound`` with
     ``|sum(b) - n_s| <= n_s * eps`` (a squared-hinge penalty), by L-BFGS-B.
     """
-    n_s, n_t = len(X_source), len(X_target)
+    n_s, n_t = X_source.shape[0], X_target.shape[0]
     if gamma is None:
-        var = np.concatenate([X_source, X_target]).var()
+        var = _entry_variance(_stack_rows(X_source, X_target))
         gamma = 1.0 / (X_source.shape[1] * var) if var > 0 else 1.0
     if eps is None:
         eps = (np.sqrt(n_s) - 1) / np.sqrt(n_s)
@@ -126,6 +144,9 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
     Fit on the rows of both domains with ``y == -1`` on the unlabelled target
     rows (or with ``sample_domain``). Labelled target rows, possible with
     ``sample_domain``, are fitted too, with weight 1.
+
+    Sparse input (a TF-IDF matrix of text, say) is kept sparse: both
+    weightings and the default estimators work on it without densifying it.
 
     Parameters
     ----------
@@ -243,8 +264,9 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows of all domains.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows of all domains. Sparse rows (e.g. TF-IDF) stay sparse (CSR);
+            then ``estimator`` and ``domain_classifier`` must accept them.
         y : array-like of shape (n_samples,)
             Class labels; ``-1`` marks unlabelled rows.
         sample_domain : array-like of int of shape (n_samples,), default=None
@@ -260,7 +282,7 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         self._check_params()
         X, y, labelled, is_target = _validate_domain_fit(
             self, X, y, sample_domain, allowed="uniform",
-            how="To fit with uniform weights, set no_target='uniform'.",
+            how="To fit with uniform weights, set no_target='uniform'.", accept_sparse="csr",
         )
         is_source = ~is_target
         n_source = int(is_source.sum())
@@ -291,5 +313,14 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
 
     def _transform_input(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=np.float64)
+        return validate_data(self, X, reset=False, dtype=np.float64, accept_sparse="csr")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # sparse rows go to the domain classifier (or KMM's kernel) and to the estimator
+        tags.input_tags.sparse = get_tags(self._get_estimator()).input_tags.sparse and (
+            self.weighting == "kmm" or self.domain_classifier is None
+            or get_tags(self.domain_classifier).input_tags.sparse
+        )
+        return tags
 

@@ -70,6 +70,13 @@ def _rows(name, X, y, sample_domain, *, need_source=True, min_target=1, why=""):
     return source, target, y
 
 
+def _take(X, rows):
+    """Rows of ``X``; a sparse matrix in a format without row indexing (COO) goes to CSR."""
+    if sp.issparse(X) and X.format not in ("csr", "csc"):
+        X = X.tocsr()
+    return _safe_indexing(X, rows)
+
+
 def _target_proba(name, estimator, X, y, sample_domain, **rows_options):
     """``predict_proba`` of ``estimator`` on the target rows of ``X`` (no source row needed)."""
     _, target, _ = _rows(name, X, y, sample_domain, need_source=False, **rows_options)
@@ -78,7 +85,7 @@ def _target_proba(name, estimator, X, y, sample_domain, **rows_options):
             f"{name} needs an estimator with predict_proba, got {type(estimator).__name__}"
         )
     # a copy: the scorers may work in place, the model's own array stays as it is
-    proba = np.array(estimator.predict_proba(_safe_indexing(X, target)), dtype=np.float64)
+    proba = np.array(estimator.predict_proba(_take(X, target)), dtype=np.float64)
     if not np.isfinite(proba).all():
         raise ValueError(
             f"{name} got non-finite class probabilities (NaN or inf) from "
@@ -88,21 +95,17 @@ def _target_proba(name, estimator, X, y, sample_domain, **rows_options):
     return proba
 
 
-def _default_domain_classifier():
+def _default_domain_classifier(sparse=False):
     # Learnt features can be wide (256 for DANN's default): give the solver room.
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    # Sparse rows are scaled without centring, which would densify them; the
+    # unpenalised intercept absorbs the centring, so the fit is the same.
+    return make_pipeline(StandardScaler(with_mean=not sparse), LogisticRegression(max_iter=1000))
 
 
 def _as_float(name, X, what="features"):
-    """``X`` as a dense, finite float64 array, or an error that names the scorer."""
-    if sp.issparse(X):
-        fix = (
-            "pass X as a dense array (X.toarray())" if what == "rows" else
-            "make the model's last transformer give dense output (e.g. TruncatedSVD)"
-        )
-        raise TypeError(f"{name} needs dense {what}, got a sparse matrix: {fix}")
-    X = check_array(X, dtype=np.float64, ensure_all_finite=False)
-    if not np.isfinite(X).all():
+    """``X`` as a finite float64 array (sparse stays sparse, as CSR), or an error naming the scorer."""
+    X = check_array(X, dtype=np.float64, ensure_all_finite=False, accept_sparse="csr")
+    if not np.isfinite(X.data if sp.issparse(X) else X).all():
         raise ValueError(
             f"{name} got non-finite {what} (NaN or inf); if they come from the model, "
             "it has probably diverged"
@@ -133,15 +136,17 @@ def importance_weighted_scorer(
     ----------
     estimator : fitted classifier
         The model to score.
-    X : array-like of shape (n_samples, n_features)
-        Labelled source validation rows and target rows (numeric).
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Labelled source validation rows and target rows (numeric). Sparse rows
+        (e.g. TF-IDF) stay sparse.
     y : array-like of shape (n_samples,)
         Labels of the source rows; ``-1`` on target rows.
     sample_domain : array-like of int of shape (n_samples,), default=None
         Domain of each row (positive: source, negative: target); None means
         the unlabelled rows are the target rows.
     domain_classifier : classifier with predict_proba, default=None
-        Tells the domains apart; None means standardisation followed by
+        Tells the domains apart; None means standardisation (without
+        centring for sparse rows) followed by
         :class:`~sklearn.linear_model.LogisticRegression`.
 
     Returns
@@ -156,8 +161,6 @@ def importance_weighted_scorer(
     ValueError
         If ``X`` has no target row or no labelled source row, or ``X`` is not
         finite.
-    TypeError
-        If ``X`` is sparse.
 
     References
     ----------
@@ -179,10 +182,10 @@ def importance_weighted_scorer(
     source, target, y = _rows("importance_weighted_scorer", X, y, sample_domain)
     Xf = _as_float("importance_weighted_scorer", X, "rows")
     weights, _ = _discriminator_weights(
-        Xf[source], Xf[target], domain_classifier or _default_domain_classifier()
+        Xf[source], Xf[target], domain_classifier or _default_domain_classifier(sp.issparse(Xf))
     )
     _warn_if_collapsed(weights, "importance_weighted_scorer")
-    correct = estimator.predict(_safe_indexing(X, source)) == y[source]
+    correct = estimator.predict(_take(X, source)) == y[source]
     return float(np.average(correct, weights=weights))
 
 
@@ -203,7 +206,7 @@ def deep_embedded_validation_scorer(
     ----------
     estimator : fitted classifier
         The model to score.
-    X : array-like of shape (n_samples, n_features)
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
         Labelled source validation rows and target rows.
     y : array-like of shape (n_samples,)
         Labels of the source rows; ``-1`` on target rows.
@@ -211,7 +214,8 @@ def deep_embedded_validation_scorer(
         Domain of each row (positive: source, negative: target).
     domain_classifier : classifier with predict_proba, default=None
         Tells the domains apart in feature space; None means standardisation
-        followed by :class:`~sklearn.linear_model.LogisticRegression`.
+        (without centring for sparse features) followed by
+        :class:`~sklearn.linear_model.LogisticRegression`.
 
     Returns
     -------
@@ -224,8 +228,6 @@ def deep_embedded_validation_scorer(
     ValueError
         If ``X`` has no target row or no labelled source row, or the features
         are not finite.
-    TypeError
-        If the features are sparse.
 
     References
     ----------
@@ -247,10 +249,11 @@ def deep_embedded_validation_scorer(
     source, target, y = _rows("deep_embedded_validation_scorer", X, y, sample_domain)
     features = _as_float("deep_embedded_validation_scorer", _embed(estimator, X))
     weights, _ = _discriminator_weights(
-        features[source], features[target], domain_classifier or _default_domain_classifier()
+        features[source], features[target],
+        domain_classifier or _default_domain_classifier(sp.issparse(features)),
     )
     _warn_if_collapsed(weights, "deep_embedded_validation_scorer")
-    correct = (estimator.predict(_safe_indexing(X, source)) == y[source]).astype(float)
+    correct = (estimator.predict(_take(X, source)) == y[source]).astype(float)
     weighted = weights * correct
     var = np.var(weights, ddof=1) if len(weights) > 1 else 0.0
     eta = -np.cov(weighted, weights, ddof=1)[0, 1] / var if var > 0 else 0.0
@@ -545,8 +548,10 @@ def class_cluster_ami_scorer(
     estimator : fitted classifier
         The model to score; its ``classes_`` give the number of clusters
         (the number of distinct predicted labels if it has none).
-    X : array-like of shape (n_samples, n_features)
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
         Rows; only the target rows are used (at least as many as clusters).
+        Sparse features go to PCA's sparse solvers (at most
+        ``min(n_rows, n_features) - 1`` components) and stay sparse.
     y : array-like of shape (n_samples,)
         ``-1`` marks the target rows (other labels are ignored).
     sample_domain : array-like of int of shape (n_samples,), default=None
@@ -571,8 +576,6 @@ def class_cluster_ami_scorer(
         If the model has fewer than two classes, ``X`` has fewer target rows
         than clusters, the features are not finite, or ``n_components`` is
         not a positive integer.
-    TypeError
-        If the features are sparse.
 
     References
     ----------
@@ -599,7 +602,7 @@ def class_cluster_ami_scorer(
         "class_cluster_ami_scorer", X, y, sample_domain, need_source=False,
         min_target=2, why="it clusters them",
     )
-    Xt = _safe_indexing(X, target)
+    Xt = _take(X, target)
     labels = np.asarray(estimator.predict(Xt))
     n_clusters = len(getattr(estimator, "classes_", np.unique(labels)))
     if n_clusters < 2:
@@ -614,8 +617,10 @@ def class_cluster_ami_scorer(
         )
     features = _as_float("class_cluster_ami_scorer", _embed(estimator, Xt))
     if features.shape[1] > n_components:
+        # sparse features go to PCA's sparse solvers, which keep fewer than min(shape)
+        most = min(features.shape) - 1 if sp.issparse(features) else features.shape[0]
         features = PCA(
-            min(n_components, len(features)), random_state=random_state
+            min(n_components, most), random_state=random_state
         ).fit_transform(features)
     clusters = KMeans(n_clusters, n_init=10, random_state=random_state).fit_predict(features)
     return float(adjusted_mutual_info_score(labels, clusters))
@@ -639,8 +644,9 @@ def mixed_sample_scorer(
     ----------
     estimator : fitted classifier
         The model to score.
-    X : array-like of shape (n_samples, n_features)
-        Rows; only the target rows are used (at least two).
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Rows; only the target rows are used (at least two). Sparse rows are
+        mixed as sparse rows.
     y : array-like of shape (n_samples,)
         ``-1`` marks the target rows (other labels are ignored).
     sample_domain : array-like of int of shape (n_samples,), default=None
@@ -662,8 +668,6 @@ def mixed_sample_scorer(
     ValueError
         If ``X`` has fewer than two target rows, ``mix`` is not in (0.5, 1),
         or the target rows are not finite.
-    TypeError
-        If ``X`` is sparse.
 
     References
     ----------
@@ -686,9 +690,9 @@ def mixed_sample_scorer(
         "mixed_sample_scorer", X, y, sample_domain,
         need_source=False, min_target=2, why="it mixes pairs of them",
     )
-    Xt = _as_float("mixed_sample_scorer", _safe_indexing(X, target), "rows")
+    Xt = _as_float("mixed_sample_scorer", _take(X, target), "rows")
     labels = estimator.predict(Xt)
-    partner = check_random_state(random_state).permutation(len(Xt))
+    partner = check_random_state(random_state).permutation(Xt.shape[0])
     differ = labels != labels[partner]
     if not differ.any():
         return 1.0
@@ -758,14 +762,14 @@ def circular_validation_scorer(estimator, X, y, *, sample_domain=None) -> float:
     True
     """
     source, target, y = _rows("circular_validation_scorer", X, y, sample_domain)
-    pseudo = np.asarray(estimator.predict(_safe_indexing(X, target)))
+    pseudo = np.asarray(estimator.predict(_take(X, target)))
     y_source = y[source]
     if len(np.unique(pseudo)) < 2:
         return float(np.mean(y_source == pseudo[0]))
     rows = np.r_[target, source]
     y_reverse = np.r_[pseudo, np.full(len(source), -1, dtype=pseudo.dtype)]
     try:
-        reverse = clone(estimator).fit(_safe_indexing(X, rows), y_reverse)
+        reverse = clone(estimator).fit(_take(X, rows), y_reverse)
     except ValueError as exc:
         raise ValueError(
             "circular_validation_scorer could not fit the reverse model (trained on the "
@@ -773,4 +777,4 @@ def circular_validation_scorer(estimator, X, y, *, sample_domain=None) -> float:
             "source rows as its target domain); parameters tied to a domain's size, such "
             f"as n_components, must fit the smaller fold: {exc}"
         ) from exc
-    return float(np.mean(reverse.predict(_safe_indexing(X, source)) == y_source))
+    return float(np.mean(reverse.predict(_take(X, source)) == y_source))
