@@ -449,7 +449,7 @@ def _labelled_rows(X, y, sample_weight=None):
     if y.dtype == object:
         y = np.asarray(y.tolist())
     if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight)[labelled]
+        sample_weight = column_or_1d(sample_weight)[labelled]
     return X, y, sample_weight
 
 

@@ -534,6 +534,20 @@ def test_scorers_of_features_take_sparse_features(scorer):
         assert np.isfinite(scorer(pipe, X[rows], y[rows], n_components=40))
 
 
+@pytest.mark.parametrize("scorer", [importance_weighted_scorer, mixed_sample_scorer],
+                         ids=lambda s: s.__name__)
+def test_scorers_of_rows_ask_for_vectorised_text(scorer):
+    # a TF-IDF pipeline scores raw text, but these scorers compare the rows themselves
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    docs = np.array(["good sturdy pan", "bad dull knife", "great pan", "awful knife",
+                     "sharp knife, works", "pan broke"], dtype=object)
+    y = np.array([1, 0, 1, 0, -1, -1])
+    model = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(docs[:4], y[:4])
+    with pytest.raises(ValueError, match="needs numeric rows.*vectorise"):
+        scorer(model, docs, y)
+
+
 @pytest.mark.parametrize("scorer", SOURCE_FREE, ids=lambda s: s.__name__)
 def test_source_free_scorers_leave_the_models_probabilities_alone(scorer):
     # predict_proba may hand out an array the model keeps (here, a view of it)

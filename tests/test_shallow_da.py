@@ -11,6 +11,7 @@ from sklearn import config_context
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.model_selection import cross_val_score
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
@@ -24,6 +25,7 @@ from sktransfer.datasets import (
     make_rotated_moons,
     mask_target_labels,
 )
+from sktransfer.domain_adaptation import _reweight
 from sktransfer.domain_adaptation._reweight import (
     ImportanceWeightCollapseWarning,
     ImportanceWeightedClassifier,
@@ -249,7 +251,14 @@ class _RecordsSparseInput(LogisticRegression):
 
 @pytest.mark.parametrize("weighting", ["discriminator", "kmm"])
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
-def test_importance_weighting_of_sparse_rows_matches_dense_rows(weighting, fmt):
+def test_importance_weighting_of_sparse_rows_matches_dense_rows(weighting, fmt, monkeypatch):
+    kernel_inputs = []
+
+    def recording_rbf_kernel(X, Y=None, **kwargs):
+        kernel_inputs.append(sp.issparse(X) and sp.issparse(Y))
+        return rbf_kernel(X, Y, **kwargs)
+
+    monkeypatch.setattr(_reweight, "rbf_kernel", recording_rbf_kernel)
     rng = np.random.RandomState(0)
     X = sp.random(200, 40, density=0.1, random_state=rng).toarray()
     X[100:, :8] *= 3.0  # the target uses some terms more
@@ -262,6 +271,8 @@ def test_importance_weighting_of_sparse_rows_matches_dense_rows(weighting, fmt):
     assert sparse.estimator_.fitted_on_sparse_  # the rows were never densified
     if weighting == "discriminator":
         assert sparse.domain_classifier_.fitted_on_sparse_
+    else:  # KMM's kernels were computed on the sparse rows
+        assert kernel_inputs[-2:] == [True, True]
     np.testing.assert_allclose(sparse.weights_, dense.weights_, rtol=1e-6)
     np.testing.assert_allclose(
         sparse.predict_proba(sp.csr_matrix(X).asformat(fmt)), dense.predict_proba(X), rtol=1e-6
@@ -295,6 +306,10 @@ def test_importance_weighting_sparse_tag_follows_its_estimators():
     assert not get_tags(ImportanceWeightedClassifier(GaussianNB())).input_tags.sparse
     assert not get_tags(
         ImportanceWeightedClassifier(domain_classifier=GaussianNB())
+    ).input_tags.sparse
+    # KMM uses no domain classifier, so one that takes no sparse rows does not matter
+    assert get_tags(
+        ImportanceWeightedClassifier(weighting="kmm", domain_classifier=GaussianNB())
     ).input_tags.sparse
 
 

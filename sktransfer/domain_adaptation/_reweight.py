@@ -94,8 +94,9 @@ def _entry_variance(X) -> float:
     """Variance of all the entries of ``X``, dense or sparse (the zeros count)."""
     if not sp.issparse(X):
         return float(X.var())
-    mean = X.sum() / np.prod(X.shape)
-    return max(float(X.multiply(X).sum() / np.prod(X.shape) - mean**2), 0.0)
+    n_entries = X.shape[0] * X.shape[1]
+    mean = X.sum() / n_entries
+    return max(float(X.multiply(X).sum() / n_entries - mean**2), 0.0)
 
 
 def _kmm_weights(X_source, X_target, *, gamma=None, bound=1000.0, eps=None):

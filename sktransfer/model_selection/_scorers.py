@@ -104,7 +104,16 @@ def _default_domain_classifier(sparse=False):
 
 def _as_float(name, X, what="features"):
     """``X`` as a finite float64 array (sparse stays sparse, as CSR), or an error naming the scorer."""
-    X = check_array(X, dtype=np.float64, ensure_all_finite=False, accept_sparse="csr")
+    try:
+        X = check_array(X, dtype=np.float64, ensure_all_finite=False, accept_sparse="csr")
+    except (TypeError, ValueError) as exc:
+        if what != "rows" or "convert" not in str(exc):
+            raise
+        raise ValueError(
+            f"{name} needs numeric rows, since it compares the source and target rows "
+            "themselves; with raw text, vectorise it (e.g. TfidfVectorizer) before the "
+            "search and pass the sparse matrix"
+        ) from exc
     if not np.isfinite(X.data if sp.issparse(X) else X).all():
         raise ValueError(
             f"{name} got non-finite {what} (NaN or inf); if they come from the model, "
@@ -617,7 +626,7 @@ def class_cluster_ami_scorer(
         )
     features = _as_float("class_cluster_ami_scorer", _embed(estimator, Xt))
     if features.shape[1] > n_components:
-        # sparse features go to PCA's sparse solvers, which keep fewer than min(shape)
+        # sparse features go to PCA's sparse solvers; arpack keeps fewer than min(shape)
         most = min(features.shape) - 1 if sp.issparse(features) else features.shape[0]
         features = PCA(
             min(n_components, most), random_state=random_state
