@@ -5,7 +5,7 @@ Text features are sparse: a TF-IDF or term-frequency matrix is mostly zeros.
 sparse (CSR). This benchmark reports, in one run and side by side, the results of
 the sparse path and of the dense path and what the sparse one saves:
 
-1. **Amazon reviews, 12 pairs** (the 400-d term features of ``../shared/data``, 6.7%
+1. **Amazon reviews, 12 pairs** (the 400-d term features of ``../shared/data``, 6.2%
    non-zero), raw features (no scaling, which would densify them): target accuracy
    (%), fit time (the median of 3 runs after an untimed warm-up) and peak memory
    of the fit (``tracemalloc``, which counts numpy's and Python's allocations but
@@ -24,7 +24,7 @@ the sparse path and of the dense path and what the sparse one saves:
 
 Run::
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_da_sparse.py   # ≈ 3 min, 1 core
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_da_sparse.py   # ≈ 1.2 min, 1 core
     ... --quick       # two pairs, no KMM, a smaller wide matrix
     ... --data-home DIR --out FILE
 
