@@ -98,8 +98,13 @@ def _target_proba(name, estimator, X, y, sample_domain, **rows_options):
 def _default_domain_classifier(sparse=False):
     # Learnt features can be wide (256 for DANN's default): give the solver room.
     # Sparse rows are scaled without centring, which would densify them; the
-    # unpenalised intercept absorbs the centring, so the fit is the same.
-    return make_pipeline(StandardScaler(with_mean=not sparse), LogisticRegression(max_iter=1000))
+    # unpenalised intercept absorbs the centring, so the optimum is the same,
+    # and a tolerance tighter than lbfgs's default 1e-4 makes the two paths
+    # stop at it (with 1e-4 they stopped up to 0.75 accuracy points apart on
+    # the Amazon reviews).
+    return make_pipeline(
+        StandardScaler(with_mean=not sparse), LogisticRegression(max_iter=1000, tol=1e-6)
+    )
 
 
 def _as_float(name, X, what="features"):
