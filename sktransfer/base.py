@@ -30,7 +30,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -432,6 +432,17 @@ def _probe_module(module: nn.Module, x: torch.Tensor, name: str) -> torch.Tensor
     return out
 
 
+def _take_rows(X, rows):
+    """Rows of ``X`` (array, list, DataFrame or sparse matrix), by index or mask.
+
+    A sparse matrix in a format without row indexing (COO, DOK, ...) goes to
+    CSR; CSR and CSC keep their format.
+    """
+    if sp.issparse(X) and X.format not in ("csr", "csc"):
+        X = X.tocsr()
+    return _safe_indexing(X, rows)
+
+
 def _labelled_rows(X, y, sample_weight=None):
     """The rows of ``X, y`` (and ``sample_weight``) whose label is not ``-1``.
 
@@ -441,10 +452,7 @@ def _labelled_rows(X, y, sample_weight=None):
     labelled = _labelled_mask(y)
     if not labelled.any():
         raise ValueError("score needs labelled rows, but every row of y is -1")
-    if sp.issparse(X):
-        X = X.tocsr()[labelled]  # COO and other formats have no row indexing
-    else:
-        X = X.iloc[labelled] if hasattr(X, "iloc") else np.asarray(X)[labelled]
+    X = _take_rows(X, labelled)
     y = y[labelled]
     if y.dtype == object:
         y = np.asarray(y.tolist())

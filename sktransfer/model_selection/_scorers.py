@@ -22,10 +22,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import adjusted_mutual_info_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_array, column_or_1d
 
-from ..base import _domain_masks
+from ..base import _domain_masks, _take_rows
 from ..domain_adaptation._reweight import _discriminator_weights, _warn_if_collapsed
 
 __all__ = [
@@ -70,13 +70,6 @@ def _rows(name, X, y, sample_domain, *, need_source=True, min_target=1, why=""):
     return source, target, y
 
 
-def _take(X, rows):
-    """Rows of ``X``; a sparse matrix in a format without row indexing (COO) goes to CSR."""
-    if sp.issparse(X) and X.format not in ("csr", "csc"):
-        X = X.tocsr()
-    return _safe_indexing(X, rows)
-
-
 def _target_proba(name, estimator, X, y, sample_domain, **rows_options):
     """``predict_proba`` of ``estimator`` on the target rows of ``X`` (no source row needed)."""
     _, target, _ = _rows(name, X, y, sample_domain, need_source=False, **rows_options)
@@ -85,7 +78,7 @@ def _target_proba(name, estimator, X, y, sample_domain, **rows_options):
             f"{name} needs an estimator with predict_proba, got {type(estimator).__name__}"
         )
     # a copy: the scorers may work in place, the model's own array stays as it is
-    proba = np.array(estimator.predict_proba(_take(X, target)), dtype=np.float64)
+    proba = np.array(estimator.predict_proba(_take_rows(X, target)), dtype=np.float64)
     if not np.isfinite(proba).all():
         raise ValueError(
             f"{name} got non-finite class probabilities (NaN or inf) from "
@@ -199,7 +192,7 @@ def importance_weighted_scorer(
         Xf[source], Xf[target], domain_classifier or _default_domain_classifier(sp.issparse(Xf))
     )
     _warn_if_collapsed(weights, "importance_weighted_scorer")
-    correct = estimator.predict(_take(X, source)) == y[source]
+    correct = estimator.predict(_take_rows(X, source)) == y[source]
     return float(np.average(correct, weights=weights))
 
 
@@ -267,7 +260,7 @@ def deep_embedded_validation_scorer(
         domain_classifier or _default_domain_classifier(sp.issparse(features)),
     )
     _warn_if_collapsed(weights, "deep_embedded_validation_scorer")
-    correct = (estimator.predict(_take(X, source)) == y[source]).astype(float)
+    correct = (estimator.predict(_take_rows(X, source)) == y[source]).astype(float)
     weighted = weights * correct
     var = np.var(weights, ddof=1) if len(weights) > 1 else 0.0
     eta = -np.cov(weighted, weights, ddof=1)[0, 1] / var if var > 0 else 0.0
@@ -616,7 +609,7 @@ def class_cluster_ami_scorer(
         "class_cluster_ami_scorer", X, y, sample_domain, need_source=False,
         min_target=2, why="it clusters them",
     )
-    Xt = _take(X, target)
+    Xt = _take_rows(X, target)
     labels = np.asarray(estimator.predict(Xt))
     n_clusters = len(getattr(estimator, "classes_", np.unique(labels)))
     if n_clusters < 2:
@@ -704,7 +697,7 @@ def mixed_sample_scorer(
         "mixed_sample_scorer", X, y, sample_domain,
         need_source=False, min_target=2, why="it mixes pairs of them",
     )
-    Xt = _as_float("mixed_sample_scorer", _take(X, target), "rows")
+    Xt = _as_float("mixed_sample_scorer", _take_rows(X, target), "rows")
     labels = estimator.predict(Xt)
     partner = check_random_state(random_state).permutation(Xt.shape[0])
     differ = labels != labels[partner]
@@ -776,14 +769,14 @@ def circular_validation_scorer(estimator, X, y, *, sample_domain=None) -> float:
     True
     """
     source, target, y = _rows("circular_validation_scorer", X, y, sample_domain)
-    pseudo = np.asarray(estimator.predict(_take(X, target)))
+    pseudo = np.asarray(estimator.predict(_take_rows(X, target)))
     y_source = y[source]
     if len(np.unique(pseudo)) < 2:
         return float(np.mean(y_source == pseudo[0]))
     rows = np.r_[target, source]
     y_reverse = np.r_[pseudo, np.full(len(source), -1, dtype=pseudo.dtype)]
     try:
-        reverse = clone(estimator).fit(_take(X, rows), y_reverse)
+        reverse = clone(estimator).fit(_take_rows(X, rows), y_reverse)
     except ValueError as exc:
         raise ValueError(
             "circular_validation_scorer could not fit the reverse model (trained on the "
@@ -791,4 +784,4 @@ def circular_validation_scorer(estimator, X, y, *, sample_domain=None) -> float:
             "source rows as its target domain); parameters tied to a domain's size, such "
             f"as n_components, must fit the smaller fold: {exc}"
         ) from exc
-    return float(np.mean(reverse.predict(_take(X, source)) == y_source))
+    return float(np.mean(reverse.predict(_take_rows(X, source)) == y_source))
