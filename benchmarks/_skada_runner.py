@@ -34,7 +34,7 @@ import torch  # noqa: E402
 from joblib import Parallel, delayed  # noqa: E402
 from torch import nn  # noqa: E402
 
-SHALLOW = ("CORAL", "SA", "TCA", "IW")
+SHALLOW = ("CORAL", "SA", "TCA", "IW", "KLIEP")
 DEEP = ("DANN", "DeepCORAL", "DAN", "CDAN")
 
 
@@ -114,8 +114,11 @@ def _final_classifier(name):
 def _shallow(method, params, seed):
     from skada import make_da_pipeline
     from skada._mapping import CORALAdapter
-    from skada._reweight import DiscriminatorReweightAdapter
-    from skada._subspace import SubspaceAlignmentAdapter, TransferComponentAnalysisAdapter
+    from skada._reweight import DiscriminatorReweightAdapter, KLIEPReweightAdapter
+    from skada._subspace import (
+        SubspaceAlignmentAdapter,
+        TransferComponentAnalysisAdapter,
+    )
     from sklearn.linear_model import LogisticRegression
 
     params = dict(params)
@@ -133,9 +136,27 @@ def _shallow(method, params, seed):
         sklearn.set_config(enable_metadata_routing=True)
         clf.set_fit_request(sample_weight=True)
         adapter = DiscriminatorReweightAdapter(domain_classifier=LogisticRegression(), **params)
+    elif method == "KLIEP":
+        import sklearn
+
+        sklearn.set_config(enable_metadata_routing=True)
+        clf.set_fit_request(sample_weight=True)
+        # skada cross-validates gamma only when given a list (run_job builds it)
+        adapter = KLIEPReweightAdapter(random_state=seed, **params)
     else:
         raise ValueError(method)
     return make_da_pipeline(adapter, clf)
+
+
+def _kliep_gammas(X, factors):
+    """KLIEP's candidate widths as sktransfer's default: ``1 / (n_features * X.var())`` times ``factors``.
+
+    ``X`` holds the rows of both domains (``tests/test_benchmark_runner.py``
+    checks that these are the candidates sktransfer's KLIEP tries on the same rows).
+    """
+    var = float(np.asarray(X, dtype=np.float64).var())
+    base = 1.0 / (X.shape[1] * var) if var > 0 else 1.0
+    return [base * f for f in factors]
 
 
 def _paired_torch_seed(seed):
@@ -190,6 +211,9 @@ def run_job(job):
         target = sd < 0
         method, seed, params = job["method"], int(job["seed"]), job.get("params", {})
         np.random.seed(seed)
+        if "gamma_factors" in params:
+            params = dict(params)
+            params["gamma"] = _kliep_gammas(X, params.pop("gamma_factors"))
         start = time.perf_counter()
         if method in SHALLOW:
             est = _shallow(method, params, seed)

@@ -11,7 +11,9 @@ target accuracy (%) of:
   (+ 1-NN, as in Fernando et al.), TCA (+ LogisticRegression; linear kernel,
   30 components, mu=1: the setting of the MEDA/TCA papers, fixed a priori), and
   importance weighting by a logistic-regression domain classifier
-  (``ImportanceWeightedClassifier`` vs skada's ``DiscriminatorReweight``);
+  (``ImportanceWeightedClassifier`` vs skada's ``DiscriminatorReweight``) and by
+  KLIEP (``weighting="kliep"`` vs skada's ``KLIEPReweight``, the same candidate
+  widths for the likelihood cross-validation of both);
 - GFK (``GeodesicFlowKernel``, sktransfer only: skada has none) + 1-NN, as in Gong
   et al. and the published GFK column, with 20-dimensional subspaces (MEDA's setting
   for its GFK step), on the loader's features as in the paper;
@@ -110,6 +112,7 @@ from sktransfer.domain_adaptation import (  # noqa: E402
     SubspaceAlignment,
     TransferComponentAnalysis,
 )
+from sktransfer.domain_adaptation._reweight import _KLIEP_GAMMA_FACTORS  # noqa: E402
 from sktransfer.model_selection import EnsembleValidationSearch  # noqa: E402
 from sktransfer.nn import ConvEncoder  # noqa: E402
 
@@ -148,7 +151,7 @@ PUBLISHED = {
     "MNIST→USPS": (65.9, 56.3, 61.2, 67.3, 49.2, 89.5),
 }
 
-SHALLOW = ["CORAL", "SA", "TCA", "IW"]
+SHALLOW = ["CORAL", "SA", "TCA", "IW", "KLIEP"]
 DEEP = ["DANN", "DeepCORAL", "DAN", "CDAN"]
 OURS_ONLY = ["GFK", "JDA", "MEDA", "MEDA-SPL"]  # no skada counterpart
 SOURCE_ONLY = ["LR", "1NN", "NN"]  # NN = the deep network without adaptation
@@ -171,7 +174,7 @@ ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP + list(VARIANTS) + list(T
 # Methods fitted on the loader's features (no StandardScaler), as in their paper.
 LOADER_INPUT = {"GFK", "JDA", "MEDA", "MEDA-SPL"}
 SKADA_NAME = {"CORAL": "CORAL", "SA": "SubspaceAlignment", "TCA": "TransferComponentAnalysis",
-              "IW": "DiscriminatorReweight", "DANN": "DANN", "DeepCORAL": "DeepCoral",
+              "IW": "DiscriminatorReweight", "KLIEP": "KLIEPReweight", "DANN": "DANN", "DeepCORAL": "DeepCoral",
               "DAN": "DAN", "CDAN": "CDAN"}
 
 # Settings fixed a priori (no target labels): shallow hyper-parameters of the papers.
@@ -241,6 +244,8 @@ def _ours(method, deep_params, seed):
         return make_pipeline(TransferComponentAnalysis(**TCA_PARAMS), LabelledOnly(_lr()))
     if method == "IW":
         return ImportanceWeightedClassifier(_lr(), random_state=seed)
+    if method == "KLIEP":
+        return ImportanceWeightedClassifier(_lr(), weighting="kliep", random_state=seed)
     if method == "GFK":
         return make_pipeline(GeodesicFlowKernel(GFK_COMPONENTS), LabelledOnly(KNeighborsClassifier(1)))
     if method == "JDA":
@@ -340,6 +345,8 @@ def _skada_params(method, deep_params):
         return {"n_components": SA_COMPONENTS, "final": "1nn"}
     if method == "TCA":
         return dict(TCA_PARAMS)
+    if method == "KLIEP":  # the same candidate widths as sktransfer's default
+        return {"gamma_factors": list(_KLIEP_GAMMA_FACTORS), "cv": 5, "n_centers": 100}
     if method in DEEP:
         return dict(deep_params)
     return {}
@@ -625,7 +632,10 @@ def main():
            "source-only LogisticRegression / 1-NN; NN = the deep network without adaptation "
            "(DANNClassifier(lambda_max=0)). Shallow: CORAL (Ledoit-Wolf shrinkage, both) + LR; "
            f"SA ({SA_COMPONENTS} components) + 1-NN; TCA ({TCA_PARAMS}) + LR; IW = importance weights "
-           "from a LogisticRegression domain classifier, then LR. GFK: "
+           "from a LogisticRegression domain classifier, then LR; KLIEP = KLIEP's weights (100 "
+           "centres, the width picked by 5-fold likelihood cross-validation among the same 7 "
+           "candidates in both libraries: 1 / (n_features * X.var()) times "
+           f"{', '.join(f'{f:g}' for f in _KLIEP_GAMMA_FACTORS)}), then LR. GFK: "
            f"GeodesicFlowKernel({GFK_COMPONENTS}) + 1-NN on the loader's features; JDA: "
            "JDAClassifier() on the loader's features; MEDA: MEDAClassifier() (the paper's "
            "settings) on the loader's features; MEDA-SPL: the same with "

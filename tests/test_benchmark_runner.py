@@ -1,5 +1,7 @@
 """The skada runner of the domain adaptation benchmark starts from sktransfer's weights.
 
+(And its KLIEP picks among the same candidate widths as sktransfer's.)
+
 ``benchmarks/_skada_runner.py`` runs in its own environment with skada installed;
 its networks are plain torch, built after seeding torch as sktransfer does, so
 that seed s of the benchmark compares the two libraries from the same starting
@@ -74,3 +76,18 @@ def test_runner_networks_start_from_sktransfers_weights(runner, cls, conv):
             torch.testing.assert_close(ours, other)
     # a network built without the paired seed starts elsewhere: the check can fail
     assert not torch.equal(record.weights_[0], next(runner._Net(256, 5, conv=conv).parameters()))
+
+
+def test_runner_gives_skada_kliep_the_candidate_widths_of_sktransfer(runner):
+    from sktransfer import ImportanceWeightedClassifier
+    from sktransfer.domain_adaptation._reweight import _KLIEP_GAMMA_FACTORS
+
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(0, 1, (40, 3)), rng.normal(1, 2, (30, 3))].astype(np.float32)
+    y = np.r_[rng.randint(0, 2, 40), -np.ones(30, int)]
+    clf = ImportanceWeightedClassifier(weighting="kliep", random_state=0).fit(X, y)
+    candidates = runner._kliep_gammas(X, _KLIEP_GAMMA_FACTORS)
+    assert len(candidates) == len(clf.lcv_scores_)
+    assert clf.gamma_ == pytest.approx(candidates[int(np.argmax(clf.lcv_scores_))], rel=1e-12)
+    refit = ImportanceWeightedClassifier(weighting="kliep", gamma=candidates, random_state=0).fit(X, y)
+    np.testing.assert_allclose(refit.lcv_scores_, clf.lcv_scores_, rtol=1e-9)

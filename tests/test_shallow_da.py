@@ -329,10 +329,10 @@ def test_kliep_weights_meet_its_constraint_and_pick_gamma_by_likelihood():
     # the constraint of KLIEP's maximisation: the weights average 1 on the source
     assert clf.weights_.mean() == pytest.approx(1.0, abs=1e-9)
     assert clf.weights_.min() >= 0
-    # the default candidates: the default width times 0.01 ... 10, the best kept
+    # the default candidates: the default width times 0.01 ... 100, the best kept
     default = 1.0 / X.var()
-    assert clf.lcv_scores_.shape == (7,)
-    assert clf.gamma_ == pytest.approx(default * [0.01, 0.03, 0.1, 0.3, 1, 3, 10][np.argmax(clf.lcv_scores_)])
+    assert clf.lcv_scores_.shape == (9,)
+    assert clf.gamma_ == pytest.approx(default * [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100][np.argmax(clf.lcv_scores_)])
     # the pick is a plain fit at that width; a fixed width skips the cross-validation
     fixed = ImportanceWeightedClassifier(weighting="kliep", gamma=clf.gamma_, random_state=0).fit(X, y)
     assert fixed.lcv_scores_ is None and fixed.gamma_ == clf.gamma_
@@ -374,10 +374,26 @@ def test_kliep_cross_validation_does_not_favour_the_narrowest_kernel():
     assert clf.lcv_scores_[-1] < clf.lcv_scores_[-2] < clf.lcv_scores_.max()
 
 
+
+@pytest.mark.parametrize("shift", [(1.0, 0.7, 300), (0.5, 1.0, 200)])
+def test_kliep_cross_validation_holds_out_source_rows_too(shift):
+    # On these two shifts, the paper's score (held-out target rows only, the
+    # source normalisation fitted on all source rows) picked the narrowest
+    # candidate, 100 times the default width, whose ratio had 5 to 8 times the
+    # squared error; holding out source rows too picks a width near the default.
+    mean, std, n = shift
+    rng = np.random.RandomState(0)
+    Xs, Xt = rng.normal(0, 1, (n, 1)), rng.normal(mean, std, (n, 1))
+    X, y = np.r_[Xs, Xt], np.r_[(Xs[:, 0] > 0).astype(int), -np.ones(n, int)]
+    clf = ImportanceWeightedClassifier(weighting="kliep", random_state=0).fit(X, y)
+    assert clf.gamma_ <= 3.0 / X.var() + 1e-12  # measured: 1 and 0.1 times the default
+    true = norm.pdf(Xs[:, 0], mean, std) / norm.pdf(Xs[:, 0], 0, 1)
+    assert np.mean((clf.weights_ - true) ** 2) < 0.2  # measured: 0.154 and 0.107
+
 def test_kliep_with_one_target_row():
     X, y = _density_ratio_problem()
     X, y = X[:301], y[:301]
-    with pytest.raises(ValueError, match="at least 2 of them"):
+    with pytest.raises(ValueError, match="at least 2 of each"):
         ImportanceWeightedClassifier(weighting="kliep").fit(X, y)
     clf = ImportanceWeightedClassifier(weighting="kliep", gamma=1.0).fit(X, y)
     assert clf.weights_.mean() == pytest.approx(1.0)

@@ -26,7 +26,7 @@ __all__ = ["ImportanceWeightCollapseWarning", "ImportanceWeightedClassifier"]
 #: Effective sample size, as a share of the source rows, below which weights "collapse".
 _MIN_ESS_FRACTION = 0.05
 #: KLIEP's default candidate widths: the default RBF width times these factors.
-_KLIEP_GAMMA_FACTORS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+_KLIEP_GAMMA_FACTORS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 #: Floor of an importance weight before its logarithm (KLIEP's weights average 1 on the source).
 _TINY = 1e-10
 
@@ -177,33 +177,47 @@ def _kliep_weights(X_source, X_target, *, gammas, n_centres, cv, random_state=No
     """KLIEP (Sugiyama et al. 2008): ``w(x) = sum_l a_l k(x, c_l)`` on target centres ``c_l``.
 
     Maximises the target rows' log-likelihood ``sum_j log w(x_j)`` under
-    ``mean_i w(source_i) = 1``, ``a >= 0``. With several widths, the one whose
-    held-out target log-likelihood is largest over ``cv`` folds of the target
-    rows (likelihood cross-validation) is kept; a fold's model keeps only the
-    centres outside the fold (a held-out row that is a centre of its own
-    model would favour the narrowest kernel). Returns the weights, the width
-    and the cross-validated log-likelihood of each width (None for one).
+    ``mean_i w(source_i) = 1``, ``a >= 0``. With several widths, the one with
+    the best held-out score over ``cv`` folds is kept (likelihood
+    cross-validation). Unlike the paper, which holds out target rows only, a
+    fold holds out source rows too and scores ``mean log w(held-out target) -
+    log mean w(held-out source)``: the normalisation ``mean w(source) = 1``
+    is fitted on the source rows, and a narrow kernel whose normalisation
+    fits the noise of the fitted source rows scores high on held-out target
+    rows alone (it then picked the narrowest candidate on 4 of 9 toy problems
+    and gave 5 to 8 times the squared error of the ratio there). A fold's model
+    also keeps only the centres outside the fold (a held-out row that is a
+    centre of its own model would favour the narrowest kernel). Returns the
+    weights, the width and the cross-validated score of each width (None for
+    one width).
     """
     rng = check_random_state(random_state)
-    n_target = X_target.shape[0]
+    n_source, n_target = X_source.shape[0], X_target.shape[0]
     centre_rows = np.sort(rng.permutation(n_target)[: min(n_centres, n_target)])
     centres = X_target[centre_rows]
     scores = None
     if len(gammas) > 1:
-        folds = KFold(min(cv, n_target), shuffle=True, random_state=rng.randint(2**31 - 1))
+        n_folds = min(cv, n_target, n_source)
+        seeds = rng.randint(2**31 - 1, size=2)
+        target_folds = KFold(n_folds, shuffle=True, random_state=seeds[0])
+        source_folds = KFold(n_folds, shuffle=True, random_state=seeds[1])
         splits = []
-        for train, test in folds.split(np.zeros((n_target, 1))):
+        for (train, test), (source_train, source_test) in zip(
+            target_folds.split(np.zeros((n_target, 1))), source_folds.split(np.zeros((n_source, 1)))
+        ):
             kept = ~np.isin(centre_rows, test)
             if kept.any():
-                splits.append((train, test, kept))
+                splits.append((train, test, source_train, source_test, kept))
         scores = np.empty(len(gammas))
         for i, gamma in enumerate(gammas):
             K_target = rbf_kernel(X_target, centres, gamma=gamma)
-            source_mean = rbf_kernel(X_source, centres, gamma=gamma).mean(axis=0)
+            K_source = rbf_kernel(X_source, centres, gamma=gamma)
             held_out = []
-            for train, test, kept in splits:
-                a = _kliep_alpha(K_target[np.ix_(train, kept)], source_mean[kept])
-                held_out.append(np.mean(np.log(np.maximum(K_target[np.ix_(test, kept)] @ a, _TINY))))
+            for train, test, source_train, source_test, kept in splits:
+                a = _kliep_alpha(K_target[np.ix_(train, kept)], K_source[np.ix_(source_train, kept)].mean(axis=0))
+                target_loglik = np.mean(np.log(np.maximum(K_target[np.ix_(test, kept)] @ a, _TINY)))
+                source_mean = max(float(K_source[np.ix_(source_test, kept)].mean(axis=0) @ a), _TINY)
+                held_out.append(target_loglik - np.log(source_mean))
             scores[i] = np.mean(held_out)
         gamma = gammas[int(np.argmax(scores))]
     else:
@@ -244,7 +258,9 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         Kullback-Leibler importance estimation procedure, a sum of RBF kernels
         on ``kliep_n_centres`` target rows fitted by maximum likelihood on the
         target rows, its width chosen by likelihood cross-validation on the
-        target rows (no label needed); memory linear in the number of rows.
+        target rows (no label needed); memory linear in the number of rows;
+        by default 46 small programs (9 widths times 5 folds, and the final
+        fit), about 5 s for the 4000 rows of an Amazon reviews pair on one core.
     domain_classifier : classifier with predict_proba, default=None
         The domain classifier of ``weighting="discriminator"`` (cloned). None
         means :class:`~sklearn.linear_model.LogisticRegression`, whose
@@ -253,7 +269,9 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         RBF kernel width ``gamma`` of ``exp(-gamma * ||x - x'||^2)``, for
         ``weighting="kmm"`` or ``"kliep"``. None means ``1 / (n_features *
         X.var())`` for KMM, and for KLIEP that width times 0.01, 0.03, 0.1,
-        0.3, 1, 3 and 10, one of which likelihood cross-validation picks. A
+        0.3, 1, 3, 10, 30 and 100, one of which likelihood cross-validation
+        picks (the default width scales with ``1 / n_features``, so
+        low-dimensional data need the narrower candidates). A
         sequence (KLIEP only) gives the candidates to pick from.
     kmm_bound : float, default=1000.0
         Upper bound ``B`` of each KMM weight.
@@ -264,8 +282,9 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         Number of target rows, drawn at random, that carry KLIEP's kernels
         (all of them when there are fewer).
     kliep_cv : int, default=5
-        Number of folds of the target rows in KLIEP's likelihood
-        cross-validation of ``gamma`` (at most the number of target rows).
+        Number of folds in KLIEP's likelihood cross-validation of ``gamma``
+        (target and source rows are both split; at most the number of rows
+        of the smaller domain).
     no_target : {"raise", "uniform"}, default="raise"
         What to do when the training data has no target row: raise a
         ``ValueError`` (default: weighting without target rows would silently
@@ -284,9 +303,10 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         The RBF width used by KMM or KLIEP (None for the discriminator and
         when there is no target row).
     lcv_scores_ : ndarray of shape (n_gammas,) or None
-        KLIEP's likelihood cross-validation: the mean log importance weight of
-        the held-out target rows for each candidate ``gamma`` (in the order of
-        the candidates); ``gamma_`` has the largest. None unless KLIEP had
+        KLIEP's likelihood cross-validation, for each candidate ``gamma`` (in
+        the order of the candidates): the held-out target rows' mean log
+        weight minus the log of the held-out source rows' mean weight, averaged
+        over the folds; ``gamma_`` has the largest. None unless KLIEP had
         several candidates.
     weights_ : ndarray of shape (n_source,)
         Importance weight of each source row, in the order of ``X``.
@@ -443,10 +463,10 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
             if not gammas:
                 default = _default_gamma(X_source, X_target)
                 gammas = tuple(default * factor for factor in _KLIEP_GAMMA_FACTORS)
-            if len(gammas) > 1 and X_target.shape[0] < 2:
+            if len(gammas) > 1 and min(X_source.shape[0], X_target.shape[0]) < 2:
                 raise ValueError(
-                    "weighting='kliep' picks gamma by cross-validation on the target rows and "
-                    "needs at least 2 of them; pass one gamma to fit with a single target row"
+                    "weighting='kliep' picks gamma by cross-validation on the source and target "
+                    "rows and needs at least 2 of each; pass one gamma to fit with fewer"
                 )
             weights, self.gamma_, self.lcv_scores_ = _kliep_weights(
                 X_source, X_target, gammas=gammas, n_centres=self.kliep_n_centres,
