@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.stats import entropy
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
@@ -319,7 +320,7 @@ def prediction_entropy_scorer(estimator, X, y, *, sample_domain=None) -> float:
     True
     """
     proba = _target_proba("prediction_entropy_scorer", estimator, X, y, sample_domain)
-    return float(-np.mean(_entropy(proba)))
+    return float(-np.mean(entropy(proba, axis=-1)))
 
 
 def information_maximization_scorer(estimator, X, y, *, sample_domain=None) -> float:
@@ -385,13 +386,7 @@ def information_maximization_scorer(estimator, X, y, *, sample_domain=None) -> f
     0.0
     """
     proba = _target_proba("information_maximization_scorer", estimator, X, y, sample_domain)
-    return float(_entropy(proba.mean(axis=0)) - np.mean(_entropy(proba)))
-
-
-def _entropy(proba):
-    """Entropy (nats) of distributions along the last axis; 0 log 0 = 0."""
-    safe = np.where(proba > 0, proba, 1.0)
-    return -np.sum(proba * np.log(safe), axis=-1)
+    return float(entropy(proba.mean(axis=0)) - np.mean(entropy(proba, axis=-1)))
 
 
 def soft_neighborhood_density_scorer(
@@ -465,7 +460,7 @@ def soft_neighborhood_density_scorer(
     logits -= logits.max(axis=1, keepdims=True)
     neighbours = np.exp(logits)
     neighbours /= neighbours.sum(axis=1, keepdims=True)
-    return float(np.mean(_entropy(neighbours)))
+    return float(np.mean(entropy(neighbours, axis=-1)))
 
 
 def batch_nuclear_norm_scorer(estimator, X, y, *, sample_domain=None) -> float:
