@@ -537,6 +537,22 @@ def test_scorers_of_features_take_sparse_features(scorer):
         assert sparse == pytest.approx(scorer(dense_pipe, X[rows].toarray(), y[rows], n_components=29))
 
 
+
+def test_circular_validation_of_a_domain_adaptation_model_on_sparse_rows():
+    # the reverse fit adapts from the pseudo-labelled target back to the source:
+    # with an importance-weighting model, on sparse rows as on dense ones
+    from sktransfer import ImportanceWeightedClassifier
+
+    X, y = _sparse_text_like()
+    model = ImportanceWeightedClassifier(random_state=0).fit(X, y)
+    dense_model = ImportanceWeightedClassifier(random_state=0).fit(X.toarray(), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImportanceWeightCollapseWarning)
+        sparse = circular_validation_scorer(model, X, y)
+        dense = circular_validation_scorer(dense_model, X.toarray(), y)
+    assert sparse == pytest.approx(dense, abs=1e-12)
+    assert 0.5 < sparse <= 1.0
+
 class _RecordsSparseRows(LogisticRegression):
     """A LogisticRegression that records, for the test, whether it is given sparse rows."""
 

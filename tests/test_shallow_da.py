@@ -281,6 +281,22 @@ def test_importance_weighting_of_sparse_rows_matches_dense_rows(weighting, fmt, 
     )
 
 
+
+@pytest.mark.parametrize("make", [sp.csr_array, lambda X: sp.csr_matrix(X.astype(np.float32)),
+                                  lambda X: sp.csr_matrix(np.rint(10 * X).astype(np.int64))],
+                         ids=["csr_array", "float32", "int64"])
+def test_importance_weighting_of_other_sparse_inputs(make):
+    # sparse arrays, float32 and integer counts: the weights of the same rows dense
+    rng = np.random.RandomState(0)
+    X = sp.random(200, 40, density=0.1, random_state=rng).toarray()
+    X[100:, :8] *= 3.0
+    y = np.r_[(X[:100, :20].sum(1) > X[:100, 20:].sum(1)).astype(int), -np.ones(100, int)]
+    Xs = make(X)
+    sparse = ImportanceWeightedClassifier(random_state=0).fit(Xs, y)
+    dense = ImportanceWeightedClassifier(random_state=0).fit(Xs.toarray(), y)
+    np.testing.assert_allclose(sparse.weights_, dense.weights_, rtol=1e-6)
+    np.testing.assert_allclose(sparse.predict_proba(Xs), dense.predict_proba(Xs.toarray()), rtol=1e-6)
+
 def test_importance_weighting_of_tfidf_text_in_a_pipeline():
     # Source reviews of books and of kitchen goods, target reviews of kitchen goods:
     # the source reviews that read like the target ones get the larger weights.
