@@ -34,7 +34,7 @@ import torch  # noqa: E402
 from joblib import Parallel, delayed  # noqa: E402
 from torch import nn  # noqa: E402
 
-SHALLOW = ("CORAL", "SA", "TCA", "IW", "KLIEP")
+SHALLOW = ("CORAL", "SA", "TCA", "IW", "KLIEP", "KLIEP-10")
 DEEP = ("DANN", "DeepCORAL", "DAN", "CDAN")
 
 
@@ -136,7 +136,7 @@ def _shallow(method, params, seed):
         sklearn.set_config(enable_metadata_routing=True)
         clf.set_fit_request(sample_weight=True)
         adapter = DiscriminatorReweightAdapter(domain_classifier=LogisticRegression(), **params)
-    elif method == "KLIEP":
+    elif method in ("KLIEP", "KLIEP-10"):
         import sklearn
 
         sklearn.set_config(enable_metadata_routing=True)

@@ -151,7 +151,10 @@ PUBLISHED = {
     "MNIST→USPS": (65.9, 56.3, 61.2, 67.3, 49.2, 89.5),
 }
 
-SHALLOW = ["CORAL", "SA", "TCA", "IW", "KLIEP"]
+SHALLOW = ["CORAL", "SA", "TCA", "IW", "KLIEP", "KLIEP-10"]
+# KLIEP-10: KLIEP with the candidate widths up to 10 times the default one only (the
+# default goes to 100), the range on which skada's KLIEPReweight gave weights here.
+KLIEP_10_FACTORS = tuple(f for f in _KLIEP_GAMMA_FACTORS if f <= 10)
 DEEP = ["DANN", "DeepCORAL", "DAN", "CDAN"]
 OURS_ONLY = ["GFK", "JDA", "MEDA", "MEDA-SPL"]  # no skada counterpart
 SOURCE_ONLY = ["LR", "1NN", "NN"]  # NN = the deep network without adaptation
@@ -174,7 +177,7 @@ ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP + list(VARIANTS) + list(T
 # Methods fitted on the loader's features (no StandardScaler), as in their paper.
 LOADER_INPUT = {"GFK", "JDA", "MEDA", "MEDA-SPL"}
 SKADA_NAME = {"CORAL": "CORAL", "SA": "SubspaceAlignment", "TCA": "TransferComponentAnalysis",
-              "IW": "DiscriminatorReweight", "KLIEP": "KLIEPReweight", "DANN": "DANN", "DeepCORAL": "DeepCoral",
+              "IW": "DiscriminatorReweight", "KLIEP": "KLIEPReweight", "KLIEP-10": "KLIEPReweight", "DANN": "DANN", "DeepCORAL": "DeepCoral",
               "DAN": "DAN", "CDAN": "CDAN"}
 
 # Settings fixed a priori (no target labels): shallow hyper-parameters of the papers.
@@ -244,7 +247,7 @@ def _ours(method, deep_params, seed):
         return make_pipeline(TransferComponentAnalysis(**TCA_PARAMS), LabelledOnly(_lr()))
     if method == "IW":
         return ImportanceWeightedClassifier(_lr(), random_state=seed)
-    if method == "KLIEP":
+    if method in ("KLIEP", "KLIEP-10"):  # KLIEP-10's candidates are set in _run_ours
         return ImportanceWeightedClassifier(_lr(), weighting="kliep", random_state=seed)
     if method == "GFK":
         return make_pipeline(GeodesicFlowKernel(GFK_COMPONENTS), LabelledOnly(KNeighborsClassifier(1)))
@@ -277,6 +280,9 @@ def _run_ours(method, X, y, d, deep_params, seed):
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
     est = _ours(method, deep_params, seed)
+    if method == "KLIEP-10":  # the default candidates' formula, fewer factors
+        var = float(np.asarray(X, dtype=np.float64).var())
+        est.set_params(gamma=[f / (X.shape[1] * var) for f in KLIEP_10_FACTORS])
     target = d < 0
     start = time.perf_counter()
     if method in ("LR", "1NN"):
@@ -347,6 +353,8 @@ def _skada_params(method, deep_params):
         return dict(TCA_PARAMS)
     if method == "KLIEP":  # the same candidate widths as sktransfer's default
         return {"gamma_factors": list(_KLIEP_GAMMA_FACTORS), "cv": 5, "n_centers": 100}
+    if method == "KLIEP-10":
+        return {"gamma_factors": list(KLIEP_10_FACTORS), "cv": 5, "n_centers": 100}
     if method in DEEP:
         return dict(deep_params)
     return {}
@@ -633,9 +641,10 @@ def main():
            "(DANNClassifier(lambda_max=0)). Shallow: CORAL (Ledoit-Wolf shrinkage, both) + LR; "
            f"SA ({SA_COMPONENTS} components) + 1-NN; TCA ({TCA_PARAMS}) + LR; IW = importance weights "
            "from a LogisticRegression domain classifier, then LR; KLIEP = KLIEP's weights (100 "
-           "centres, the width picked by 5-fold likelihood cross-validation among the same 7 "
+           "centres, the width picked by 5-fold likelihood cross-validation among the same "
            "candidates in both libraries: 1 / (n_features * X.var()) times "
-           f"{', '.join(f'{f:g}' for f in _KLIEP_GAMMA_FACTORS)}), then LR. GFK: "
+           f"{', '.join(f'{f:g}' for f in _KLIEP_GAMMA_FACTORS)}), then LR; KLIEP-10: the same with "
+           "the candidates up to 10 times only. GFK: "
            f"GeodesicFlowKernel({GFK_COMPONENTS}) + 1-NN on the loader's features; JDA: "
            "JDAClassifier() on the loader's features; MEDA: MEDAClassifier() (the paper's "
            "settings) on the loader's features; MEDA-SPL: the same with "
