@@ -13,7 +13,7 @@ rows lie; weighting each source row by the density ratio
 :class:`~sktransfer.ImportanceWeightedClassifier` estimates :math:`w` from
 the rows alone (no target label) in three ways: the odds of a domain
 classifier, kernel mean matching (KMM) and KLIEP, whose kernel width is
-chosen by likelihood cross-validation on the target rows. We compare the
+chosen by likelihood cross-validation on held-out source and target rows. We compare the
 three estimates with the true ratio, which is known for this toy, and the
 target accuracy of the weighted fits with the unweighted one.
 """
@@ -75,9 +75,10 @@ print(f"KLIEP's gamma, picked by likelihood cross-validation: {kliep.gamma_:.3g}
 # in ``x``, while the true log ratio is quadratic (the two variances differ):
 # a straight line through the curve. KLIEP follows the curve where there are
 # target rows (and drops where there are none, left); KMM's weights scatter
-# around it. All three rank the rows
-# almost as the true ratio does, and the three weighted fits get nearly all
-# the target rows right, where the unweighted fit gets about a third.
+# around it. The domain classifier and KLIEP rank the rows almost as the true
+# ratio does (Spearman correlation 1.00 and 0.998), KMM less well (0.83); all
+# three weighted fits get nearly all the target rows right, where the
+# unweighted fit gets about a third.
 
 order = np.argsort(X_source[:, 0])
 fig, (ax_w, ax_cv) = plt.subplots(1, 2, figsize=(11, 4))
