@@ -26,7 +26,7 @@ the sparse path and of the dense path and what the sparse one saves:
 
 Run::
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_da_sparse.py   # ≈ 10 min, 1 core (KLIEP most of it)
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_da_sparse.py   # ≈ 22 min, 1 core (KLIEP most of it)
     ... --quick       # two pairs, no KMM or KLIEP, a smaller wide matrix
     ... --data-home DIR --out FILE
 
