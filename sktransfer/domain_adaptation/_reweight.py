@@ -275,7 +275,7 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
     rows (or with ``sample_domain``). Labelled target rows, possible with
     ``sample_domain``, are fitted too, with weight 1.
 
-    Sparse input (a TF-IDF matrix of text, say) is kept sparse: both
+    Sparse input (a TF-IDF matrix of text, say) is kept sparse: the three
     weightings and the default estimators work on it without densifying it.
 
     Parameters
@@ -346,8 +346,8 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         KLIEP's likelihood cross-validation, for each candidate ``gamma`` (in
         the order of the candidates): the held-out target rows' mean log
         weight, minus the log of the held-out source rows' mean weight where
-        it exceeds 1, averaged over the folds; ``gamma_`` has the largest. None unless KLIEP had
-        several candidates.
+        it exceeds 1, averaged over the folds; ``gamma_`` has the largest.
+        None unless KLIEP had several candidates.
     weights_ : ndarray of shape (n_source,)
         Importance weight of each source row, in the order of ``X``.
     effective_sample_size_ : float
