@@ -212,9 +212,9 @@ def _kliep_weights(X_source, X_target, *, gammas, n_centres, cv, random_state=No
     if len(gammas) > 1:
         splits = _kliep_splits(centre_rows, n_source, n_target, cv, rng)
         scores = np.empty(len(gammas))
-        for i, gamma in enumerate(gammas):
-            K_target = rbf_kernel(X_target, centres, gamma=gamma)
-            K_source = rbf_kernel(X_source, centres, gamma=gamma)
+        for i, candidate in enumerate(gammas):
+            K_target = rbf_kernel(X_target, centres, gamma=candidate)
+            K_source = rbf_kernel(X_source, centres, gamma=candidate)
             held_out = []
             for train, test, source_train, source_test, kept in splits:
                 a = _kliep_alpha(K_target[np.ix_(train, kept)], K_source[np.ix_(source_train, kept)].mean(axis=0))
@@ -222,13 +222,14 @@ def _kliep_weights(X_source, X_target, *, gammas, n_centres, cv, random_state=No
                 source_mean = max(float(K_source[np.ix_(source_test, kept)].mean(axis=0) @ a), _TINY)
                 held_out.append(target_loglik - max(np.log(source_mean), 0.0))
             scores[i] = np.mean(held_out)
-        gamma = gammas[int(np.argmax(scores))]
+            if i == 0 or scores[i] > scores[:i].max():  # the first best (argmax): keep its kernels
+                gamma, best_kernels = candidate, (K_target, K_source)
+        K_target, K_source = best_kernels
     else:
         gamma = gammas[0]
-    K_source = rbf_kernel(X_source, centres, gamma=gamma)
-    a = _kliep_alpha(
-        rbf_kernel(X_target, centres, gamma=gamma), K_source.mean(axis=0), final=True
-    )
+        K_target = rbf_kernel(X_target, centres, gamma=gamma)
+        K_source = rbf_kernel(X_source, centres, gamma=gamma)
+    a = _kliep_alpha(K_target, K_source.mean(axis=0), final=True)
     weights = K_source @ a
     mean = float(weights.mean())
     if not (np.isfinite(mean) and mean > _TINY):
