@@ -103,11 +103,10 @@ def _default_domain_classifier(sparse=False):
 
 def _as_float(name, X, what="features"):
     """``X`` as a finite float64 array (sparse stays sparse, as CSR), or an error naming the scorer."""
-    text = what == "rows" and not sp.issparse(X) and np.asarray(X).dtype.kind in "OSU"
     try:
         X = check_array(X, dtype=np.float64, ensure_all_finite=False, accept_sparse="csr")
     except (TypeError, ValueError) as exc:
-        if not text:
+        if what != "rows" or sp.issparse(X) or np.asarray(X).dtype.kind not in "OSU":
             raise
         raise ValueError(
             f"{name} needs numeric rows, since it compares the source and target rows "
