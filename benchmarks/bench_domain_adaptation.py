@@ -117,6 +117,7 @@ from sktransfer.model_selection import EnsembleValidationSearch  # noqa: E402
 from sktransfer.nn import ConvEncoder  # noqa: E402
 
 from _environment import describe  # noqa: E402  (a sibling module of this script)
+from _skada_runner import _kliep_gammas  # noqa: E402  (KLIEP's candidates, the runner's own)
 
 try:  # written alongside this benchmark; included once they import
     from sktransfer.domain_adaptation._deep import (  # noqa: E402
@@ -280,9 +281,8 @@ def _run_ours(method, X, y, d, deep_params, seed):
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
     est = _ours(method, deep_params, seed)
-    if method == "KLIEP-10":  # the default candidates' formula, fewer factors
-        var = float(np.asarray(X, dtype=np.float64).var())
-        est.set_params(gamma=[f / (X.shape[1] * var) for f in KLIEP_10_FACTORS])
+    if method == "KLIEP-10":  # the default candidates' formula, fewer factors (as skada gets)
+        est.set_params(gamma=_kliep_gammas(X, KLIEP_10_FACTORS))
     target = d < 0
     start = time.perf_counter()
     if method in ("LR", "1NN"):
