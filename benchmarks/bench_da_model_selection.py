@@ -77,6 +77,7 @@ from sktransfer.model_selection import (
     deep_embedded_validation_scorer,
     importance_weighted_scorer,
     information_maximization_scorer,
+    matrix_norm_scorer,
     mixed_sample_scorer,
     prediction_entropy_scorer,
     soft_neighborhood_density_scorer,
@@ -108,6 +109,7 @@ SCORERS = {
     "BNM": batch_nuclear_norm_scorer,
     "ClassAMI": class_cluster_ami_scorer,
     "IM": information_maximization_scorer,
+    "MaNo": matrix_norm_scorer,
 }
 # EnsV is a search, not a per-model scorer: its column comes from EnsembleValidationSearch.
 COLUMNS = list(SCORERS) + ["EnsV"]

@@ -29,6 +29,7 @@ from sktransfer.model_selection import (
     deep_embedded_validation_scorer,
     importance_weighted_scorer,
     information_maximization_scorer,
+    matrix_norm_scorer,
     mixed_sample_scorer,
     prediction_entropy_scorer,
     soft_neighborhood_density_scorer,
@@ -44,6 +45,7 @@ SCORERS = [
     batch_nuclear_norm_scorer,
     class_cluster_ami_scorer,
     information_maximization_scorer,
+    matrix_norm_scorer,
 ]
 # scorers of the target predictions' probabilities alone
 SOURCE_FREE = (
@@ -51,6 +53,7 @@ SOURCE_FREE = (
     soft_neighborhood_density_scorer,
     batch_nuclear_norm_scorer,
     information_maximization_scorer,
+    matrix_norm_scorer,
 )
 
 
@@ -189,7 +192,9 @@ def test_scorer_without_source_rows(scorer):
         scorer(clf, X[d < 0], ym[d < 0])
 
 
-@pytest.mark.parametrize("scorer", SOURCE_FREE, ids=lambda s: s.__name__)
+@pytest.mark.parametrize(
+    "scorer", [s for s in SOURCE_FREE if s is not matrix_norm_scorer], ids=lambda s: s.__name__
+)
 def test_source_free_scorers_need_predict_proba(scorer):
     X, ym, _, _ = _data(20)
     clf = LabelledOnly(LinearSVC()).fit(X, ym)
@@ -335,6 +340,99 @@ def test_batch_nuclear_norm_prefers_boundaries_between_target_clusters():
     # model puts 149 of the 200 target rows in class 0)
     assert batch_nuclear_norm_scorer(between, X, y) > 0.099
     assert batch_nuclear_norm_scorer(through, X, y) < 0.09
+
+
+class _FixedLogits:
+    """A fitted 'classifier' whose decision_function gives the given logits, whatever X."""
+
+    def __init__(self, logits):
+        self.logits = np.asarray(logits, dtype=float)
+
+    def decision_function(self, X):
+        return self.logits[: len(X)]
+
+
+def _mano(rows, p=4):
+    return np.mean(np.asarray(rows) ** p) ** (1 / p)
+
+
+def test_matrix_norm_by_hand():
+    X, y = np.zeros((3, 1)), np.array([0, -1, -1])
+    logits = np.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+    # Taylor: 1 + q + q^2 / 2 = (5, 1, 0.5), less its minimum, over its sum:
+    # (0.9, 0.1, 0); equal logits leave nothing: the uniform row
+    taylor = [[0.9, 0.1, 0.0], [1 / 3, 1 / 3, 1 / 3]]
+    model = _FixedLogits(logits)
+    assert matrix_norm_scorer(model, X, y, normalization="taylor") == pytest.approx(_mano(taylor))
+    # small logits: the criterion (mean cross-entropy to the uniform
+    # distribution, about 1.3 here) is under 5, so "auto" takes the Taylor rows
+    assert matrix_norm_scorer(model, X, y) == pytest.approx(_mano(taylor))
+    softmax = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    assert matrix_norm_scorer(model, X, y, normalization="softmax") == pytest.approx(_mano(softmax))
+    assert matrix_norm_scorer(model, X, y, normalization="taylor", p=2) == pytest.approx(
+        _mano(taylor, p=2))
+    # confident logits (criterion about 13): the softmax, unchanged by large logits
+    confident = np.array([[20.0, 0.0, 0.0], [0.0, 0.0, 20.0]])
+    expected = _mano(np.exp(confident - 20) / np.exp(confident - 20).sum(1, keepdims=True))
+    assert matrix_norm_scorer(_FixedLogits(confident), X, y) == pytest.approx(expected)
+    assert matrix_norm_scorer(_FixedLogits(confident), X, y, threshold=20) == pytest.approx(
+        matrix_norm_scorer(_FixedLogits(confident), X, y, normalization="taylor"))
+
+
+def test_matrix_norm_two_classes_and_models_without_logits():
+    X, ym, _, _ = _data(40)
+    target = ym == -1
+    # two classes: logistic regression's one-column decision_function gives
+    # its probabilities under the softmax, which "auto" always takes there ...
+    clf = _pipe().fit(X, ym)
+    proba = clf.predict_proba(X[target])
+    assert matrix_norm_scorer(clf, X, ym) == pytest.approx(_mano(proba))
+    # ... since the Taylor rows would all be one-hot: a constant score
+    other = _pipe(C=1e-4).fit(X, ym)
+    for model in (clf, other):
+        assert matrix_norm_scorer(model, X, ym, normalization="taylor") == pytest.approx(0.5**0.25)
+    # no decision_function: the predicted probabilities as they are
+    knn = LabelledOnly(KNeighborsClassifier(7)).fit(X, ym)
+    assert not hasattr(knn, "decision_function")
+    assert matrix_norm_scorer(knn, X, ym) == pytest.approx(_mano(knn.predict_proba(X[target])))
+    # a model with decision_function and no predict_proba is scored on its scores
+    svc = LabelledOnly(LinearSVC()).fit(X, ym)
+    assert 0 < matrix_norm_scorer(svc, X, ym) <= 1
+
+
+def test_matrix_norm_prefers_boundaries_between_target_clusters():
+    X, y, between, through = _two_target_clusters()
+    # measured: 0.840 (every target row far from the boundary) vs 0.758 (the
+    # boundary at 2 runs through a cluster, whose rows get small margins)
+    assert matrix_norm_scorer(between, X, y) > 0.83
+    assert matrix_norm_scorer(through, X, y) < 0.77
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"p": 0}, "p must be a positive finite number"),
+        ({"p": -1.0}, "p must be a positive finite number"),
+        ({"p": np.inf}, "p must be a positive finite number"),
+        ({"p": True}, "p must be a positive finite number"),
+        ({"p": "4"}, "p must be a positive finite number"),
+        ({"threshold": np.nan}, "threshold must be a finite number"),
+        ({"threshold": None}, "threshold must be a finite number"),
+        ({"normalization": "sparsemax"}, "normalization must be 'auto', 'softmax' or 'taylor'"),
+    ],
+)
+def test_matrix_norm_bad_parameters(params, match):
+    X, ym, _, _ = _data(20)
+    clf = _pipe().fit(X, ym)
+    with pytest.raises(ValueError, match=match):
+        matrix_norm_scorer(clf, X, ym, **params)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_matrix_norm_rejects_non_finite_logits(bad):
+    X, y = np.zeros((3, 1)), np.array([0, -1, -1])
+    with pytest.raises(ValueError, match="matrix_norm_scorer got non-finite class scores"):
+        matrix_norm_scorer(_FixedLogits([[1.0, 0.0], [bad, 0.0]]), X, y)
 
 
 def test_information_maximization_by_hand_and_its_bounds():

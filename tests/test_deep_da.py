@@ -38,6 +38,7 @@ from sktransfer.domain_adaptation._losses import (
     mk_mmd_loss,
     mk_mmd_losses,
 )
+from sktransfer.model_selection import matrix_norm_scorer
 from sktransfer.nn import ConvEncoder
 
 CLASSES = [DeepCORALClassifier, DANClassifier, CDANClassifier]
@@ -337,6 +338,43 @@ def test_outputs_and_batches(unequal_moons, cls):
     features = clf.transform(unequal_moons.X)
     assert features.shape == (160, 256) and features.dtype == np.float32
     assert len(clf.get_feature_names_out()) == 256
+
+
+@pytest.mark.parametrize("cls", [DANNClassifier, *CLASSES], ids=["DANNClassifier", *ids])
+def test_decision_function_gives_the_logits(small_moons, cls):
+    # two classes: one column, the logit of classes_[1] minus that of classes_[0]
+    clf = _fit_small(cls, small_moons)
+    scores = clf.decision_function(small_moons.X)
+    proba = clf.predict_proba(small_moons.X)
+    assert scores.shape == (120,)
+    assert_allclose(1 / (1 + np.exp(-scores)), proba[:, 1], rtol=1e-5, atol=1e-6)
+    assert_array_equal(clf.predict(small_moons.X), clf.classes_[(scores > 0).astype(int)])
+    # three classes: one logit per class, whose softmax is predict_proba
+    rng = np.random.RandomState(0)
+    centres = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]])
+    labels = np.tile([0, 1, 2], 30)
+    X = np.r_[centres[labels] + rng.normal(0, 0.5, (90, 2)),
+              centres[labels] + 0.5 + rng.normal(0, 0.5, (90, 2))].astype(np.float32)
+    y = np.r_[labels + 10, -np.ones(90, int)]
+    clf = cls(**FAST).fit(X, y)
+    logits = clf.decision_function(X)
+    assert logits.shape == (180, 3)
+    softmax = np.exp(logits - logits.max(1, keepdims=True))
+    assert_allclose(softmax / softmax.sum(1, keepdims=True), clf.predict_proba(X), rtol=1e-5,
+                    atol=1e-6)
+    assert_array_equal(clf.predict(X), clf.classes_[logits.argmax(1)])
+    # MaNo scores the network on these logits: under the softmax, its
+    # probabilities; under the Taylor expansion, the rows made by hand
+    target = logits[90:].astype(np.float64)
+    mano = lambda rows: np.mean(rows**4) ** 0.25
+    assert matrix_norm_scorer(clf, X, y, normalization="softmax") == pytest.approx(
+        mano(clf.predict_proba(X[90:]).astype(np.float64)), rel=1e-5)
+    taylor = 1 + target + target**2 / 2
+    taylor -= taylor.min(1, keepdims=True)
+    assert matrix_norm_scorer(clf, X, y, normalization="taylor") == pytest.approx(
+        mano(taylor / taylor.sum(1, keepdims=True)), rel=1e-5)
+    with pytest.raises(NotFittedError):
+        cls().decision_function(X)
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=ids)

@@ -437,6 +437,26 @@ class _DeepDABase(
         """
         return self._run_batches(lambda x: torch.softmax(self.net_.module_(x), dim=1), X)
 
+    def decision_function(self, X):
+        """The network's class scores (logits), before the softmax of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Rows of any domain.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            One logit per class, columns ordered as ``classes_``; with two
+            classes, scikit-learn's convention: the logit of ``classes_[1]``
+            minus that of ``classes_[0]`` (positive means ``classes_[1]``).
+        """
+        logits = self._run_batches(lambda x: self.net_.module_(x), X)
+        if logits.shape[1] == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
     def transform(self, X):
         """The learned (domain-invariant) features.
 

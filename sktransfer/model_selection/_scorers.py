@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import logsumexp
 from scipy.stats import entropy
 from sklearn.base import clone
 from sklearn.cluster import KMeans
@@ -36,6 +37,7 @@ __all__ = [
     "deep_embedded_validation_scorer",
     "importance_weighted_scorer",
     "information_maximization_scorer",
+    "matrix_norm_scorer",
     "mixed_sample_scorer",
     "prediction_entropy_scorer",
     "soft_neighborhood_density_scorer",
@@ -525,6 +527,151 @@ def batch_nuclear_norm_scorer(estimator, X, y, *, sample_domain=None) -> float:
     """
     proba = _target_proba("batch_nuclear_norm_scorer", estimator, X, y, sample_domain)
     return float(np.linalg.norm(proba, "nuc") / len(proba))
+
+
+def _target_logits(name, estimator, X, y, sample_domain):
+    """Class scores of ``estimator`` on the target rows: ``decision_function`` as
+    ``(n_target, n_classes)`` logits, or ``None`` when it has none."""
+    if not hasattr(estimator, "decision_function"):
+        return None
+    _, target, _ = _rows(name, X, y, sample_domain, need_source=False)
+    logits = np.array(estimator.decision_function(_take_rows(X, target)), dtype=np.float64)
+    if logits.ndim == 1:
+        # two classes: the score of classes_[1] against classes_[0]; the pair
+        # (0, d) has the softmax of the model's probabilities
+        logits = np.column_stack([np.zeros_like(logits), logits])
+    if not np.isfinite(logits).all():
+        raise ValueError(
+            f"{name} got non-finite class scores (NaN or inf) from the decision_function of "
+            f"{type(estimator).__name__}: the model has probably diverged"
+        )
+    return logits
+
+
+def _softrun(logits, threshold, normalization):
+    """MaNo's normalisation of logits into rows that sum to one (Xie et al., 2024)."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    if normalization == "auto":
+        # The authors' criterion: the mean cross-entropy between the uniform
+        # distribution and the softmax; large when the softmax is confident.
+        # Two classes always take the softmax: there, the Taylor rows below
+        # are one-hot whatever the logits, and the score would be constant.
+        uniform_ce = -np.mean(shifted - logsumexp(shifted, axis=1, keepdims=True))
+        normalization = "softmax" if logits.shape[1] == 2 or uniform_ce > threshold else "taylor"
+    if normalization == "softmax":
+        proba = np.exp(shifted)
+        return proba / proba.sum(axis=1, keepdims=True)
+    # second-order Taylor expansion of exp, less confident than the softmax on
+    # large logits; each row's minimum is subtracted, as in the authors' code
+    rows = 1.0 + logits + logits**2 / 2
+    rows -= rows.min(axis=1, keepdims=True)
+    total = rows.sum(axis=1, keepdims=True)
+    # a row of equal logits has nothing left: it predicts the uniform distribution
+    return np.divide(rows, total, out=np.full_like(rows, 1 / rows.shape[1]), where=total > 0)
+
+
+def matrix_norm_scorer(
+    estimator,
+    X,
+    y,
+    *,
+    sample_domain=None,
+    p: float = 4,
+    threshold: float = 5.0,
+    normalization: str = "auto",
+) -> float:
+    """MaNo: the entry-wise p-norm of the normalised target logits.
+
+    The model's class scores on the target rows (``decision_function``:
+    logits for a network or a logistic regression) are normalised into rows
+    that sum to one, and the score is their entry-wise p-norm, scaled to
+    ``[0, 1]``: ``mean(P ** p) ** (1 / p)`` over the ``n_target * n_classes``
+    entries of the normalised matrix ``P``. Logits far from the decision
+    boundaries give large entries, so the score grows with the margins of
+    the target rows (low-density separation); the p-norm with ``p > 1``
+    weighs the confident rows most (Xie et al., 2024). Needs no source label.
+
+    The normalisation is the softmax when the model is confident (the mean
+    cross-entropy between the uniform distribution and its softmax above
+    ``threshold``), else a second-order Taylor expansion of the softmax,
+    which damps the overconfidence of the softmax on large logits. As in the
+    authors' code, each row's minimum is subtracted after the expansion. With
+    two classes that leaves every row one-hot, whatever the logits, so
+    ``normalization="auto"`` then takes the softmax (a departure from the
+    paper, which has no two-class example). An estimator without
+    ``decision_function`` (k-nearest neighbours) is scored on its
+    ``predict_proba`` as they are, as skada's ``MaNoScorer`` does for
+    non-network models.
+
+    Parameters
+    ----------
+    estimator : fitted classifier with decision_function or predict_proba
+        The model to score.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Rows; only the target rows are used.
+    y : array-like of shape (n_samples,)
+        ``-1`` marks the target rows (other labels are ignored).
+    sample_domain : array-like of int of shape (n_samples,), default=None
+        Domain of each row (positive: source, negative: target).
+    p : float, default=4
+        Order of the entry-wise norm (the paper's default), positive.
+    threshold : float, default=5.0
+        The criterion's threshold between the softmax and the Taylor
+        normalisation (the paper's default).
+    normalization : {"auto", "softmax", "taylor"}, default="auto"
+        ``"auto"`` picks by ``threshold`` (the softmax for two classes);
+        the others force one normalisation.
+
+    Returns
+    -------
+    score : float
+        In ``[0, 1]``; greater is better.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has no target row, the model's scores or probabilities are
+        not finite, or ``p``, ``threshold`` or ``normalization`` is invalid.
+    TypeError
+        If ``estimator`` has neither ``decision_function`` nor ``predict_proba``.
+
+    References
+    ----------
+    R. Xie, A. Odonnat, V. Feofanov, W. Deng, J. Zhang and B. An. MaNo:
+    Exploiting Matrix Norm for Unsupervised Accuracy Estimation Under
+    Distribution Shifts. NeurIPS 2024.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sktransfer.model_selection import matrix_norm_scorer
+    >>> X = np.array([[-1.0], [1.0], [-4.0], [4.0], [0.5], [-0.5]])
+    >>> y = [0, 1, -1, -1, -1, -1]
+    >>> clf = LogisticRegression().fit(X[:2], y[:2])
+    >>> far = matrix_norm_scorer(clf, X[:4], y[:4])  # target rows far from the boundary
+    >>> near = matrix_norm_scorer(clf, np.r_[X[:2], X[4:]], y[:4])
+    >>> bool(far > near)
+    True
+    """
+    name = "matrix_norm_scorer"
+    if not (
+        isinstance(p, numbers.Real) and not isinstance(p, bool) and np.isfinite(p) and p > 0
+    ):
+        raise ValueError(f"{name}: p must be a positive finite number, got {p!r}")
+    if not (isinstance(threshold, numbers.Real) and not isinstance(threshold, bool)
+            and np.isfinite(threshold)):
+        raise ValueError(f"{name}: threshold must be a finite number, got {threshold!r}")
+    if normalization not in ("auto", "softmax", "taylor"):
+        raise ValueError(
+            f"{name}: normalization must be 'auto', 'softmax' or 'taylor', got {normalization!r}"
+        )
+    logits = _target_logits(name, estimator, X, y, sample_domain)
+    if logits is None:
+        rows = _target_proba(name, estimator, X, y, sample_domain)
+    else:
+        rows = _softrun(logits, threshold, normalization)
+    return float(np.mean(rows**p) ** (1 / p))
 
 
 def class_cluster_ami_scorer(
