@@ -34,7 +34,7 @@ import torch  # noqa: E402
 from joblib import Parallel, delayed  # noqa: E402
 from torch import nn  # noqa: E402
 
-SHALLOW = ("CORAL", "SA", "TCA", "IW", "KLIEP", "KLIEP-10")
+SHALLOW = ("CORAL", "SA", "TCA", "IW", "KLIEP", "KLIEP-10", "LinearOT", "LinearOT-1")
 DEEP = ("DANN", "DeepCORAL", "DAN", "CDAN")
 
 
@@ -113,7 +113,7 @@ def _final_classifier(name):
 
 def _shallow(method, params, seed):
     from skada import make_da_pipeline
-    from skada._mapping import CORALAdapter
+    from skada._mapping import CORALAdapter, LinearOTMappingAdapter
     from skada._reweight import DiscriminatorReweightAdapter, KLIEPReweightAdapter
     from skada._subspace import (
         SubspaceAlignmentAdapter,
@@ -143,6 +143,8 @@ def _shallow(method, params, seed):
         clf.set_fit_request(sample_weight=True)
         # skada cross-validates gamma only when given a list (run_job builds it)
         adapter = KLIEPReweightAdapter(random_state=seed, **params)
+    elif method in ("LinearOT", "LinearOT-1"):
+        adapter = LinearOTMappingAdapter(**params)
     else:
         raise ValueError(method)
     return make_da_pipeline(adapter, clf)

@@ -108,6 +108,7 @@ from sktransfer.domain_adaptation import (  # noqa: E402
     GeodesicFlowKernel,
     ImportanceWeightedClassifier,
     JDAClassifier,
+    LinearOTMapping,
     MEDAClassifier,
     SubspaceAlignment,
     TransferComponentAnalysis,
@@ -152,10 +153,13 @@ PUBLISHED = {
     "MNIST→USPS": (65.9, 56.3, 61.2, 67.3, 49.2, 89.5),
 }
 
-SHALLOW = ["CORAL", "SA", "TCA", "IW", "KLIEP", "KLIEP-10"]
+SHALLOW = ["CORAL", "SA", "TCA", "IW", "KLIEP", "KLIEP-10", "LinearOT", "LinearOT-1"]
 # KLIEP-10: KLIEP with the candidate widths up to 10 times the default one only (the
 # default goes to 100), the range on which skada's KLIEPReweight gave weights here.
 KLIEP_10_FACTORS = tuple(f for f in _KLIEP_GAMMA_FACTORS if f <= 10)
+# LinearOT: LinearOTMapping with its default reg="auto" (Ledoit-Wolf); LinearOT-1: reg=1, the
+# default of skada's LinearOTMapping, which both columns' skada side uses (same map: a check).
+SKADA_LINEAR_OT_REG = 1.0
 DEEP = ["DANN", "DeepCORAL", "DAN", "CDAN"]
 OURS_ONLY = ["GFK", "JDA", "MEDA", "MEDA-SPL"]  # no skada counterpart
 SOURCE_ONLY = ["LR", "1NN", "NN"]  # NN = the deep network without adaptation
@@ -178,7 +182,8 @@ ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP + list(VARIANTS) + list(T
 # Methods fitted on the loader's features (no StandardScaler), as in their paper.
 LOADER_INPUT = {"GFK", "JDA", "MEDA", "MEDA-SPL"}
 SKADA_NAME = {"CORAL": "CORAL", "SA": "SubspaceAlignment", "TCA": "TransferComponentAnalysis",
-              "IW": "DiscriminatorReweight", "KLIEP": "KLIEPReweight", "KLIEP-10": "KLIEPReweight", "DANN": "DANN", "DeepCORAL": "DeepCoral",
+              "IW": "DiscriminatorReweight", "KLIEP": "KLIEPReweight", "KLIEP-10": "KLIEPReweight",
+              "LinearOT": "LinearOTMapping", "LinearOT-1": "LinearOTMapping", "DANN": "DANN", "DeepCORAL": "DeepCoral",
               "DAN": "DAN", "CDAN": "CDAN"}
 
 # Settings fixed a priori (no target labels): shallow hyper-parameters of the papers.
@@ -242,6 +247,10 @@ def _ours(method, deep_params, seed):
         return KNeighborsClassifier(1)
     if method == "CORAL":
         return make_pipeline(CORAL(), LabelledOnly(_lr()))
+    if method == "LinearOT":
+        return make_pipeline(LinearOTMapping(), LabelledOnly(_lr()))
+    if method == "LinearOT-1":
+        return make_pipeline(LinearOTMapping(reg=SKADA_LINEAR_OT_REG), LabelledOnly(_lr()))
     if method == "SA":
         return make_pipeline(SubspaceAlignment(n_components=SA_COMPONENTS), LabelledOnly(KNeighborsClassifier(1)))
     if method == "TCA":
@@ -355,6 +364,8 @@ def _skada_params(method, deep_params):
         return {"gamma_factors": list(_KLIEP_GAMMA_FACTORS), "cv": 5, "n_centers": 100}
     if method == "KLIEP-10":
         return {"gamma_factors": list(KLIEP_10_FACTORS), "cv": 5, "n_centers": 100}
+    if method in ("LinearOT", "LinearOT-1"):
+        return {"reg": SKADA_LINEAR_OT_REG}
     if method in DEEP:
         return dict(deep_params)
     return {}
@@ -644,7 +655,9 @@ def main():
            "centres, the width picked by 5-fold likelihood cross-validation among the same "
            "candidates in both libraries: 1 / (n_features * X.var()) times "
            f"{', '.join(f'{f:g}' for f in _KLIEP_GAMMA_FACTORS)}), then LR; KLIEP-10: the same with "
-           "the candidates up to 10 times only. GFK: "
+           "the candidates up to 10 times only; LinearOT = LinearOTMapping() (reg='auto', "
+           f"Ledoit-Wolf) + LR, LinearOT-1 the same with reg={SKADA_LINEAR_OT_REG:g}; skada's "
+           f"LinearOTMapping with its default reg={SKADA_LINEAR_OT_REG:g} + LR beside both. GFK: "
            f"GeodesicFlowKernel({GFK_COMPONENTS}) + 1-NN on the loader's features; JDA: "
            "JDAClassifier() on the loader's features; MEDA: MEDAClassifier() (the paper's "
            "settings) on the loader's features; MEDA-SPL: the same with "

@@ -46,8 +46,9 @@ CHECK_PARAMS = {
     "CNNFeatureExtractor": dict(module=MLP),
     # The checks fit fully labelled data of one domain, and sometimes y=None:
     # single_domain="fit" is the documented way to allow a one-domain fit
-    # (CORAL is then the identity, SA plain PCA, TCA kernel PCA).
+    # (CORAL and the linear OT map are then the identity, SA plain PCA, TCA kernel PCA).
     "CORAL": dict(single_domain="fit"),
+    "LinearOTMapping": dict(single_domain="fit"),
     "SubspaceAlignment": dict(single_domain="fit"),
     # The checks' data have as few as 1 feature: subspaces of 1 dimension.
     "GeodesicFlowKernel": dict(single_domain="fit", n_components=1),

@@ -3,7 +3,7 @@
 Deep methods train a network on both domains (:class:`DANNClassifier`,
 :class:`CDANClassifier`, :class:`DeepCORALClassifier`, :class:`DANClassifier`);
 shallow methods are transformers that align the domains before any
-scikit-learn estimator (:class:`CORAL`, :class:`SubspaceAlignment`,
+scikit-learn estimator (:class:`CORAL`, :class:`LinearOTMapping`, :class:`SubspaceAlignment`,
 :class:`GeodesicFlowKernel`, :class:`TransferComponentAnalysis`), reweight the source rows
 (:class:`ImportanceWeightedClassifier`), or learn a projection or a kernel classifier on both
 domains in closed form (:class:`JDAClassifier`, :class:`MEDAClassifier`).
@@ -17,6 +17,7 @@ from ._reweight import ImportanceWeightCollapseWarning, ImportanceWeightedClassi
 from ._shallow import (
     CORAL,
     GeodesicFlowKernel,
+    LinearOTMapping,
     SubspaceAlignment,
     TransferComponentAnalysis,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "ImportanceWeightCollapseWarning",
     "ImportanceWeightedClassifier",
     "JDAClassifier",
+    "LinearOTMapping",
     "MEDAClassifier",
     "SubspaceAlignment",
     "TransferComponentAnalysis",

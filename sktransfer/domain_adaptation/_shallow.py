@@ -1,11 +1,11 @@
-"""Shallow domain adaptation transformers: CORAL, subspace alignment, GFK, TCA.
+"""Shallow domain adaptation transformers: CORAL, linear OT, subspace alignment, GFK, TCA.
 
 They go in a :class:`~sklearn.pipeline.Pipeline` before a classifier and are
 fit on the rows of both domains, target rows marked by ``y == -1`` (or by
 negative ``sample_domain`` ids). The classifier after them must skip the
 ``y == -1`` rows, e.g. :class:`~sktransfer.LabelledOnly`.
 
-How rows are mapped, in one rule shared by the three classes:
+How rows are mapped, in one rule shared by every class here:
 
 - ``fit_transform(X, y, sample_domain=None)`` maps every training row by its
   own domain (source rows by the source map, target rows by the target map):
@@ -41,7 +41,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import _domain_masks
 
-__all__ = ["CORAL", "GeodesicFlowKernel", "SubspaceAlignment", "TransferComponentAnalysis"]
+__all__ = [
+    "CORAL",
+    "GeodesicFlowKernel",
+    "LinearOTMapping",
+    "SubspaceAlignment",
+    "TransferComponentAnalysis",
+]
 
 _SINGLE_DOMAIN = ("raise", "fit")
 
@@ -191,7 +197,66 @@ class _DomainTransformerMixin(TransformerMixin):
         return validate_data(self, X, reset=False, dtype=np.float64)
 
 
-class CORAL(_DomainTransformerMixin, BaseEstimator):
+class _LinearMapMixin(_DomainTransformerMixin):
+    """Shared machinery of the maps that move the source rows' first two moments
+    onto the target's (:class:`CORAL`, :class:`LinearOTMapping`): the
+    regularised covariances and the affine map of the source rows. A subclass
+    gives the matrix, ``_linear_map()``, and ``_aligns_means()``."""
+
+    def _fit_moments(self, X, y, sample_domain):
+        if not (
+            self.reg == "auto"
+            or (isinstance(self.reg, numbers.Real) and not isinstance(self.reg, bool) and self.reg >= 0)
+        ):
+            raise ValueError(f"reg must be 'auto' or a non-negative number, got {self.reg!r}")
+        X, is_source, is_target = self._validate_fit(X, y, sample_domain)
+        Xs, Xt = X[is_source], X[is_target]
+        self.mean_source_, self.mean_target_ = Xs.mean(axis=0), Xt.mean(axis=0)
+        self.covariance_source_ = self._regularised_covariance(Xs)
+        self.covariance_target_ = self._regularised_covariance(Xt)
+        self._fit_is_source_ = is_source & ~is_target
+
+    def _regularised_covariance(self, X):
+        if self.reg == "auto":
+            if len(X) < 2:
+                return np.eye(X.shape[1])
+            # Shrink the correlation matrix, then scale back: shrinking towards
+            # a multiple of the identity only makes sense on comparable scales.
+            scale = X.std(axis=0)
+            scale[scale == 0] = 1.0
+            return ledoit_wolf(X / scale)[0] * np.outer(scale, scale)
+        return _covariance(X) + self.reg * np.eye(X.shape[1])
+
+    def _map(self, X, is_source):
+        X = X.copy()
+        if is_source.any():
+            Xs = X[is_source]
+            if self._aligns_means():
+                X[is_source] = (Xs - self.mean_source_) @ self._linear_map() + self.mean_target_
+            else:
+                X[is_source] = Xs @ self._linear_map()
+        return X
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names: the input ones (the map keeps the features).
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input feature names.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+            The input feature names.
+        """
+        from sklearn.utils.validation import _check_feature_names_in
+
+        check_is_fitted(self)
+        return _check_feature_names_in(self, input_features)
+
+
+class CORAL(_LinearMapMixin, BaseEstimator):
     """CORrelation ALignment: re-colour the source rows with the target covariance.
 
     Whitens the source rows with their covariance ``C_s + reg I`` and
@@ -282,60 +347,126 @@ class CORAL(_DomainTransformerMixin, BaseEstimator):
         self : CORAL
             The fitted transformer.
         """
-        if not (
-            self.reg == "auto"
-            or (isinstance(self.reg, numbers.Real) and not isinstance(self.reg, bool) and self.reg >= 0)
-        ):
-            raise ValueError(f"reg must be 'auto' or a non-negative number, got {self.reg!r}")
-        X, is_source, is_target = self._validate_fit(X, y, sample_domain)
-        Xs, Xt = X[is_source], X[is_target]
-        self.mean_source_, self.mean_target_ = Xs.mean(axis=0), Xt.mean(axis=0)
-        self.covariance_source_ = self._regularised_covariance(Xs)
-        self.covariance_target_ = self._regularised_covariance(Xt)
+        self._fit_moments(X, y, sample_domain)
         whiten = _sym_power(self.covariance_source_, -0.5)
         colour = _sym_power(self.covariance_target_, 0.5)
         self.coral_matrix_ = whiten @ colour
-        self._fit_is_source_ = is_source & ~is_target
         return self
 
-    def _regularised_covariance(self, X):
-        if self.reg == "auto":
-            if len(X) < 2:
-                return np.eye(X.shape[1])
-            # Shrink the correlation matrix, then scale back: shrinking towards
-            # a multiple of the identity only makes sense on comparable scales.
-            scale = X.std(axis=0)
-            scale[scale == 0] = 1.0
-            return ledoit_wolf(X / scale)[0] * np.outer(scale, scale)
-        return _covariance(X) + self.reg * np.eye(X.shape[1])
+    def _linear_map(self):
+        return self.coral_matrix_
 
-    def _map(self, X, is_source):
-        X = X.copy()
-        if is_source.any():
-            Xs = X[is_source]
-            if self.align_means:
-                X[is_source] = (Xs - self.mean_source_) @ self.coral_matrix_ + self.mean_target_
-            else:
-                X[is_source] = Xs @ self.coral_matrix_
-        return X
+    def _aligns_means(self):
+        return self.align_means
 
-    def get_feature_names_out(self, input_features=None):
-        """Output feature names: the input ones (CORAL keeps the features).
+
+class LinearOTMapping(_LinearMapMixin, BaseEstimator):
+    """Linear optimal transport: the Monge map between the domains' Gaussian approximations.
+
+    Among the maps that carry a Gaussian with the source rows' mean and
+    covariance onto one with the target rows' (the affine ones), the one
+    that moves the rows least in mean squared distance (Knott and Smith,
+    1984; for domain adaptation, Flamary, Lounici and Ferrari, 2019): source
+    rows map to ``(x_s - mean_s) A + mean_t`` with the symmetric positive
+    definite ``A = C_s^(-1/2) (C_s^(1/2) C_t C_s^(1/2))^(1/2) C_s^(-1/2)``.
+    :class:`CORAL`'s whitening-then-recolouring ``C_s^(-1/2) C_t^(1/2)``
+    reaches the same target covariance, but rotates the rows on the way
+    whenever the two covariances have different principal axes; this map
+    does not, so each source row stays as close to where it was as the
+    target moments allow. Standardise the features first.
+
+    Within a :class:`~sklearn.pipeline.Pipeline` the final classifier must
+    skip the ``y == -1`` rows, e.g. :class:`~sktransfer.LabelledOnly`.
+    ``fit_transform`` maps the source rows and leaves target rows as they
+    are; ``transform(X)`` leaves every row as it is (rows without a domain
+    are target rows); ``transform_source(X)`` maps every row.
+
+    Parameters
+    ----------
+    reg : float or "auto", default="auto"
+        Regularisation of both covariances, as :class:`CORAL`'s: a number is
+        added to their diagonal; ``"auto"`` shrinks each domain's correlation
+        matrix towards the identity by the Ledoit-Wolf estimate, then restores
+        the features' variances.
+    single_domain : {"raise", "fit"}, default="raise"
+        What to do when fit sees one domain only: raise a ``ValueError``, or
+        use those rows as both source and target (the map is then the
+        identity).
+
+    Attributes
+    ----------
+    mapping_matrix_ : ndarray of shape (n_features, n_features)
+        The symmetric matrix ``A`` applied to centred source rows.
+    mean_source_, mean_target_ : ndarray of shape (n_features,)
+        Means of the source and target rows.
+    covariance_source_, covariance_target_ : ndarray of shape (n_features, n_features)
+        Covariances of the source and target rows, regularised as ``reg`` says.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    See Also
+    --------
+    CORAL : the same moments matched by whitening and recolouring.
+
+    References
+    ----------
+    M. Knott and C. S. Smith. On the optimal mapping of distributions.
+    Journal of Optimization Theory and Applications, 1984.
+
+    R. Flamary, K. Lounici and A. Ferrari. Concentration bounds for linear
+    Monge mapping estimation and optimal transport domain adaptation.
+    arXiv:1905.10155, 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer import LinearOTMapping
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) * [3.0, 0.5] + 1]
+    >>> y = np.r_[rng.randint(2, size=200), -np.ones(200, dtype=int)]
+    >>> Xs_new = LinearOTMapping(reg=1e-6).fit_transform(X, y)[:200]
+    >>> bool(np.allclose(np.cov(Xs_new.T), np.cov(X[200:].T)))
+    True
+    >>> bool(np.allclose(Xs_new.mean(axis=0), X[200:].mean(axis=0)))
+    True
+    """
+
+    def __init__(self, reg: float | str = "auto", *, single_domain: str = "raise"):
+        self.reg = reg
+        self.single_domain = single_domain
+
+    def fit(self, X, y=None, sample_domain=None) -> LinearOTMapping:
+        """Learn the source-to-target map from rows of both domains.
 
         Parameters
         ----------
-        input_features : array-like of str or None, default=None
-            Input feature names.
+        X : array-like of shape (n_samples, n_features)
+            Rows of both domains.
+        y : array-like of shape (n_samples,), default=None
+            Labels; ``-1`` marks target rows when ``sample_domain`` is None
+            (only that mark is used).
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            Domain of each row: positive ids for source domains, negative ids
+            for target domains.
 
         Returns
         -------
-        feature_names_out : ndarray of str
-            The input feature names.
+        self : LinearOTMapping
+            The fitted transformer.
         """
-        from sklearn.utils.validation import _check_feature_names_in
+        self._fit_moments(X, y, sample_domain)
+        root = _sym_power(self.covariance_source_, 0.5)
+        inverse_root = _sym_power(self.covariance_source_, -0.5)
+        middle = _sym_power(root @ self.covariance_target_ @ root, 0.5)
+        mapping = inverse_root @ middle @ inverse_root
+        self.mapping_matrix_ = (mapping + mapping.T) / 2  # symmetric up to rounding
+        return self
 
-        check_is_fitted(self)
-        return _check_feature_names_in(self, input_features)
+    def _linear_map(self):
+        return self.mapping_matrix_
+
+    def _aligns_means(self):
+        return True
 
 
 class SubspaceAlignment(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixin, BaseEstimator):
