@@ -49,6 +49,7 @@ CHECK_PARAMS = {
     # (CORAL and the linear OT map are then the identity, SA plain PCA, TCA kernel PCA).
     "CORAL": dict(single_domain="fit"),
     "LinearOTMapping": dict(single_domain="fit"),
+    "EntropicOTMapping": dict(single_domain="fit"),
     "SubspaceAlignment": dict(single_domain="fit"),
     # The checks' data have as few as 1 feature: subspaces of 1 dimension.
     "GeodesicFlowKernel": dict(single_domain="fit", n_components=1),

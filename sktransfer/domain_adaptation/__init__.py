@@ -3,8 +3,9 @@
 Deep methods train a network on both domains (:class:`DANNClassifier`,
 :class:`CDANClassifier`, :class:`DeepCORALClassifier`, :class:`DANClassifier`);
 shallow methods are transformers that align the domains before any
-scikit-learn estimator (:class:`CORAL`, :class:`LinearOTMapping`, :class:`SubspaceAlignment`,
-:class:`GeodesicFlowKernel`, :class:`TransferComponentAnalysis`), reweight the source rows
+scikit-learn estimator (:class:`CORAL`, :class:`LinearOTMapping`, :class:`EntropicOTMapping`,
+:class:`SubspaceAlignment`, :class:`GeodesicFlowKernel`, :class:`TransferComponentAnalysis`),
+reweight the source rows
 (:class:`ImportanceWeightedClassifier`), or learn a projection or a kernel classifier on both
 domains in closed form (:class:`JDAClassifier`, :class:`MEDAClassifier`).
 """
@@ -13,6 +14,7 @@ from ._dann import DANNClassifier
 from ._deep import CDANClassifier, DANClassifier, DeepCORALClassifier
 from ._jda import JDAClassifier
 from ._meda import MEDAClassifier
+from ._ot import EntropicOTMapping
 from ._reweight import ImportanceWeightCollapseWarning, ImportanceWeightedClassifier
 from ._shallow import (
     CORAL,
@@ -28,6 +30,7 @@ __all__ = [
     "DANClassifier",
     "DANNClassifier",
     "DeepCORALClassifier",
+    "EntropicOTMapping",
     "GeodesicFlowKernel",
     "ImportanceWeightCollapseWarning",
     "ImportanceWeightedClassifier",

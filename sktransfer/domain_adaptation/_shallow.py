@@ -32,6 +32,7 @@ from scipy import linalg
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
+    OneToOneFeatureMixin,
     TransformerMixin,
 )
 from sklearn.covariance import ledoit_wolf
@@ -237,26 +238,8 @@ class _LinearMapMixin(_DomainTransformerMixin):
                 X[is_source] = Xs @ self._linear_map()
         return X
 
-    def get_feature_names_out(self, input_features=None):
-        """Output feature names: the input ones (the map keeps the features).
 
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Input feature names.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str
-            The input feature names.
-        """
-        from sklearn.utils.validation import _check_feature_names_in
-
-        check_is_fitted(self)
-        return _check_feature_names_in(self, input_features)
-
-
-class CORAL(_LinearMapMixin, BaseEstimator):
+class CORAL(OneToOneFeatureMixin, _LinearMapMixin, BaseEstimator):
     """CORrelation ALignment: re-colour the source rows with the target covariance.
 
     Whitens the source rows with their covariance ``C_s + reg I`` and
@@ -360,7 +343,7 @@ class CORAL(_LinearMapMixin, BaseEstimator):
         return self.align_means
 
 
-class LinearOTMapping(_LinearMapMixin, BaseEstimator):
+class LinearOTMapping(OneToOneFeatureMixin, _LinearMapMixin, BaseEstimator):
     """Linear optimal transport: the Monge map between the domains' Gaussian approximations.
 
     Among the maps that carry a Gaussian with the source rows' mean and

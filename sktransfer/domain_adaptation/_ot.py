@@ -1,0 +1,303 @@
+"""Entropic optimal transport between the source and the target rows.
+
+:class:`EntropicOTMapping` couples the source rows to the target rows by
+entropy-regularised optimal transport (Sinkhorn's algorithm), optionally with
+a class-based group penalty, and moves each source row to the barycentre of
+the target rows it is coupled to (Courty, Flamary, Tuia and Rakotomamonjy,
+2017). It follows the mapping rule of the other shallow transformers (see
+:mod:`sktransfer.domain_adaptation._shallow`): ``fit_transform`` maps the
+source rows, ``transform`` leaves rows as target rows.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import pairwise_distances_argmin
+from sklearn.metrics.pairwise import euclidean_distances
+
+from ..base import _labelled_mask
+from ._shallow import _DomainTransformerMixin
+
+__all__ = ["EntropicOTMapping"]
+
+#: Above this ratio of the cost's spread to ``reg``, ``exp(-cost / reg)`` can
+#: underflow and the scaling vectors overflow: Sinkhorn runs on log potentials.
+_LOG_DOMAIN_SPREAD = 200.0
+#: The exponent of the class penalty (the l_p^1 group norm, p = 1/2) and its
+#: majorisation-minimisation steps (Courty et al. 2014: 10 steps).
+_GROUP_P = 0.5
+_GROUP_STEPS = 10
+_GROUP_EPS = 1e-3
+
+
+def _sinkhorn(a, b, cost, reg, max_iter, tol):
+    """Entropic OT plan between weights ``a`` and ``b``: ``(plan, n_iter, converged)``.
+
+    Minimises ``<P, cost> - reg * H(P)`` over the plans with marginals ``a``
+    and ``b`` by Sinkhorn's alternate scaling; on a cost whose spread is large
+    against ``reg`` (where the kernel ``exp(-cost / reg)`` loses its small
+    entries), the same iterations on the logarithms of the scalings. Stops
+    when the row marginals are within ``tol`` (L1) of ``a``; the column
+    marginals are exact after each iteration.
+    """
+    shifted = (cost - cost.min()) / reg
+    if shifted.max() > _LOG_DOMAIN_SPREAD:
+        return _sinkhorn_log(a, b, shifted, reg, max_iter, tol)
+    kernel = np.exp(-shifted)
+    u, v = np.ones_like(a), np.ones_like(b)
+    for n_iter in range(1, max_iter + 1):
+        u = a / (kernel @ v)
+        v = b / (kernel.T @ u)
+        if n_iter % 10 == 0 or n_iter == max_iter:
+            error = np.abs(u * (kernel @ v) - a).sum()
+            if error < tol:
+                return u[:, None] * kernel * v[None, :], n_iter, True
+    return u[:, None] * kernel * v[None, :], max_iter, False
+
+
+def _sinkhorn_log(a, b, shifted, reg, max_iter, tol):
+    log_a, log_b = np.log(a), np.log(b)
+    f, g = np.zeros_like(a), np.zeros_like(b)
+    for n_iter in range(1, max_iter + 1):
+        f = log_a - logsumexp(g[None, :] - shifted, axis=1)
+        g = log_b - logsumexp(f[:, None] - shifted, axis=0)
+        if n_iter % 10 == 0 or n_iter == max_iter:
+            log_plan = f[:, None] + g[None, :] - shifted
+            error = np.abs(np.exp(logsumexp(log_plan, axis=1)) - a).sum()
+            if error < tol:
+                return np.exp(log_plan), n_iter, True
+    return np.exp(f[:, None] + g[None, :] - shifted), max_iter, False
+
+
+def _group_penalty(plan, groups, target_weights):
+    """The majorising cost of the class penalty at ``plan`` (Courty et al. 2014).
+
+    For each class ``c`` of the source rows and each target row ``j``, the
+    group norm of the share of ``j``'s mass that comes from ``c``,
+    ``(sum_{i in c} P_ij / b_j)^p`` with p = 1/2, is concave, so its tangent
+    at ``plan`` majorises it: the penalty's cost for ``P_ij`` is
+    ``p (share + eps)^(p - 1)``, the same for every source row of the class,
+    between 0.5 (all of ``j``'s mass from ``c``) and about 15.8 (none), with
+    ``eps = 1e-3``. Source rows without a class get none.
+    """
+    penalty = np.zeros_like(plan)
+    for members in groups:
+        share = plan[members].sum(axis=0) / target_weights
+        penalty[members] = _GROUP_P * (share + _GROUP_EPS) ** (_GROUP_P - 1)
+    return penalty
+
+
+class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstimator):
+    """Optimal transport domain adaptation: move the source rows onto the target rows.
+
+    Couples the source rows to the target rows by entropy-regularised
+    optimal transport with the squared Euclidean cost (Sinkhorn's algorithm,
+    Cuturi 2013), each domain's rows weighing the same, and maps each source
+    row to the barycentre of the target rows it sends its mass to (Courty,
+    Flamary, Tuia and Rakotomamonjy, 2017). Unlike :class:`CORAL` or
+    :class:`LinearOTMapping`, the map is not affine: it follows the shape of
+    the target rows. With ``class_reg > 0`` a group penalty on the source
+    labels makes each target row take its mass from source rows of one class
+    (their l_p^1 regulariser with p = 1/2, by majorisation-minimisation).
+
+    The cost is divided by its median (over the source-target pairs), so
+    ``reg`` is relative to a typical squared distance whatever the features'
+    scale. New source rows (``transform_source``) move as their nearest
+    training source row moved.
+
+    Within a :class:`~sklearn.pipeline.Pipeline` the final classifier must
+    skip the ``y == -1`` rows, e.g. :class:`~sktransfer.LabelledOnly`.
+    ``fit_transform`` maps the source rows and leaves target rows as they
+    are; ``transform(X)`` leaves every row as it is (rows without a domain
+    are target rows); ``transform_source(X)`` maps every row as a source row.
+
+    Parameters
+    ----------
+    reg : float, default=0.1
+        Entropic regularisation, relative to the median squared distance
+        between a source and a target row; positive. Small values give a
+        sharper coupling (each source row goes to few target rows), large
+        ones blur it towards the product of the marginals (every source row
+        to the target mean).
+    class_reg : float, default=0.0
+        Weight of the class penalty, non-negative; 0 is plain entropic OT.
+        It needs labelled source rows.
+    max_iter : int, default=1000
+        Sinkhorn iterations at most (per majorisation step with
+        ``class_reg > 0``).
+    tol : float, default=1e-5
+        Stop when the coupling's source marginal is within ``tol`` (L1) of
+        the uniform weights: at most that share of the mass is misplaced. On
+        the standardised Amazon reviews (2000 rows per domain) the default
+        ``reg`` gets there in 230 to 940 iterations.
+    single_domain : {"raise", "fit"}, default="raise"
+        What to do when fit sees one domain only: raise a ``ValueError``, or
+        couple those rows with themselves.
+
+    Attributes
+    ----------
+    coupling_ : ndarray of shape (n_source_rows, n_target_rows)
+        The transport plan between the training source and target rows
+        (sums to 1).
+    source_rows_ : ndarray of shape (n_source_rows, n_features)
+        The training source rows.
+    displacements_ : ndarray of shape (n_source_rows, n_features)
+        Where each training source row moved: its barycentre minus itself.
+    cost_scale_ : float
+        The median squared distance the cost was divided by.
+    n_iter_ : int
+        Sinkhorn iterations of the last solve.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    See Also
+    --------
+    LinearOTMapping : the OT map between Gaussian approximations (affine).
+    CORAL : matches the covariances.
+
+    Notes
+    -----
+    Memory and time grow with ``n_source_rows * n_target_rows`` (one dense
+    coupling); on 2000 rows per domain, the coupling holds 4 million floats.
+
+    References
+    ----------
+    M. Cuturi. Sinkhorn Distances: Lightspeed Computation of Optimal
+    Transport. NIPS 2013.
+
+    N. Courty, R. Flamary, D. Tuia and A. Rakotomamonjy. Optimal Transport
+    for Domain Adaptation. IEEE TPAMI, 2017.
+
+    N. Courty, R. Flamary and D. Tuia. Domain Adaptation with Regularized
+    Optimal Transport. ECML PKDD 2014.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktransfer import EntropicOTMapping
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(size=(50, 2)), rng.normal(size=(60, 2)) + [4.0, 0.0]]
+    >>> y = np.r_[rng.randint(2, size=50), -np.ones(60, dtype=int)]
+    >>> ot = EntropicOTMapping(reg=0.05)
+    >>> moved = ot.fit_transform(X, y)[:50]
+    >>> bool(np.allclose(moved.mean(axis=0), X[50:].mean(axis=0)))
+    True
+    >>> round(float(ot.coupling_.sum()), 6)
+    1.0
+    """
+
+    def __init__(
+        self,
+        reg: float = 0.1,
+        *,
+        class_reg: float = 0.0,
+        max_iter: int = 1000,
+        tol: float = 1e-5,
+        single_domain: str = "raise",
+    ):
+        self.reg = reg
+        self.class_reg = class_reg
+        self.max_iter = max_iter
+        self.tol = tol
+        self.single_domain = single_domain
+
+    def _check_params(self):
+        def number(value, low_ok):
+            return (
+                isinstance(value, numbers.Real)
+                and not isinstance(value, bool)
+                and np.isfinite(value)
+                and (value >= 0 if low_ok else value > 0)
+            )
+
+        if not number(self.reg, low_ok=False):
+            raise ValueError(f"reg must be a positive finite number, got {self.reg!r}")
+        if not number(self.class_reg, low_ok=True):
+            raise ValueError(
+                f"class_reg must be a non-negative finite number, got {self.class_reg!r}"
+            )
+        if not number(self.tol, low_ok=False):
+            raise ValueError(f"tol must be a positive finite number, got {self.tol!r}")
+        if (
+            not isinstance(self.max_iter, numbers.Integral)
+            or isinstance(self.max_iter, bool)
+            or self.max_iter < 1
+        ):
+            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+
+    def fit(self, X, y=None, sample_domain=None) -> EntropicOTMapping:
+        """Couple the source rows to the target rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows of both domains.
+        y : array-like of shape (n_samples,), default=None
+            Labels; ``-1`` marks target rows when ``sample_domain`` is None.
+            The source rows' labels are used only with ``class_reg > 0``.
+        sample_domain : array-like of int of shape (n_samples,), default=None
+            Domain of each row: positive ids for source domains, negative ids
+            for target domains.
+
+        Returns
+        -------
+        self : EntropicOTMapping
+            The fitted transformer.
+        """
+        self._check_params()
+        X, is_source, is_target = self._validate_fit(X, y, sample_domain)
+        Xs, Xt = X[is_source], X[is_target]
+        groups = []
+        if self.class_reg > 0:
+            labels = None if y is None else np.asarray(y)[is_source]
+            labelled = (
+                np.zeros(len(Xs), dtype=bool) if labels is None else _labelled_mask(labels)
+            )
+            if not labelled.any():
+                raise ValueError(
+                    "class_reg > 0 needs labelled source rows (their classes group the "
+                    "coupling); set class_reg=0 for plain entropic OT"
+                )
+            groups = [
+                np.flatnonzero(labelled & (labels == c)) for c in np.unique(labels[labelled])
+            ]
+        cost = euclidean_distances(Xs, Xt, squared=True)
+        scale = float(np.median(cost))
+        self.cost_scale_ = scale if scale > 0 else 1.0
+        cost /= self.cost_scale_
+        a = np.full(len(Xs), 1.0 / len(Xs))
+        b = np.full(len(Xt), 1.0 / len(Xt))
+        plan, self.n_iter_, converged = _sinkhorn(a, b, cost, self.reg, self.max_iter, self.tol)
+        for _ in range(_GROUP_STEPS if groups else 0):
+            penalised = cost + self.class_reg * _group_penalty(plan, groups, b)
+            plan, self.n_iter_, converged = _sinkhorn(
+                a, b, penalised, self.reg, self.max_iter, self.tol
+            )
+        if not converged:
+            warnings.warn(
+                f"Sinkhorn's algorithm did not reach tol={self.tol:g} in max_iter="
+                f"{self.max_iter} iterations: the coupling's marginals are off; raise "
+                "max_iter, or reg (a small reg converges slowly)",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        self.coupling_ = plan
+        self.source_rows_ = Xs
+        barycentres = (plan @ Xt) / plan.sum(axis=1, keepdims=True)
+        self.displacements_ = barycentres - Xs
+        self._fit_is_source_ = is_source & ~is_target
+        return self
+
+    def _map(self, X, is_source):
+        X = X.copy()
+        if is_source.any():
+            rows = X[is_source]
+            nearest = pairwise_distances_argmin(rows, self.source_rows_)
+            X[is_source] = rows + self.displacements_[nearest]
+        return X
