@@ -34,7 +34,8 @@ import torch  # noqa: E402
 from joblib import Parallel, delayed  # noqa: E402
 from torch import nn  # noqa: E402
 
-SHALLOW = ("CORAL", "SA", "TCA", "IW", "KLIEP", "KLIEP-10", "LinearOT", "LinearOT-1")
+SHALLOW = ("CORAL", "SA", "TCA", "IW", "KLIEP", "KLIEP-10", "LinearOT", "LinearOT-1", "EntOT",
+           "EntOT-same", "OT-GL")
 DEEP = ("DANN", "DeepCORAL", "DAN", "CDAN")
 
 
@@ -113,7 +114,12 @@ def _final_classifier(name):
 
 def _shallow(method, params, seed):
     from skada import make_da_pipeline
-    from skada._mapping import CORALAdapter, LinearOTMappingAdapter
+    from skada._mapping import (
+        ClassRegularizerOTMappingAdapter,
+        CORALAdapter,
+        EntropicOTMappingAdapter,
+        LinearOTMappingAdapter,
+    )
     from skada._reweight import DiscriminatorReweightAdapter, KLIEPReweightAdapter
     from skada._subspace import (
         SubspaceAlignmentAdapter,
@@ -145,6 +151,10 @@ def _shallow(method, params, seed):
         adapter = KLIEPReweightAdapter(random_state=seed, **params)
     elif method in ("LinearOT", "LinearOT-1"):
         adapter = LinearOTMappingAdapter(**params)
+    elif method in ("EntOT", "EntOT-same"):
+        adapter = EntropicOTMappingAdapter(**params)
+    elif method == "OT-GL":
+        adapter = ClassRegularizerOTMappingAdapter(**params)
     else:
         raise ValueError(method)
     return make_da_pipeline(adapter, clf)

@@ -106,6 +106,7 @@ from sktransfer.datasets import (  # noqa: E402
 from sktransfer.domain_adaptation import (  # noqa: E402
     CORAL,
     GeodesicFlowKernel,
+    EntropicOTMapping,
     ImportanceWeightedClassifier,
     JDAClassifier,
     LinearOTMapping,
@@ -153,13 +154,21 @@ PUBLISHED = {
     "MNIST→USPS": (65.9, 56.3, 61.2, 67.3, 49.2, 89.5),
 }
 
-SHALLOW = ["CORAL", "SA", "TCA", "IW", "KLIEP", "KLIEP-10", "LinearOT", "LinearOT-1"]
+SHALLOW = ["CORAL", "SA", "TCA", "IW", "KLIEP", "KLIEP-10", "LinearOT", "LinearOT-1", "EntOT",
+           "EntOT-same", "OT-GL"]
 # KLIEP-10: KLIEP with the candidate widths up to 10 times the default one only (the
 # default goes to 100), the range on which skada's KLIEPReweight gave weights here.
 KLIEP_10_FACTORS = tuple(f for f in _KLIEP_GAMMA_FACTORS if f <= 10)
 # LinearOT: LinearOTMapping with its default reg="auto" (Ledoit-Wolf); LinearOT-1: reg=1, the
 # default of skada's LinearOTMapping, which both columns' skada side uses (same map: a check).
 SKADA_LINEAR_OT_REG = 1.0
+# EntOT: EntropicOTMapping() (reg=0.1 on the cost divided by its median) against skada's
+# EntropicOTMapping with its defaults (reg_e=1 on the raw squared distances); EntOT-same: ours
+# again, against skada given our problem (norm="median", reg_e=0.1): the same coupling, a check.
+# OT-GL: the class penalty, ours EntropicOTMapping(class_reg=1) against skada's
+# ClassRegularizerOTMapping with its defaults.
+ENT_OT_REG = 0.1
+OT_GL_CLASS_REG = 1.0
 DEEP = ["DANN", "DeepCORAL", "DAN", "CDAN"]
 OURS_ONLY = ["GFK", "JDA", "MEDA", "MEDA-SPL"]  # no skada counterpart
 SOURCE_ONLY = ["LR", "1NN", "NN"]  # NN = the deep network without adaptation
@@ -183,7 +192,9 @@ ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP + list(VARIANTS) + list(T
 LOADER_INPUT = {"GFK", "JDA", "MEDA", "MEDA-SPL"}
 SKADA_NAME = {"CORAL": "CORAL", "SA": "SubspaceAlignment", "TCA": "TransferComponentAnalysis",
               "IW": "DiscriminatorReweight", "KLIEP": "KLIEPReweight", "KLIEP-10": "KLIEPReweight",
-              "LinearOT": "LinearOTMapping", "LinearOT-1": "LinearOTMapping", "DANN": "DANN", "DeepCORAL": "DeepCoral",
+              "LinearOT": "LinearOTMapping", "LinearOT-1": "LinearOTMapping",
+              "EntOT": "EntropicOTMapping", "EntOT-same": "EntropicOTMapping",
+              "OT-GL": "ClassRegularizerOTMapping", "DANN": "DANN", "DeepCORAL": "DeepCoral",
               "DAN": "DAN", "CDAN": "CDAN"}
 
 # Settings fixed a priori (no target labels): shallow hyper-parameters of the papers.
@@ -251,6 +262,11 @@ def _ours(method, deep_params, seed):
         return make_pipeline(LinearOTMapping(), LabelledOnly(_lr()))
     if method == "LinearOT-1":
         return make_pipeline(LinearOTMapping(reg=SKADA_LINEAR_OT_REG), LabelledOnly(_lr()))
+    if method in ("EntOT", "EntOT-same"):
+        return make_pipeline(EntropicOTMapping(reg=ENT_OT_REG), LabelledOnly(_lr()))
+    if method == "OT-GL":
+        return make_pipeline(EntropicOTMapping(reg=ENT_OT_REG, class_reg=OT_GL_CLASS_REG),
+                             LabelledOnly(_lr()))
     if method == "SA":
         return make_pipeline(SubspaceAlignment(n_components=SA_COMPONENTS), LabelledOnly(KNeighborsClassifier(1)))
     if method == "TCA":
@@ -366,6 +382,8 @@ def _skada_params(method, deep_params):
         return {"gamma_factors": list(KLIEP_10_FACTORS), "cv": 5, "n_centers": 100}
     if method in ("LinearOT", "LinearOT-1"):
         return {"reg": SKADA_LINEAR_OT_REG}
+    if method == "EntOT-same":
+        return {"reg_e": ENT_OT_REG, "norm": "median"}
     if method in DEEP:
         return dict(deep_params)
     return {}
@@ -657,7 +675,11 @@ def main():
            f"{', '.join(f'{f:g}' for f in _KLIEP_GAMMA_FACTORS)}), then LR; KLIEP-10: the same with "
            "the candidates up to 10 times only; LinearOT = LinearOTMapping() (reg='auto', "
            f"Ledoit-Wolf) + LR, LinearOT-1 the same with reg={SKADA_LINEAR_OT_REG:g}; skada's "
-           f"LinearOTMapping with its default reg={SKADA_LINEAR_OT_REG:g} + LR beside both. GFK: "
+           f"LinearOTMapping with its default reg={SKADA_LINEAR_OT_REG:g} + LR beside both; EntOT = "
+           f"EntropicOTMapping(reg={ENT_OT_REG:g}) + LR against skada's EntropicOTMapping defaults "
+           f"(reg_e=1, raw cost); EntOT-same: skada given reg_e={ENT_OT_REG:g}, norm='median'; "
+           f"OT-GL = EntropicOTMapping(reg={ENT_OT_REG:g}, class_reg={OT_GL_CLASS_REG:g}) + LR against "
+           "skada's ClassRegularizerOTMapping defaults + LR. GFK: "
            f"GeodesicFlowKernel({GFK_COMPONENTS}) + 1-NN on the loader's features; JDA: "
            "JDAClassifier() on the loader's features; MEDA: MEDAClassifier() (the paper's "
            "settings) on the loader's features; MEDA-SPL: the same with "
