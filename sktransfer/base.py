@@ -340,6 +340,11 @@ class _RaiseOnNonFiniteLoss(Callback):
             )
 
 
+def _is_finite_real(value) -> bool:
+    """Whether ``value`` is a finite real number (``True``/``False`` are not)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_positive_ints(estimator, names) -> None:
     """Raise a ``ValueError`` naming the first of ``names`` that is not a positive int."""
     for name in names:

@@ -365,12 +365,19 @@ def test_matrix_norm_by_hand():
     model = _FixedLogits(logits)
     assert matrix_norm_scorer(model, X, y, normalization="taylor") == pytest.approx(_mano(taylor))
     # small logits: the criterion (mean cross-entropy to the uniform
-    # distribution, about 1.3 here) is under 5, so "auto" takes the Taylor rows
+    # distribution, 1.47 here) is under 5, so "auto" takes the Taylor rows
     assert matrix_norm_scorer(model, X, y) == pytest.approx(_mano(taylor))
     softmax = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     assert matrix_norm_scorer(model, X, y, normalization="softmax") == pytest.approx(_mano(softmax))
     assert matrix_norm_scorer(model, X, y, normalization="taylor", p=2) == pytest.approx(
         _mano(taylor, p=2))
+    # the softmax rows ignore the logits' offset, the Taylor rows do not
+    # (documented): (-3, -5, -6) has the softmax of (2, 0, -1)
+    shifted = _FixedLogits(logits - 5.0)
+    assert matrix_norm_scorer(shifted, X, y, normalization="softmax") == pytest.approx(
+        matrix_norm_scorer(model, X, y, normalization="softmax"))
+    assert matrix_norm_scorer(shifted, X, y, normalization="taylor") != pytest.approx(
+        matrix_norm_scorer(model, X, y, normalization="taylor"))
     # confident logits (criterion about 13): the softmax, unchanged by large logits
     confident = np.array([[20.0, 0.0, 0.0], [0.0, 0.0, 20.0]])
     expected = _mano(np.exp(confident - 20) / np.exp(confident - 20).sum(1, keepdims=True))
@@ -397,7 +404,10 @@ def test_matrix_norm_two_classes_and_models_without_logits():
     assert matrix_norm_scorer(knn, X, ym) == pytest.approx(_mano(knn.predict_proba(X[target])))
     # a model with decision_function and no predict_proba is scored on its scores
     svc = LabelledOnly(LinearSVC()).fit(X, ym)
-    assert 0 < matrix_norm_scorer(svc, X, ym) <= 1
+    margin = svc.decision_function(X[target])
+    pairs = np.exp(np.c_[np.zeros_like(margin), margin])
+    assert matrix_norm_scorer(svc, X, ym) == pytest.approx(
+        _mano(pairs / pairs.sum(1, keepdims=True)))
 
 
 def test_matrix_norm_prefers_boundaries_between_target_clusters():

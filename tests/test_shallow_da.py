@@ -276,6 +276,33 @@ def test_entropic_ot_class_penalty_groups_each_target_row_by_class():
         EntropicOTMapping(class_reg=1.0).fit(X, sample_domain=d)
 
 
+def test_entropic_ot_moves_each_training_row_by_its_own_coupling():
+    # Two identical source rows with different labels: under the class
+    # penalty their rows of the coupling differ, and each moves by its own.
+    X, y, d = make_rotated_moons(60, 60, angle=90, random_state=0)
+    X[1] = X[0]
+    y[0], y[1] = 0, 1
+    ym = mask_target_labels(y, d)
+    ot = EntropicOTMapping(class_reg=1.0)
+    Z = ot.fit_transform(X, ym)
+    source = d > 0
+    np.testing.assert_array_equal(ot.source_rows_, X[source])
+    np.testing.assert_allclose(Z[source], X[source] + ot.displacements_)
+    assert np.abs(ot.displacements_[0] - ot.displacements_[1]).max() > 0.05
+    # transform_source (new rows) goes by the nearest training row instead
+    np.testing.assert_allclose(ot.transform_source(X[source][2:]), Z[source][2:])
+
+
+def test_entropic_ot_class_penalty_with_string_labels_and_several_sources():
+    X, y, d = make_rotated_moons(60, 60, angle=90, random_state=0)
+    names = np.array(["down", "up"], dtype=object)[y]
+    domain = np.where(d > 0, 1 + (np.arange(len(d)) % 2), -1)  # two source domains
+    labels = np.where(d > 0, names, "?").astype(object)
+    ot = EntropicOTMapping(class_reg=1.0).fit(X, labels, sample_domain=domain)
+    same = EntropicOTMapping(class_reg=1.0).fit(X, mask_target_labels(y, d))
+    np.testing.assert_allclose(ot.coupling_, same.coupling_, atol=1e-12)
+
+
 def test_entropic_ot_warns_when_sinkhorn_stops_early():
     X, y, d = shifted_problem(0, n=60)
     with pytest.warns(ConvergenceWarning, match="did not reach tol"):

@@ -23,11 +23,10 @@ target rows (whose labels it never sees).
 """
 
 # %%
-# Data and the four fits
+# Data and the five fits
 # ----------------------
 
 import matplotlib.pyplot as plt
-import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 

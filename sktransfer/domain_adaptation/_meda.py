@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import (
     _check_positive_ints,
+    _is_finite_real,
     _LabelledRowsClassifierMixin,
     _validate_domain_fit,
 )
@@ -274,8 +275,7 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         def non_negative(name, strict=False):
             value = getattr(self, name)
-            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-            if not ok or value < 0 or (strict and value == 0):
+            if not _is_finite_real(value) or value < 0 or (strict and value == 0):
                 bound = "> 0" if strict else ">= 0"
                 raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
 

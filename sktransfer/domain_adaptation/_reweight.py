@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import (
     _clone_seeded,
+    _is_finite_real,
     _validate_domain_fit,
     _WrappedClassifierMixin,
 )
@@ -440,10 +441,7 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
     def _gammas(self):
         """``gamma`` checked, as a tuple of candidate widths (empty for None)."""
         def positive(value):
-            return (
-                isinstance(value, numbers.Real) and not isinstance(value, bool)
-                and np.isfinite(value) and value > 0
-            )
+            return _is_finite_real(value) and value > 0
 
         if self.gamma is None:
             return ()

@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_array, column_or_1d
 
-from ..base import _domain_masks, _take_rows
+from ..base import _domain_masks, _is_finite_real, _take_rows
 from ..domain_adaptation._reweight import _discriminator_weights, _warn_if_collapsed
 
 __all__ = [
@@ -593,9 +593,13 @@ def matrix_norm_scorer(
 
     The normalisation is the softmax when the model is confident (the mean
     cross-entropy between the uniform distribution and its softmax above
-    ``threshold``), else a second-order Taylor expansion of the softmax,
-    which damps the overconfidence of the softmax on large logits. As in the
-    authors' code, each row's minimum is subtracted after the expansion. With
+    ``threshold``), else, for a model of low confidence, a second-order
+    Taylor expansion of the exponential, ``1 + q + q**2 / 2``, normalised;
+    as in the authors' code, each row's minimum is subtracted after the
+    expansion. Unlike the softmax, the Taylor rows depend on the logits'
+    offset: adding a constant to a row's logits changes them (a network's
+    logits have no fixed offset), and below -1 the expansion grows again, so
+    a very negative logit can get much of a row's mass. With
     two classes that leaves every row one-hot, whatever the logits, so
     ``normalization="auto"`` then takes the softmax (a departure from the
     paper, which has no two-class example). An estimator without
@@ -655,12 +659,9 @@ def matrix_norm_scorer(
     True
     """
     name = "matrix_norm_scorer"
-    if not (
-        isinstance(p, numbers.Real) and not isinstance(p, bool) and np.isfinite(p) and p > 0
-    ):
+    if not (_is_finite_real(p) and p > 0):
         raise ValueError(f"{name}: p must be a positive finite number, got {p!r}")
-    if not (isinstance(threshold, numbers.Real) and not isinstance(threshold, bool)
-            and np.isfinite(threshold)):
+    if not _is_finite_real(threshold):
         raise ValueError(f"{name}: threshold must be a finite number, got {threshold!r}")
     if normalization not in ("auto", "softmax", "taylor"):
         raise ValueError(
