@@ -194,13 +194,39 @@ def test_sinkhorn_meets_both_marginals_and_its_log_form_agrees(reg):
     assert converged and n_iter < 5000
     np.testing.assert_allclose(plan.sum(axis=1), a, atol=1e-12)
     np.testing.assert_allclose(plan.sum(axis=0), b, atol=1e-12)
-    # the same iterations on the log potentials (used on large cost spreads)
+    # the same iterations on the log potentials (used when a row or a column
+    # of the kernel vanishes)
     log_plan, _, _ = _sinkhorn_log(a, b, (cost - cost.min()) / reg, reg, 5000, 1e-12)
     np.testing.assert_allclose(log_plan, plan, atol=1e-14)
     # it is the entropic optimum: the plan is diag(u) exp(-cost / reg) diag(v)
     ratio = plan / np.exp(-cost / reg)
     rank_one = np.outer(ratio[:, 0], ratio[0]) / ratio[0, 0]
     np.testing.assert_allclose(ratio, rank_one, rtol=1e-8)
+
+
+def test_sinkhorn_takes_the_log_form_when_a_row_of_the_kernel_vanishes(monkeypatch):
+    # One source row 1000 reg farther from every target row than the others:
+    # exp(-1000) underflows, its scaling would overflow; the log form runs.
+    from sktransfer.domain_adaptation import _ot
+
+    rng = np.random.RandomState(0)
+    cost = rng.uniform(0, 1, (10, 8))
+    cost[0] += 10.0
+    a, b = _uniform(10), _uniform(8)
+    calls = []
+    monkeypatch.setattr(_ot, "_sinkhorn_log", lambda *args: calls.append(1) or
+                        _sinkhorn_log(*args))
+    plan, _, converged = _ot._sinkhorn(a, b, cost, 0.01, 5000, 1e-9)
+    assert calls and converged and np.isfinite(plan).all()
+    np.testing.assert_allclose(plan.sum(axis=1), a, atol=1e-9)
+    np.testing.assert_allclose(plan.sum(axis=0), b, atol=1e-12)
+    # a spread as large on scattered entries keeps the (faster) scaling form
+    calls.clear()
+    spread = cost.copy()
+    spread[0] -= 10.0
+    spread[0, 0] += 10.0
+    _ot._sinkhorn(a, b, spread, 0.01, 5000, 1e-9)
+    assert not calls
 
 
 def test_sinkhorn_between_its_two_limits():
@@ -210,11 +236,11 @@ def test_sinkhorn_between_its_two_limits():
     # a large reg: the independent coupling a b^T
     wide, _, _ = _sinkhorn(a, b, cost, 1e3, 1000, 1e-12)
     np.testing.assert_allclose(wide, np.outer(a, b), rtol=1e-2)
-    # a small reg: the optimal assignment (a permutation; the log form runs)
+    # a small reg: the optimal assignment (a permutation)
     from scipy.optimize import linear_sum_assignment
 
-    # (a cost spread of 331 times reg: the log form; it converges slowly there,
-    # but 20000 iterations put 99.6% of each row's mass on its assigned column)
+    # (a cost spread of 331 times reg: Sinkhorn converges slowly there, but
+    # 20000 iterations put 99.6% of each row's mass on its assigned column)
     sharp, _, _ = _sinkhorn(a, b, cost, 3e-3, 20000, 1e-9)
     rows, cols = linear_sum_assignment(cost)
     assert np.all(sharp[rows, cols] * 20 > 0.99)
