@@ -441,7 +441,7 @@ def test_matrix_norm_bad_parameters(params, match):
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_matrix_norm_rejects_non_finite_logits(bad):
     X, y = np.zeros((3, 1)), np.array([0, -1, -1])
-    with pytest.raises(ValueError, match="matrix_norm_scorer got non-finite class scores"):
+    with pytest.raises(ValueError, match=r"matrix_norm_scorer got non-finite class scores \(decision_function\)"):
         matrix_norm_scorer(_FixedLogits([[1.0, 0.0], [bad, 0.0]]), X, y)
 
 

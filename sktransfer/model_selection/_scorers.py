@@ -73,22 +73,25 @@ def _rows(name, X, y, sample_domain, *, need_source=True, min_target=1, why=""):
     return source, target, y
 
 
-def _target_proba(name, estimator, X, y, sample_domain, **rows_options):
-    """``predict_proba`` of ``estimator`` on the target rows of ``X`` (no source row needed)."""
+def _target_output(name, estimator, X, y, sample_domain, method, **rows_options):
+    """``estimator.<method>`` on the target rows of ``X`` as a float array (no source row needed)."""
     _, target, _ = _rows(name, X, y, sample_domain, need_source=False, **rows_options)
-    if not hasattr(estimator, "predict_proba"):
-        raise TypeError(
-            f"{name} needs an estimator with predict_proba, got {type(estimator).__name__}"
-        )
+    if not hasattr(estimator, method):
+        raise TypeError(f"{name} needs an estimator with {method}, got {type(estimator).__name__}")
     # a copy: the scorers may work in place, the model's own array stays as it is
-    proba = np.array(estimator.predict_proba(_take_rows(X, target)), dtype=np.float64)
-    if not np.isfinite(proba).all():
+    out = np.array(getattr(estimator, method)(_take_rows(X, target)), dtype=np.float64)
+    if not np.isfinite(out).all():
+        what = "class probabilities" if method == "predict_proba" else f"class scores ({method})"
         raise ValueError(
-            f"{name} got non-finite class probabilities (NaN or inf) from "
-            f"{type(estimator).__name__}: the model has probably diverged (for a network, "
-            "a smaller learning rate may help)"
+            f"{name} got non-finite {what} (NaN or inf) from {type(estimator).__name__}: the "
+            "model has probably diverged (for a network, a smaller learning rate may help)"
         )
-    return proba
+    return out
+
+
+def _target_proba(name, estimator, X, y, sample_domain, **rows_options):
+    """``predict_proba`` of ``estimator`` on the target rows of ``X``."""
+    return _target_output(name, estimator, X, y, sample_domain, "predict_proba", **rows_options)
 
 
 def _default_domain_classifier(sparse=False):
@@ -534,17 +537,11 @@ def _target_logits(name, estimator, X, y, sample_domain):
     ``(n_target, n_classes)`` logits, or ``None`` when it has none."""
     if not hasattr(estimator, "decision_function"):
         return None
-    _, target, _ = _rows(name, X, y, sample_domain, need_source=False)
-    logits = np.array(estimator.decision_function(_take_rows(X, target)), dtype=np.float64)
+    logits = _target_output(name, estimator, X, y, sample_domain, "decision_function")
     if logits.ndim == 1:
         # two classes: the score of classes_[1] against classes_[0]; the pair
         # (0, d) has the softmax of the model's probabilities
         logits = np.column_stack([np.zeros_like(logits), logits])
-    if not np.isfinite(logits).all():
-        raise ValueError(
-            f"{name} got non-finite class scores (NaN or inf) from the decision_function of "
-            f"{type(estimator).__name__}: the model has probably diverged"
-        )
     return logits
 
 
