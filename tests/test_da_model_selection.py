@@ -94,6 +94,10 @@ def test_source_kfold_sample_domain_and_labelled_target_rows():
         est = LabelledOnly(LogisticRegression())
         scores = cross_val_score(est, X, y, cv=cv, params={"sample_domain": d})
         assert len(scores) == 2
+        # a search routes sample_domain to get_n_splits as well as to split
+        search = GridSearchCV(est, {"estimator__C": [0.1, 1.0]}, cv=cv, error_score="raise")
+        search.fit(X, y, sample_domain=d)
+        assert search.n_splits_ == 2 and np.isfinite(search.best_score_)
 
 
 def test_source_kfold_bad_input():

@@ -57,13 +57,14 @@ class SourceKFold(BaseCrossValidator):
         self.shuffle = shuffle
         self.random_state = random_state
 
-    def get_n_splits(self, X=None, y=None, groups=None) -> int:
+    def get_n_splits(self, X=None, y=None, groups=None, sample_domain=None) -> int:
         """Number of folds.
 
         Parameters
         ----------
-        X, y, groups : object
-            Ignored.
+        X, y, groups, sample_domain : object
+            Ignored (``sample_domain`` is accepted because a search routes
+            to ``get_n_splits`` what it routes to ``split``).
 
         Returns
         -------
