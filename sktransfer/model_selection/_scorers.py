@@ -166,7 +166,7 @@ def importance_weighted_scorer(
     -------
     score : float
         Weighted accuracy, in [0, 1]. Warns with
-        :class:`~sktransfer.domain_adaptation._reweight.ImportanceWeightCollapseWarning`
+        :class:`~sktransfer.domain_adaptation.ImportanceWeightCollapseWarning`
         when the weights rest on a few rows.
 
     Raises
