@@ -474,6 +474,17 @@ def test_importance_weighting_sample_domain_and_labelled_target_rows(weighting):
     np.testing.assert_allclose(clf.weights_, unlabelled_only.weights_)
 
 
+def test_importance_weighting_needs_an_estimator_taking_sample_weight(monkeypatch):
+    from sktransfer.domain_adaptation import _reweight
+
+    X, y, d = make_rotated_moons(30, 30, random_state=0)
+    ym = mask_target_labels(y, d)
+    # said before the weights are estimated, not by the estimator's fit afterwards
+    monkeypatch.setattr(_reweight, "_discriminator_weights", lambda *a: pytest.fail("weighted"))
+    with pytest.raises(ValueError, match="KNeighborsClassifier.fit takes no sample_weight"):
+        ImportanceWeightedClassifier(KNeighborsClassifier()).fit(X, ym)
+
+
 class _RecordsSparseInput(LogisticRegression):
     """A LogisticRegression that remembers whether ``fit`` got a sparse matrix."""
 
@@ -783,7 +794,7 @@ def test_importance_weighted_clone_pickle_routing():
     X, y, d = make_rotated_moons(60, 60, random_state=0)
     ym = mask_target_labels(y, d)
     clf = ImportanceWeightedClassifier(KNeighborsClassifier(3), weighting="kmm")
-    with pytest.raises(TypeError):  # KNN takes no sample_weight
+    with pytest.raises(ValueError, match="takes no sample_weight"):
         clone(clf).fit(X, ym)
     clf = ImportanceWeightedClassifier(random_state=0).fit(X, ym)
     again = pickle.loads(pickle.dumps(clf))

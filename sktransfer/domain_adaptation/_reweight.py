@@ -13,8 +13,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.model_selection import KFold
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from ..base import (
     _clone_seeded,
@@ -482,6 +483,15 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
             The fitted estimator.
         """
         gammas = self._check_params()
+        estimator = self._get_estimator()
+        # (a Pipeline takes sample_weight through metadata routing, or says why not)
+        if not isinstance(estimator, Pipeline) and not has_fit_parameter(estimator, "sample_weight"):
+            raise ValueError(
+                "ImportanceWeightedClassifier hands the importance weights to "
+                f"estimator.fit as sample_weight, but {type(estimator).__name__}.fit takes "
+                "no sample_weight; use an estimator that does (LogisticRegression, SVC, "
+                "a tree ensemble, ...)"
+            )
         X, y, labelled, is_target = _validate_domain_fit(
             self, X, y, sample_domain, allowed="uniform",
             how="To fit with uniform weights, set no_target='uniform'.", accept_sparse="csr",
@@ -523,7 +533,7 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         y_fit = y[fit_rows]
         if y_fit.dtype == object:
             y_fit = np.asarray(y_fit.tolist())
-        estimator = _clone_seeded(self._get_estimator(), self.random_state)
+        estimator = _clone_seeded(estimator, self.random_state)
         self.estimator_ = estimator.fit(X[fit_rows], y_fit, sample_weight=sample_weight[fit_rows])
         self.classes_ = self.estimator_.classes_
         return self
