@@ -168,6 +168,7 @@ class TransferNetBase(BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
             )
+        _reject_nan_labels(y)
         X, y = validate_data(
             self,
             X,
@@ -615,6 +616,22 @@ class _SeededRNG:
         return self._fork.__exit__(*exc)
 
 
+def _reject_nan_labels(y) -> None:
+    """Raise if ``y`` marks rows with NaN: the library's mark for unlabelled rows is ``-1``.
+
+    Called before sklearn's validation, which would only say that y holds NaN.
+    """
+    if y is None or sp.issparse(y):
+        return
+    values = np.asarray(y)
+    if values.dtype.kind == "f" and np.isnan(values).any():
+        raise ValueError(
+            f"y contains NaN ({int(np.isnan(values).sum())} rows). sktransfer marks "
+            "unlabelled rows with y == -1, not NaN: replace them first, e.g. "
+            "y = np.where(np.isnan(y), -1, y)"
+        )
+
+
 def _labelled_mask(y: np.ndarray) -> np.ndarray:
     """True where ``y`` holds a class label, False where it is ``-1``."""
     if y.dtype.kind in "OUS":
@@ -687,6 +704,7 @@ def _domain_masks(y, sample_domain, n_samples: int):
     if y is None:
         labelled = np.zeros(n_samples, dtype=bool)
     else:
+        _reject_nan_labels(y)
         y = column_or_1d(np.asarray(y), warn=True)
         if len(y) != n_samples:
             raise ValueError(f"y has {len(y)} entries but X has {n_samples} rows")
@@ -707,6 +725,7 @@ def _validate_domain_fit(
     ``estimator.no_target == allowed`` (``how`` is the sentence that names
     that option in the error).
     """
+    _reject_nan_labels(y)
     X, y = validate_data(
         estimator, X, y, dtype=np.float64, y_numeric=False, ensure_min_samples=2,
         accept_sparse=accept_sparse,

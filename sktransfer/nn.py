@@ -121,6 +121,12 @@ class MLP(nn.Module):
         self.n_features_out = width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2:
+            raise ValueError(
+                f"MLP takes rows of features, 2-D (n_samples, n_features); got shape "
+                f"{tuple(x.shape)}. Flatten images into rows (X.reshape(len(X), -1)) "
+                "or use a ConvNet such as sktransfer.nn.ConvEncoder"
+            )
         return self.layers(x)
 
 
@@ -182,13 +188,22 @@ class ConvEncoder(nn.Module):
         self.n_features_out = int(n_features_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        how = (
+            "; set input_shape (module__input_shape in an estimator) to the images' "
+            "(channels, height, width): the default is (1, 28, 28)"
+        )
         if x.dim() == 2:
             if x.shape[1] != math.prod(self.input_shape):
                 raise ValueError(
                     f"ConvEncoder expects rows of {math.prod(self.input_shape)} "
-                    f"pixels for input_shape={self.input_shape}, got {x.shape[1]}"
+                    f"pixels for input_shape={self.input_shape}, got {x.shape[1]}{how}"
                 )
             x = x.reshape(-1, *self.input_shape)
+        elif x.dim() == 4 and tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(
+                f"ConvEncoder was built for images of shape input_shape={self.input_shape}, "
+                f"got {tuple(x.shape[1:])}{how}"
+            )
         return self.fc(self.conv(x))
 
 

@@ -261,3 +261,28 @@ def test_read_only_input_reaches_torch_as_a_writable_copy(estimator, torch_refus
     for method in ("predict", "predict_proba", "transform"):
         if hasattr(estimator, method):
             getattr(estimator, method)(X)
+
+
+# Estimators that read ``y == -1`` as unlabelled rows (or as target rows).
+_READS_UNLABELLED_ROWS = {
+    "CDANClassifier", "DANClassifier", "DANNClassifier", "DeepCORALClassifier",
+    "FineTuneClassifier", "ImportanceWeightedClassifier", "JDAClassifier", "LabelledOnly",
+    "MEDAClassifier", "ProgressiveNetClassifier", "CORAL", "EntropicOTMapping",
+    "GeodesicFlowKernel", "LinearOTMapping", "SubspaceAlignment", "TransferComponentAnalysis",
+}
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [e for e in _instances() if type(e).__name__ in _READS_UNLABELLED_ROWS],
+    ids=lambda e: type(e).__name__,
+)
+def test_nan_labels_get_the_unlabelled_mark_in_the_error(estimator):
+    # NaN is a common way to say "no label"; here it is -1, and the error says
+    # so (a transformer would otherwise take NaN rows as labelled source rows).
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 4)
+    y = (np.arange(40) % 2).astype(float)
+    y[::3] = np.nan
+    with pytest.raises(ValueError, match=r"y == -1, not NaN"):
+        estimator.fit(X, y)

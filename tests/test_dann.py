@@ -834,6 +834,25 @@ def test_module_that_does_not_fit_raises(small_moons, params, match):
 
 
 @pytest.mark.parametrize(
+    "params, match",
+    [
+        pytest.param({}, r"MLP takes rows of features.*Flatten images", id="default-mlp"),
+        pytest.param(
+            {"module": ConvEncoder},
+            r"built for images of shape input_shape=\(1, 28, 28\), got \(1, 4, 4\); "
+            "set input_shape \\(module__input_shape",
+            id="conv-encoder-default-shape",
+        ),
+    ],
+)
+def test_images_for_the_wrong_network_say_what_to_do(params, match):
+    X = np.random.RandomState(0).rand(40, 1, 4, 4).astype(np.float32)
+    y = np.r_[np.arange(20) % 2, -np.ones(20, int)]
+    with pytest.raises(ValueError, match=match):
+        DANNClassifier(max_epochs=1, **params).fit(X, y)
+
+
+@pytest.mark.parametrize(
     "params, error, match",
     [
         pytest.param(

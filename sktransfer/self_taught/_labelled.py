@@ -12,7 +12,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ..base import _clone_seeded, _labelled_mask, _WrappedClassifierMixin
+from ..base import (
+    _clone_seeded,
+    _labelled_mask,
+    _reject_nan_labels,
+    _WrappedClassifierMixin,
+)
 
 __all__ = ["LabelledOnly"]
 
@@ -87,6 +92,7 @@ class LabelledOnly(MetaEstimatorMixin, _WrappedClassifierMixin, BaseEstimator):
         self : LabelledOnly
             The fitted estimator.
         """
+        _reject_nan_labels(y)
         X, y = validate_data(
             self, X, y, accept_sparse=("csr", "csc"), dtype=None, ensure_all_finite=False,
             y_numeric=False,
