@@ -56,9 +56,9 @@ class DANNClassifier(_DeepDABase):
     lr_schedule : {"constant", "dann"}, default="constant"
         ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``,
         as in the paper. The default keeps it constant: on rotated moons
-        (35°, 5 seeds, standardised) the annealed rate gave 0.945 target
-        accuracy against 0.974, and with a two-layer MLP of 64 units 0.69
-        against 0.94: it ends the adversarial game too early.
+        (35°, 5 seeds, standardised) the annealed rate gave 0.943 target
+        accuracy against 0.982 (``benchmarks/bench_dann.py``): it ends the
+        adversarial game too early.
     no_target : {"raise", "source_only"}, default="raise"
         What to do when the training data has no target row: raise a
         ``ValueError`` (default, since adaptation without target data is
