@@ -1,6 +1,7 @@
 """Shallow domain adaptation: CORAL, linear OT, subspace alignment, GFK, TCA, importance weighting."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -190,13 +191,13 @@ def test_sinkhorn_meets_both_marginals_and_its_log_form_agrees(reg):
     rng = np.random.RandomState(0)
     cost = rng.uniform(0, 3, (40, 30))
     a, b = _uniform(40), rng.dirichlet(np.ones(30))
-    plan, n_iter, converged = _sinkhorn(a, b, cost, reg, 5000, 1e-12)
+    plan, n_iter, converged, _ = _sinkhorn(a, b, cost, reg, 5000, 1e-12)
     assert converged and n_iter < 5000
     np.testing.assert_allclose(plan.sum(axis=1), a, atol=1e-12)
     np.testing.assert_allclose(plan.sum(axis=0), b, atol=1e-12)
     # the same iterations on the log potentials (used when a row or a column
     # of the kernel vanishes)
-    log_plan, _, _ = _sinkhorn_log(a, b, (cost - cost.min()) / reg, reg, 5000, 1e-12)
+    log_plan, _, _, _ = _sinkhorn_log(a, b, (cost - cost.min()) / reg, reg, 5000, 1e-12)
     np.testing.assert_allclose(log_plan, plan, atol=1e-14)
     # it is the entropic optimum: the plan is diag(u) exp(-cost / reg) diag(v)
     ratio = plan / np.exp(-cost / reg)
@@ -216,7 +217,7 @@ def test_sinkhorn_takes_the_log_form_when_a_row_of_the_kernel_vanishes(monkeypat
     calls = []
     monkeypatch.setattr(_ot, "_sinkhorn_log", lambda *args: calls.append(1) or
                         _sinkhorn_log(*args))
-    plan, _, converged = _ot._sinkhorn(a, b, cost, 0.01, 5000, 1e-9)
+    plan, _, converged, _ = _ot._sinkhorn(a, b, cost, 0.01, 5000, 1e-9)
     assert calls and converged and np.isfinite(plan).all()
     np.testing.assert_allclose(plan.sum(axis=1), a, atol=1e-9)
     np.testing.assert_allclose(plan.sum(axis=0), b, atol=1e-12)
@@ -234,16 +235,156 @@ def test_sinkhorn_between_its_two_limits():
     cost = rng.uniform(0, 1, (20, 20))
     a = b = _uniform(20)
     # a large reg: the independent coupling a b^T
-    wide, _, _ = _sinkhorn(a, b, cost, 1e3, 1000, 1e-12)
+    wide, _, _, _ = _sinkhorn(a, b, cost, 1e3, 1000, 1e-12)
     np.testing.assert_allclose(wide, np.outer(a, b), rtol=1e-2)
     # a small reg: the optimal assignment (a permutation)
     from scipy.optimize import linear_sum_assignment
 
     # (a cost spread of 331 times reg: Sinkhorn converges slowly there, but
     # 20000 iterations put 99.6% of each row's mass on its assigned column)
-    sharp, _, _ = _sinkhorn(a, b, cost, 3e-3, 20000, 1e-9)
+    sharp, _, _, _ = _sinkhorn(a, b, cost, 3e-3, 20000, 1e-9)
     rows, cols = linear_sum_assignment(cost)
     assert np.all(sharp[rows, cols] * 20 > 0.99)
+
+
+def _translation_problem():
+    """30 Gaussian rows and their copies shifted by (1, 0), the cost over its median."""
+    rng = np.random.RandomState(0)
+    Xs = rng.normal(size=(30, 2))
+    Xt = Xs[rng.permutation(30)] + [1.0, 0.0]
+    cost = ((Xs[:, None] - Xt[None]) ** 2).sum(axis=2)
+    return Xs, Xt, cost / np.median(cost)
+
+
+@pytest.mark.parametrize("reg", [0.1, 0.01])
+def test_sinkhorn_warm_started_or_annealed_gives_the_cold_plan(reg):
+    # The fixed point does not depend on the start: from the potentials of
+    # another cost, or through the annealing stages, the plan is the cold one.
+    from sktransfer.domain_adaptation import _ot
+
+    rng = np.random.RandomState(1)
+    cost = rng.uniform(0, 3, (40, 30))
+    a, b = _uniform(40), rng.dirichlet(np.ones(30))
+    cold, n_cold, converged, g = _sinkhorn(a, b, cost, reg, 100000, 1e-12)
+    assert converged
+    # the potentials g are in the cost's units: the plan is exp((f + g - cost) / reg)
+    f = reg * np.log(a / np.exp((g[None, :] - cost) / reg).sum(axis=1))
+    np.testing.assert_allclose(np.exp((f[:, None] + g[None, :] - cost) / reg), cold,
+                               rtol=1e-9, atol=1e-15)
+    # warm: from the potentials of a perturbed cost with another minimum (the
+    # kernel's shift changes), and from the log form
+    other = cost + rng.uniform(0, 0.5, cost.shape) + 1.0
+    _, _, _, g_other = _sinkhorn(a, b, other, reg, 100000, 1e-12)
+    warm, _, converged, _ = _sinkhorn(a, b, cost, reg, 100000, 1e-12, g_other)
+    assert converged
+    np.testing.assert_allclose(warm, cold, atol=1e-13)
+    shifted = (cost - cost.min()) / reg
+    warm_log, _, converged, g_log = _sinkhorn_log(a, b, shifted, reg, 100000, 1e-12, g_other)
+    assert converged
+    np.testing.assert_allclose(warm_log, cold, atol=1e-13)
+    np.testing.assert_allclose(g_log - g_log[0], g - g[0], atol=1e-9)
+    # restarted from its own potentials, it stops at the first check
+    _, n_again, converged, _ = _sinkhorn(a, b, cost, reg, 100000, 1e-12, g)
+    assert converged and n_again == 10
+    # annealed: the stages' iterations count, the plan is the same
+    annealed, n_annealed, converged, _ = _ot._sinkhorn_annealed(a, b, cost, reg, 100000, 1e-12)
+    assert converged
+    np.testing.assert_allclose(annealed, cold, atol=1e-13)
+    regs = _ot._anneal_regs(cost, reg)
+    assert regs[-1] == reg and len(regs) == (1 if reg == 0.1 else 3)
+    if len(regs) == 1:  # (spread 3 = 30 reg: no annealing)
+        assert n_annealed == n_cold
+
+
+def test_sinkhorn_annealing_converges_at_a_small_reg():
+    # 30 rows and their shifted copies at reg 0.01 (a cost spread of 1043
+    # reg): the cold Sinkhorn takes 93 830 iterations; annealed, 8 570, and
+    # the same plan to the tolerance
+    from sktransfer.domain_adaptation import _ot
+
+    _, _, cost = _translation_problem()
+    a = _uniform(30)
+    _, n_cold, converged, _ = _sinkhorn(a, a, cost, 0.01, 10000, 1e-5)
+    assert not converged and n_cold == 10000
+    plan, n_iter, converged, _ = _ot._sinkhorn_annealed(a, a, cost, 0.01, 10000, 1e-5)
+    assert converged and n_iter < 10000
+    assert np.abs(plan.sum(axis=1) - a).sum() < 1e-5
+    np.testing.assert_allclose(plan.sum(axis=0), a, atol=1e-12)
+    # max_iter bounds all the stages together: the earlier ones take half of it
+    # at most, the last one the rest
+    short, n_short, converged, _ = _ot._sinkhorn_annealed(a, a, cost, 0.01, 101, 1e-5)
+    assert not converged and n_short == 101 and np.isfinite(short).all()
+
+
+def test_sinkhorn_goes_to_the_log_form_when_its_scalings_overflow(monkeypatch):
+    # At reg 0.001 on the translation problem the kernel passes the log form's
+    # test, yet the scalings overflow within 1000 iterations (the plan was
+    # NaN): the log form takes over from the same start.
+    from sktransfer.domain_adaptation import _ot
+
+    _, _, cost = _translation_problem()
+    a = _uniform(30)
+    calls = []
+    monkeypatch.setattr(_ot, "_sinkhorn_log", lambda *args: calls.append(1) or
+                        _sinkhorn_log(*args))
+    plan, n_iter, _, _ = _ot._sinkhorn(a, a, cost, 0.001, 1000, 1e-5)
+    assert calls and n_iter == 1000 and np.isfinite(plan).all()
+    np.testing.assert_allclose(plan.sum(axis=0), a, atol=1e-12)
+
+
+def test_entropic_ot_converges_at_a_small_reg_by_annealing():
+    Xs, Xt, _ = _translation_problem()
+    X, y = np.r_[Xs, Xt], np.r_[np.zeros(30, int), -np.ones(30, int)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ot = EntropicOTMapping(reg=0.01, max_iter=10000).fit(X, y)
+    assert ot.n_iter_ < 10000
+    # (the rows go near their shifted copies: reg 0.01 still blurs a little)
+    np.testing.assert_allclose(ot.displacements_, np.tile([1.0, 0.0], (30, 1)), atol=0.1)
+    # cold, without annealing (the solver before), it stopped at max_iter
+    cold = type("ColdOT", (EntropicOTMapping,), {"_anneal": False, "_warm_start": False})
+    with pytest.warns(ConvergenceWarning, match="did not reach tol"):
+        cold(reg=0.01, max_iter=10000).fit(X, y)
+
+
+def test_entropic_ot_class_penalty_warm_start_keeps_the_map():
+    # Each majorisation step starts from the last one's potentials: the same
+    # coupling and map as the cold steps, in fewer iterations
+    X, y, d = make_rotated_moons(60, 60, angle=90, random_state=0)
+    ym = mask_target_labels(y, d)
+    cold = type("ColdOT", (EntropicOTMapping,), {"_anneal": False, "_warm_start": False})
+    before = cold(class_reg=1.0, tol=1e-10, max_iter=100000).fit(X, ym)
+    after = EntropicOTMapping(class_reg=1.0, tol=1e-10, max_iter=100000).fit(X, ym)
+    np.testing.assert_allclose(after.coupling_, before.coupling_, atol=1e-10)
+    np.testing.assert_allclose(after.transform_source(X), before.transform_source(X), atol=1e-8)
+    assert after.n_iter_ < before.n_iter_
+
+
+def test_entropic_ot_n_iter_counts_every_iteration(monkeypatch):
+    # n_iter_ is the sum over the solves of fit (the plain one and the 10
+    # majorisation steps with class_reg > 0), each of at most max_iter
+    from sktransfer.domain_adaptation import _ot
+
+    X, y, d = make_rotated_moons(60, 60, angle=90, random_state=0)
+    ym = mask_target_labels(y, d)
+    spent = []
+
+    def counted(*args):
+        result = _sinkhorn(*args)
+        spent.append(result[1])
+        return result
+
+    monkeypatch.setattr(_ot, "_sinkhorn", counted)
+    plain = EntropicOTMapping(reg=0.01).fit(X, ym)
+    assert len(spent) > 1  # annealed (a spread over 100 reg)
+    assert plain.n_iter_ == sum(spent) <= 1000
+    spent.clear()
+    grouped = EntropicOTMapping(class_reg=1.0).fit(X, ym)
+    assert grouped.n_iter_ == sum(spent) and len(spent) == 1 + 10
+    spent.clear()
+    with pytest.warns(ConvergenceWarning):
+        short = EntropicOTMapping(reg=0.01, class_reg=1.0, max_iter=15).fit(X, ym)
+    assert short.n_iter_ == sum(spent) <= 11 * 15
 
 
 def test_entropic_ot_moves_source_rows_onto_the_target_rows():
