@@ -175,8 +175,13 @@ def test_a_failed_candidate_is_left_out_and_never_picked(failure):
 
 
 def test_every_candidate_failing_raises():
+    # The first candidate's own error is raised; a warning lists every failure
+    # first, so that a grid failing for different reasons shows them all.
     X, ym, _, _ = _data(30)
-    with pytest.raises(FloatingPointError, match="training loss became nan"):
+    with (
+        pytest.warns(FitFailedWarning, match=r"(?s)All 2 candidates failed.*'C': 0.1.*'C': 1.0"),
+        pytest.raises(FloatingPointError, match="training loss became nan"),
+    ):
         EnsembleValidationSearch(_Unstable(failure="fit"), {"C": [0.1, 1.0]}).fit(X, ym)
 
 

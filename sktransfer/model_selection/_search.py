@@ -97,7 +97,8 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
         as its agreement and warns with
         :class:`~sklearn.exceptions.FitFailedWarning`, as ``GridSearchCV``
         does. A failed candidate is never picked, and with ``nan`` it ranks
-        last. When every candidate fails, ``fit`` raises the first one's error.
+        last. When every candidate fails, ``fit`` warns with the list of the
+        failures and raises the first one's error.
     n_jobs : int, default=None
         Candidates fitted in parallel (joblib); None means 1.
 
@@ -242,13 +243,21 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
         )
         ok = np.array([error is None for *_, error in out])
         errors = [(params, error) for params, (*_, error) in zip(candidates, out) if error is not None]
-        if not ok.any():  # nothing to compare: the error of the first candidate
-            raise errors[0][1]
         if errors:
+            failures = "\n".join(
+                f"{params}: {type(error).__name__}: {error}" for params, error in errors
+            )
+            if not ok.any():  # nothing to compare: each failure said, the first one raised
+                warnings.warn(
+                    f"All {len(candidates)} candidates failed; the first one's error follows. "
+                    f"The failures:\n{failures}",
+                    FitFailedWarning,
+                    stacklevel=2,
+                )
+                raise errors[0][1]
             warnings.warn(
                 f"Candidates that failed ({len(errors)} of {len(candidates)}) are left out of "
-                f"the ensemble, with agreement {self.error_score}:\n"
-                + "\n".join(f"{params}: {type(error).__name__}: {error}" for params, error in errors),
+                f"the ensemble, with agreement {self.error_score}:\n{failures}",
                 FitFailedWarning,
                 stacklevel=2,
             )
