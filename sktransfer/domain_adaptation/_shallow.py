@@ -188,7 +188,9 @@ class _DomainTransformerMixin(TransformerMixin):
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_components)
-            Rows mapped by the source map.
+            Rows mapped by the source map. A NumPy array whatever
+            ``set_output`` says: as in scikit-learn, ``set_output`` applies to
+            ``transform`` and ``fit_transform`` only.
         """
         check_is_fitted(self)
         X = self._validated(X)
