@@ -53,7 +53,11 @@ class JDAClassifier(
     estimator : classifier, default=None
         Fitted (as a clone) on the projected labelled rows, to pseudo-label
         the target rows and to predict. None means
-        ``KNeighborsClassifier(n_neighbors=1)``.
+        ``KNeighborsClassifier(n_neighbors=1)``, whose ``predict_proba`` is
+        one-hot: the unsupervised scorers that read probabilities (e.g.
+        :func:`~sktransfer.model_selection.prediction_entropy_scorer`) then
+        see the labels only. To tune JDA with them, pass a classifier with
+        graded probabilities, such as ``LogisticRegression()``.
     n_components : int, default=30
         Number of projection directions; at most the number of features
         (``kernel="linear"``) or of training rows (``kernel="rbf"``). The
