@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import rbf_kernel
-from sklearn.model_selection import cross_val_score
+from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
@@ -624,6 +624,14 @@ def test_importance_weighting_needs_an_estimator_taking_sample_weight(monkeypatc
     monkeypatch.setattr(_reweight, "_discriminator_weights", lambda *a: pytest.fail("weighted"))
     with pytest.raises(ValueError, match="KNeighborsClassifier.fit takes no sample_weight"):
         ImportanceWeightedClassifier(KNeighborsClassifier()).fit(X, ym)
+    monkeypatch.undo()
+    # a fit(X, y, **params) passes sample_weight on: a search is not refused, and
+    # the weights reach the model it refits
+    search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3)
+    searched = ImportanceWeightedClassifier(search, random_state=0).fit(X, ym)
+    best_c = searched.estimator_.best_params_["C"]
+    direct = ImportanceWeightedClassifier(LogisticRegression(C=best_c), random_state=0).fit(X, ym)
+    np.testing.assert_allclose(searched.estimator_.best_estimator_.coef_, direct.estimator_.coef_)
 
 
 class _RecordsSparseInput(LogisticRegression):
