@@ -624,11 +624,24 @@ def _reject_nan_labels(y) -> None:
     if y is None or sp.issparse(y):
         return
     values = np.asarray(y)
-    if values.dtype.kind == "f" and np.isnan(values).any():
+    if values.dtype.kind == "f":
+        n_missing = int(np.isnan(values).sum())
+        how = "y = np.where(np.isnan(y), -1, y)"
+    elif values.dtype.kind == "O":  # string labels with gaps: NaN or pandas.NA
+        n_missing = sum(
+            (isinstance(v, numbers.Real) and math.isnan(v)) or type(v).__name__ == "NAType"
+            for v in values.ravel()
+        )
+        how = (
+            "encode the labels of the other rows as integers (e.g. with "
+            "sklearn.preprocessing.LabelEncoder) and give the missing ones -1"
+        )
+    else:
+        return
+    if n_missing:
         raise ValueError(
-            f"y contains NaN ({int(np.isnan(values).sum())} rows). sktransfer marks "
-            "unlabelled rows with y == -1, not NaN: replace them first, e.g. "
-            "y = np.where(np.isnan(y), -1, y)"
+            f"y contains NaN ({n_missing} rows). sktransfer marks "
+            f"unlabelled rows with y == -1, not NaN: replace them first: {how}"
         )
 
 

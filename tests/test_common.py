@@ -269,6 +269,7 @@ _READS_UNLABELLED_ROWS = {
     "FineTuneClassifier", "ImportanceWeightedClassifier", "JDAClassifier", "LabelledOnly",
     "MEDAClassifier", "ProgressiveNetClassifier", "CORAL", "EntropicOTMapping",
     "GeodesicFlowKernel", "LinearOTMapping", "SubspaceAlignment", "TransferComponentAnalysis",
+    "MultiTaskClassifier",
 }
 
 
@@ -277,12 +278,16 @@ _READS_UNLABELLED_ROWS = {
     [e for e in _instances() if type(e).__name__ in _READS_UNLABELLED_ROWS],
     ids=lambda e: type(e).__name__,
 )
-def test_nan_labels_get_the_unlabelled_mark_in_the_error(estimator):
+@pytest.mark.parametrize("labels", ["float", "strings"])
+def test_nan_labels_get_the_unlabelled_mark_in_the_error(estimator, labels):
     # NaN is a common way to say "no label"; here it is -1, and the error says
     # so (a transformer would otherwise take NaN rows as labelled source rows).
+    # String labels with gaps are an object array holding NaN.
     rng = np.random.RandomState(0)
     X = rng.randn(40, 4)
     y = (np.arange(40) % 2).astype(float)
+    if labels == "strings":
+        y = np.array(["cat", "dog"] * 20, dtype=object)
     y[::3] = np.nan
-    with pytest.raises(ValueError, match=r"y == -1, not NaN"):
+    with pytest.raises(ValueError, match=r"\(14 rows\).*y == -1, not NaN"):
         estimator.fit(X, y)

@@ -29,6 +29,7 @@ from ..base import (
     _check_int_ids,
     _labelled_mask,
     _probe_module,
+    _reject_nan_labels,
 )
 from ..nn import MLP
 
@@ -432,6 +433,7 @@ class MultiTaskClassifier(ClassifierMixin, TransferNetBase):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
             )
+        _reject_nan_labels(y)
         X, y = validate_data(
             self, X, y, dtype=np.float32, allow_nd=True, ensure_min_samples=2,
             multi_output=True, y_numeric=False, force_writeable=True,
