@@ -70,6 +70,10 @@ class GradientReversal(nn.Module):
 class MLP(nn.Module):
     """A multilayer perceptron: ``Linear`` + activation (+ dropout) per hidden layer.
 
+    It takes rows of features, a 2-D ``(n_samples, n_features_in)`` tensor,
+    and raises ``ValueError`` for anything else (images go through
+    :class:`ConvEncoder`, or are flattened first).
+
     Parameters
     ----------
     n_features_in : int
@@ -124,7 +128,7 @@ class MLP(nn.Module):
         if x.dim() != 2:
             raise ValueError(
                 f"MLP takes rows of features, 2-D (n_samples, n_features); got shape "
-                f"{tuple(x.shape)}. Flatten images into rows (X.reshape(len(X), -1)) "
+                f"{list(x.shape)}. Flatten images into rows (X.reshape(len(X), -1)) "
                 "or use a ConvNet such as sktransfer.nn.ConvEncoder"
             )
         return self.layers(x)

@@ -144,6 +144,16 @@ def test_mlp_shapes(hidden, n_outputs, width):
     assert mlp.n_features_out == width
 
 
+@pytest.mark.filterwarnings("ignore:.*:DeprecationWarning")  # TorchScript is deprecated
+def test_mlp_takes_rows_only_and_stays_scriptable():
+    # other shapes are refused in words, and the check keeps TorchScript working
+    mlp = MLP(n_features_in=3, hidden_layer_sizes=(4,))
+    with pytest.raises(ValueError, match=r"2-D .* got shape \[2, 5, 3\]"):
+        mlp(torch.zeros(2, 5, 3))
+    scripted = torch.jit.script(mlp)
+    torch.testing.assert_close(scripted(torch.ones(2, 3)), mlp(torch.ones(2, 3)))
+
+
 def test_mlp_feature_output_is_activated_and_logits_are_not():
     features = MLP(2, (8,), activation=nn.ReLU)
     assert isinstance(features.layers[-1], nn.ReLU)
