@@ -7,8 +7,9 @@ The toy problem of the DANN paper (Ganin et al., JMLR 2016): the source domain
 is two interleaving moons with their labels; the target domain is the same
 moons rotated by 50 degrees, without labels. A classifier trained on the
 source alone misclassifies the ends of the rotated moons. (At the paper's 35
-degrees the default network already gets about 0.93 of the target right
-without adaptation and DANN about 0.97; 50 degrees shows the effect better.)
+degrees, with standardised inputs, the default network already gets about
+0.93 of the target right without adaptation and DANN about 0.98, as
+``benchmarks/bench_dann.py`` measures; 50 degrees shows the effect better.)
 
 :class:`~sktransfer.DANNClassifier` trains a feature extractor, a label
 predictor and a domain classifier joined by a gradient reversal layer, so

@@ -671,7 +671,7 @@ class TransferComponentAnalysis(ClassNamePrefixFeaturesOutMixin, _DomainTransfor
     so new rows are embedded through the kernel against the training rows.
 
     Fitting costs ``O(n^3)`` time and ``O(n^2)`` memory in the number of
-    training rows (a few seconds at 2000 rows); ``transform`` keeps the
+    training rows; ``transform`` keeps the
     training rows.
 
     Within a :class:`~sklearn.pipeline.Pipeline` the final classifier must
