@@ -1,8 +1,10 @@
 """Sinkhorn in ``EntropicOTMapping``: warm starts and annealing of ``reg`` vs the cold solver.
 
-One run, side by side, the solver before (every solve started cold, from
+One run, side by side, the cold solver (every solve started cold, from
 ``u = v = 1``, at the target ``reg`` only: the private switches
-``_warm_start = False, _anneal = False``) and the solver now (each
+``_warm_start = False, _anneal = False``; it keeps the new fallback to the log
+form when the scalings overflow, without which the solver before this change
+returned a NaN coupling on the translation at ``reg`` 0.001) and the solver now (each
 majorisation step of the class penalty started from the last step's
 potentials; a cold solve whose cost spreads over more than 100 ``reg``
 annealed, ``reg`` halved stage by stage from the first ``reg`` against which
@@ -69,7 +71,7 @@ TRANSLATION_MAX_ITER = 100000
 
 
 class _ColdEntropicOT(EntropicOTMapping):
-    """The solver before: every Sinkhorn solve cold, at the target ``reg`` only."""
+    """Every Sinkhorn solve cold, at the target ``reg`` only (the overflow fallback kept)."""
 
     _warm_start = False
     _anneal = False
@@ -151,7 +153,9 @@ def main(argv=None):
     report(f"Command: `{command}`")
     report()
     report("Each cell: old / new. old = every Sinkhorn solve from u = v = 1 at the target "
-           "reg (the solver before); new = each class-penalty step started from the last "
+           "reg (the solver before this change, but with its new fallback to the log form where the "
+           "scalings overflow: without it, the translation at reg 0.001 gave a NaN coupling); "
+           "new = each class-penalty step started from the last "
            "step's potentials, a cold solve annealed (reg halved stage by stage) where the "
            "cost spreads over more than 100 reg. Iterations: n_iter_, every solve of the fit "
            "(1 + 10 majorisation steps with class_reg > 0), each of at most max_iter. "

@@ -40,11 +40,13 @@ _GROUP_EPS = 1e-3
 #: spread of 1043 reg: 93 830 iterations). Past ``_ANNEAL_SPREAD`` a cold
 #: solve first runs at ``reg / _ANNEAL_FACTOR^k``, down to ``reg``, each
 #: stage started from the last one's potentials and stopped at a row error
-#: of ``_ANNEAL_TOL`` (the start of the next, not the answer). Picked among
-#: factors 0.1 to 0.5, thresholds 10 to 100 and stage tolerances 1e-1 to
-#: 1e-3 on that problem at reg 0.03 to 0.001, on random costs and on the
-#: Amazon reviews: 93 830 iterations down to 8 570 at reg 0.01, 221 240 to
-#: 1 130 at 0.001, 740 to 250 on Amazon books to dvd (spread 145 reg). The
+#: of ``_ANNEAL_TOL`` (the start of the next, not the answer). Picked by
+#: trying a few factors (0.1 to 0.5), thresholds (10 to 100) and stage
+#: tolerances (1e-1 to 1e-3) on that problem, on random costs and on the
+#: Amazon reviews (that sweep is not kept as a benchmark). Measured by
+#: benchmarks/bench_sinkhorn.py: 93 830 iterations down to 8 570 at reg
+#: 0.01, not converged in 100 000 to 1 130 at 0.001, 740 to 250 on Amazon
+#: books to dvd (spread 145 reg). The
 #: last stage keeps Sinkhorn's rate at ``reg``: only its start is better.
 #: Below a spread of 100 reg, Sinkhorn takes tens to hundreds of iterations
 #: and annealing saved few or none.
@@ -60,7 +62,8 @@ def _sinkhorn(a, b, cost, reg, max_iter, tol, g=None):
     and ``b`` by Sinkhorn's alternate scaling; on a cost whose spread is large
     against ``reg`` (where a row or column of the kernel ``exp(-cost / reg)``
     has only vanishing entries), the same iterations on the logarithms of
-    the scalings, about 20 times slower. Stops
+    the scalings, many times slower (a log-sum-exp per entry instead of a
+    matrix product). Stops
     when the row marginals are within ``tol`` (L1) of ``a``; the column
     marginals are exact after each iteration.
 
@@ -235,9 +238,9 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
     tol : float, default=1e-5
         Stop when the coupling's source marginal is within ``tol`` (L1) of
         the uniform weights: at most that share of the mass is misplaced. On
-        the standardised Amazon reviews (2000 rows per domain) the default
-        ``reg`` gets there in 230 to 940 iterations without annealing (250
-        with it, on books to dvd).
+        the standardised Amazon reviews books to dvd (2000 rows per domain)
+        the default ``reg`` gets there in 250 iterations (740 without
+        annealing; ``benchmarks/bench_sinkhorn.py``).
     single_domain : {"raise", "fit"}, default="raise"
         What to do when fit sees one domain only: raise a ``ValueError``, or
         couple those rows with themselves.
