@@ -83,16 +83,19 @@ def test_check_sample_domain_errors(sample_domain, n, error, match):
         (np.array([3, -1, 7], dtype=object), [True, False, True]),
         (np.array([np.int64(-1), 4], dtype=object), [False, True]),
         (np.array(["a", "b"]), [True, True]),
-        (
-            np.array(["a", "-1"], dtype=object),
-            [True, True],
-        ),  # the string "-1" is a label
         (np.array([-1, -1]), [False, False]),
     ],
 )
 def test_labelled_mask(y, expected):
     assert_array_equal(_labelled_mask(y), expected)
     assert UNLABELLED == -1
+
+
+@pytest.mark.parametrize("dtype", [object, str, bytes])
+def test_labelled_mask_refuses_the_string_minus_one(dtype):
+    # neither a class nor the mark: most likely the mark read from a text file
+    with pytest.raises(ValueError, match="string '-1' \\(1 rows\\)"):
+        _labelled_mask(np.array(["a", "-1"], dtype=dtype))
 
 
 def test_labelled_mask_refuses_strings_mixed_with_minus_one():

@@ -291,3 +291,19 @@ def test_nan_labels_get_the_unlabelled_mark_in_the_error(estimator, labels):
     y[::3] = np.nan
     with pytest.raises(ValueError, match=r"\(14 rows\).*y == -1, not NaN"):
         estimator.fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [e for e in _instances() if type(e).__name__ in _READS_UNLABELLED_ROWS],
+    ids=lambda e: type(e).__name__,
+)
+@pytest.mark.parametrize("dtype", [str, object])
+def test_string_minus_one_is_not_taken_for_a_class(estimator, dtype):
+    # Labels read from a text file come as strings; "-1" there is almost surely
+    # the unlabelled mark, which would otherwise become a third class.
+    X = np.random.RandomState(0).randn(40, 4)
+    y = np.array(["0", "1"] * 10 + ["-1"] * 20, dtype=dtype)
+    with pytest.raises(ValueError, match=r"string '-1' \(20 rows\).*y.astype\(int\)"):
+        estimator.fit(X, y)
+
