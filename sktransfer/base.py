@@ -648,15 +648,23 @@ def _reject_nan_labels(y) -> None:
 def _labelled_mask(y: np.ndarray) -> np.ndarray:
     """True where ``y`` holds a class label, False where it is ``-1``."""
     if y.dtype.kind in "OUS":
-        n_text_mark = sum(isinstance(v, (str, bytes)) and v in ("-1", b"-1") for v in y)
+        if y.dtype.kind in "US":  # text only: no integer -1 can be in there
+            n_text_mark = int((y == ("-1" if y.dtype.kind == "U" else b"-1")).sum())
+        else:
+            n_text_mark = sum(isinstance(v, (str, bytes)) and v in ("-1", b"-1") for v in y)
         if n_text_mark:
             raise ValueError(
                 f"y holds the string '-1' ({n_text_mark} rows): sktransfer marks unlabelled "
                 "rows with the integer -1 and would take '-1' for a class. If the labels "
-                "are numbers read as text, convert them (y = y.astype(int)); if they are "
-                "names, encode them as integers (e.g. with sklearn.preprocessing."
-                "LabelEncoder on the labelled rows) and mark the unlabelled rows with -1"
+                "are numbers read as text and '-1' means unlabelled, convert them "
+                "(y = y.astype(int)); if '-1' is a class (e.g. labels -1/+1), map it to "
+                "another value first, or the rows of that class become unlabelled; if "
+                "the labels are names, encode them as integers (e.g. with sklearn."
+                "preprocessing.LabelEncoder on the labelled rows) and mark the "
+                "unlabelled rows with -1"
             )
+        if y.dtype.kind in "US":
+            return np.ones(len(y), dtype=bool)
         is_unlabelled = np.array(
             [isinstance(v, numbers.Number) and not isinstance(v, bool) and v == UNLABELLED for v in y]
         )

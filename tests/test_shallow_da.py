@@ -632,6 +632,21 @@ def test_importance_weighting_needs_an_estimator_taking_sample_weight(monkeypatc
     best_c = searched.estimator_.best_params_["C"]
     direct = ImportanceWeightedClassifier(LogisticRegression(C=best_c), random_state=0).fit(X, ym)
     np.testing.assert_allclose(searched.estimator_.best_estimator_.coef_, direct.estimator_.coef_)
+    unweighted = LogisticRegression(C=best_c).fit(X[ym != -1], ym[ym != -1])
+    assert np.abs(unweighted.coef_ - direct.estimator_.coef_).max() > 1e-3
+    # ... and one that does not pass it on gets the weights refused in words
+    with pytest.raises(TypeError, match=r"_DropsSampleWeight.fit refused it: .*sample_weight"):
+        ImportanceWeightedClassifier(_DropsSampleWeight(), random_state=0).fit(X, ym)
+
+
+class _DropsSampleWeight(LogisticRegression):
+    """A classifier whose ``fit(**params)`` hands its params to a fit that refuses them."""
+
+    def fit(self, X, y, **params):
+        return self._inner_fit(X, y, **params)
+
+    def _inner_fit(self, X, y):
+        return super().fit(X, y)
 
 
 class _RecordsSparseInput(LogisticRegression):

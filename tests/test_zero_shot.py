@@ -262,6 +262,17 @@ def test_table_with_nan(kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("unseen_name", [-1, "-1"])
+def test_a_class_named_like_the_unlabelled_mark_is_refused(kind, unseen_name):
+    # it could be predicted but not scored: score drops the rows labelled -1
+    param = "class_attributes" if kind == "dap" else "class_embeddings"
+    names = [*range(len(TABLE) - 1), unseen_name]
+    table = {name: row for name, row in zip(names, TABLE)}
+    with pytest.raises(ValueError, match=rf"{param} names a class -1 .*rename that class"):
+        _make(kind).set_params(**{param: table}).fit(X_SEEN, Y_SEEN)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_fewer_than_two_candidates(kind):
     param = "class_attributes" if kind == "dap" else "class_embeddings"
     clf = _make(kind).set_params(**{param: TABLE[:7]})  # only class 6 unseen

@@ -286,7 +286,9 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
     ----------
     estimator : classifier, default=None
         Fitted (as a clone) on the labelled rows with ``sample_weight``; it
-        must accept ``sample_weight`` in ``fit``. None means
+        must accept ``sample_weight`` in ``fit`` (refused at the start of
+        ``fit`` otherwise), and a ``fit(**params)`` (a search, a
+        meta-estimator) must pass it on to the model it fits. None means
         :class:`~sklearn.linear_model.LogisticRegression`.
     weighting : {"discriminator", "kmm", "kliep"}, default="discriminator"
         How to estimate the density ratio. ``"discriminator"``: the odds of a
@@ -533,7 +535,18 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         if y_fit.dtype == object:
             y_fit = np.asarray(y_fit.tolist())
         estimator = _clone_seeded(estimator, self.random_state)
-        self.estimator_ = estimator.fit(X[fit_rows], y_fit, sample_weight=sample_weight[fit_rows])
+        try:
+            self.estimator_ = estimator.fit(
+                X[fit_rows], y_fit, sample_weight=sample_weight[fit_rows]
+            )
+        except TypeError as exc:  # a fit(**params) that does not pass it on
+            if "sample_weight" not in str(exc):
+                raise
+            raise TypeError(
+                "ImportanceWeightedClassifier hands the importance weights to "
+                f"estimator.fit as sample_weight, and {type(estimator).__name__}.fit "
+                f"refused it: {exc}"
+            ) from exc
         self.classes_ = self.estimator_.classes_
         return self
 
