@@ -645,39 +645,48 @@ def _reject_nan_labels(y) -> None:
         )
 
 
+def _is_mark(label) -> bool:
+    """Whether one label of an object array is the unlabelled mark, the number -1."""
+    return isinstance(label, numbers.Number) and not isinstance(label, bool) and label == UNLABELLED
+
+
+def _is_text_mark(label) -> bool:
+    """Whether one label is the string ``'-1'``: the mark read as text, never taken."""
+    return isinstance(label, (str, bytes)) and label in ("-1", b"-1")
+
+
 def _labelled_mask(y: np.ndarray) -> np.ndarray:
     """True where ``y`` holds a class label, False where it is ``-1``."""
-    if y.dtype.kind in "OUS":
-        if y.dtype.kind in "US":  # text only: no integer -1 can be in there
-            n_text_mark = int((y == ("-1" if y.dtype.kind == "U" else b"-1")).sum())
-        else:
-            n_text_mark = sum(isinstance(v, (str, bytes)) and v in ("-1", b"-1") for v in y)
-        if n_text_mark:
-            raise ValueError(
-                f"y holds the string '-1' ({n_text_mark} rows): sktransfer marks unlabelled "
-                "rows with the integer -1 and would take '-1' for a class. If the labels "
-                "are numbers read as text and '-1' means unlabelled, convert them "
-                "(y = y.astype(int)); if '-1' is a class (e.g. labels -1/+1), map it to "
-                "another value first, or the rows of that class become unlabelled; if "
-                "the labels are names, encode them as integers (e.g. with sklearn."
-                "preprocessing.LabelEncoder on the labelled rows) and mark the "
-                "unlabelled rows with -1"
-            )
-        if y.dtype.kind in "US":
-            return np.ones(len(y), dtype=bool)
-        is_unlabelled = np.array(
-            [isinstance(v, numbers.Number) and not isinstance(v, bool) and v == UNLABELLED for v in y]
+    kind = y.dtype.kind
+    if kind not in "OUS":
+        return y != UNLABELLED
+    if kind == "O":
+        n_text_mark = sum(_is_text_mark(v) for v in y)
+    else:  # text only (one comparison; no number can be the mark here)
+        n_text_mark = int((y == ("-1" if kind == "U" else b"-1")).sum())
+    if n_text_mark:
+        raise ValueError(
+            f"y holds the string '-1' ({n_text_mark} rows): sktransfer marks unlabelled "
+            "rows with the integer -1 and would take '-1' for a class. If the labels "
+            "are numbers read as text and '-1' means unlabelled, convert them "
+            "(y = y.astype(int)); if '-1' is a class (e.g. labels -1/+1), map it to "
+            "another value first, or the rows of that class become unlabelled; if "
+            "the labels are names, encode them as integers (e.g. with sklearn."
+            "preprocessing.LabelEncoder on the labelled rows) and mark the "
+            "unlabelled rows with -1"
         )
-        if is_unlabelled.any() and not is_unlabelled.all():
-            others = y[~is_unlabelled]
-            if any(isinstance(v, str) for v in others):
-                raise TypeError(
-                    "y mixes string labels with -1 for unlabelled rows; encode the "
-                    "labels as integers first (e.g. with sklearn.preprocessing."
-                    "LabelEncoder on the labelled rows) and keep -1 for unlabelled rows"
-                )
-        return ~is_unlabelled
-    return y != UNLABELLED
+    if kind != "O":
+        return np.ones(len(y), dtype=bool)
+    is_unlabelled = np.array([_is_mark(v) for v in y])
+    if is_unlabelled.any() and not is_unlabelled.all():
+        others = y[~is_unlabelled]
+        if any(isinstance(v, str) for v in others):
+            raise TypeError(
+                "y mixes string labels with -1 for unlabelled rows; encode the "
+                "labels as integers first (e.g. with sklearn.preprocessing."
+                "LabelEncoder on the labelled rows) and keep -1 for unlabelled rows"
+            )
+    return ~is_unlabelled
 
 
 def _check_int_ids(ids, name: str, n_samples: int, id_name: str, meaning: str = "") -> np.ndarray:

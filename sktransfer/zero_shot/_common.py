@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ..base import UNLABELLED, _labelled_mask, _labelled_rows
+from ..base import _is_mark, _is_text_mark, _labelled_mask, _labelled_rows
 
 _MODES = ("zsl", "gzsl")
 
@@ -68,11 +68,7 @@ def _check_class_table(table, name: str) -> tuple[np.ndarray, np.ndarray]:
         )
     if len(values) < 2:
         raise ValueError(f"{name} must describe at least two classes, got {len(values)}")
-    if any(
-        (isinstance(n, numbers.Number) and not isinstance(n, bool) and n == UNLABELLED)
-        or (isinstance(n, (str, bytes)) and n in ("-1", b"-1"))
-        for n in names
-    ):
+    if any(_is_mark(n) or _is_text_mark(n) for n in names):
         raise ValueError(
             f"{name} names a class -1 (or '-1'), sktransfer's mark for unlabelled rows: "
             "its rows could not be told from unlabelled ones; rename that class"
