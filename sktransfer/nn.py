@@ -134,6 +134,13 @@ class MLP(nn.Module):
         return self.layers(x)
 
 
+# What ConvEncoder's shape errors tell the user to do.
+_INPUT_SHAPE_HINT = (
+    "; set input_shape (module__input_shape in an estimator) to the images' "
+    "(channels, height, width): the default is (1, 28, 28)"
+)
+
+
 class ConvEncoder(nn.Module):
     """A small LeNet-style ConvNet feature extractor for images.
 
@@ -192,21 +199,18 @@ class ConvEncoder(nn.Module):
         self.n_features_out = int(n_features_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        how = (
-            "; set input_shape (module__input_shape in an estimator) to the images' "
-            "(channels, height, width): the default is (1, 28, 28)"
-        )
         if x.dim() == 2:
             if x.shape[1] != math.prod(self.input_shape):
                 raise ValueError(
                     f"ConvEncoder expects rows of {math.prod(self.input_shape)} "
-                    f"pixels for input_shape={self.input_shape}, got {x.shape[1]}{how}"
+                    f"pixels for input_shape={self.input_shape}, got {x.shape[1]}"
+                    f"{_INPUT_SHAPE_HINT}"
                 )
             x = x.reshape(-1, *self.input_shape)
         elif x.dim() == 4 and tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(
                 f"ConvEncoder was built for images of shape input_shape={self.input_shape}, "
-                f"got {tuple(x.shape[1:])}{how}"
+                f"got {tuple(x.shape[1:])}{_INPUT_SHAPE_HINT}"
             )
         return self.fc(self.conv(x))
 

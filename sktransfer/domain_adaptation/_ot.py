@@ -115,7 +115,9 @@ def _sinkhorn_log(a, b, shifted, reg, max_iter, tol, g=None):
     """
     log_a, log_b = np.log(a), np.log(b)
     g = np.zeros_like(b) if g is None else g / reg
-    f = log_a - logsumexp(g[None, :] - shifted, axis=1)  # the plan if max_iter is 0
+    if max_iter <= 0:  # no iteration left (a fallback at the end of the budget): the start's plan
+        f = log_a - logsumexp(g[None, :] - shifted, axis=1)
+        return np.exp(f[:, None] + g[None, :] - shifted), 0, False, reg * g
     for n_iter in range(1, max_iter + 1):
         f = log_a - logsumexp(g[None, :] - shifted, axis=1)
         g = log_b - logsumexp(f[:, None] - shifted, axis=0)
