@@ -121,13 +121,29 @@ class TransferNetBase(BaseEstimator):
             if k.startswith(start)
         }
 
+    def _train_batch_size(self) -> tuple[str, int]:
+        """The training batch size in use and the parameter that sets it.
+
+        ``iterator_train__batch_size``, when given, overrides ``batch_size``
+        (as in skorch).
+        """
+        override = self._params_for("iterator_train")
+        if "batch_size" in override:
+            return "iterator_train__batch_size", override["batch_size"]
+        return "batch_size", self.batch_size
+
     # ------------------------------------------------------------------
     # validation
     # ------------------------------------------------------------------
     def _check_common_params(self) -> None:
         """Validate the parameters every net estimator has, before training."""
         self._check_prefixed_params()
-        _check_positive_ints(self, ("max_epochs", "batch_size"))
+        batch_overrides = [
+            name
+            for name in self._prefixed_param_names()
+            if name in ("iterator_train__batch_size", "iterator_valid__batch_size")
+        ]
+        _check_positive_ints(self, ("max_epochs", "batch_size", *batch_overrides))
         if not isinstance(self.lr, numbers.Real) or isinstance(self.lr, bool) or not self.lr > 0:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if not (isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer)):

@@ -184,6 +184,44 @@ def test_scorer_without_target_rows(scorer):
         scorer(clf, X, ym, sample_domain=d[:-1])
 
 
+@pytest.mark.parametrize("scorer", SCORERS, ids=lambda s: s.__name__)
+def test_scorer_refuses_a_model_that_learnt_the_mark_as_a_class(scorer):
+    # A plain classifier fit on all rows takes y == -1 for a class: every score of it
+    # would measure a wrong model, so the scorers say so.
+    X, ym, _, _ = _data(20)
+    plain = LogisticRegression().fit(X, ym)
+    assert -1 in plain.classes_
+    with pytest.raises(ValueError, match="has learnt -1 as a class.*LabelledOnly"):
+        scorer(plain, X, ym)
+
+
+def test_circular_validation_refuses_a_reverse_fit_that_learns_the_mark():
+    # fit on the labelled rows only, the model is fine, but its clone, refit on rows
+    # with y == -1, is not: the scorer needs an estimator that leaves those rows out
+    X, ym, _, _ = _data(20)
+    source_only = LogisticRegression().fit(X[ym != -1], ym[ym != -1])
+    with pytest.raises(ValueError, match="its reverse fit .* has learnt|reverse fit was given"):
+        circular_validation_scorer(source_only, X, ym)
+    assert 0 <= circular_validation_scorer(LabelledOnly(LogisticRegression()).fit(X, ym), X, ym) <= 1
+
+
+def test_mixed_sample_scorer_keeps_dataframe_columns():
+    # a pipeline that picks its columns by name must get the mixed rows as a DataFrame
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import make_column_transformer
+
+    X, ym, _, _ = _data(30)
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    by_name = make_pipeline(
+        make_column_transformer((StandardScaler(), ["a", "b"])), LabelledOnly(LogisticRegression())
+    ).fit(frame, ym)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "X does not have valid feature names"
+        score = mixed_sample_scorer(by_name, frame, ym)
+    on_arrays = make_pipeline(StandardScaler(), LabelledOnly(LogisticRegression())).fit(X, ym)
+    assert score == mixed_sample_scorer(on_arrays, X, ym)
+
+
 @pytest.mark.parametrize(
     "scorer",
     [s for s in SCORERS if s not in (*SOURCE_FREE, mixed_sample_scorer, class_cluster_ami_scorer)],
@@ -237,8 +275,9 @@ def test_soft_neighborhood_density_prefers_boundaries_between_target_clusters():
 def test_soft_neighborhood_density_bad_input():
     X, ym, _, _ = _data(20)
     clf = _pipe().fit(X, ym)
-    with pytest.raises(ValueError, match="temperature"):
-        soft_neighborhood_density_scorer(clf, X, ym, temperature=0)
+    for temperature in (0, -1.0, np.inf, np.nan, True, "0.05"):
+        with pytest.raises(ValueError, match="temperature"):
+            soft_neighborhood_density_scorer(clf, X, ym, temperature=temperature)
 
 
 @pytest.mark.parametrize(
@@ -299,9 +338,10 @@ def test_mixed_sample_scorer_prefers_boundaries_between_target_clusters():
 def test_mixed_sample_scorer_bad_input_and_one_label():
     X, ym, _, d = _data(20)
     clf = _pipe().fit(X, ym)
-    for mix in (0.5, 1.0, "half"):
+    for mix in (0.5, 1.0, "half", True, np.nan):
         with pytest.raises(ValueError, match="mix must be"):
             mixed_sample_scorer(clf, X, ym, mix=mix)
+    assert mixed_sample_scorer(clf, X, ym, mix=np.float32(0.6)) == mixed_sample_scorer(clf, X, ym, mix=0.6)
     # a model that gives every target row one label leaves no pair to mix
     constant = LabelledOnly(LogisticRegression()).fit(X, np.where(ym == -1, -1, 0) + (np.arange(40) == 0))
     assert mixed_sample_scorer(constant, X[d < 0][:5] * 0 + 100, -np.ones(5, int)) == 1.0
@@ -611,8 +651,8 @@ def _sparse_text_like(seed=0):
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
 def test_scorers_give_on_sparse_rows_the_score_of_the_dense_rows(scorer, fmt):
     X, y = _sparse_text_like()
-    labelled = y != -1
-    model = LogisticRegression().fit(X[labelled], y[labelled])
+    # LabelledOnly: the circular scorer refits a clone with y == -1 rows
+    model = LabelledOnly(LogisticRegression()).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ImportanceWeightCollapseWarning)
         dense = scorer(model, X.toarray(), y)

@@ -571,17 +571,23 @@ def _fit_refused(cls, problem, **params):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"__weight__": -1.0}, "must be a non-negative number"),
-        ({"__weight__": float("nan")}, "must be a non-negative number"),
+        ({"__weight__": -1.0}, "must be a non-negative finite number"),
+        ({"__weight__": float("nan")}, "must be a non-negative finite number"),
+        ({"__weight__": float("inf")}, "must be a non-negative finite number"),
+        ({"__weight__": True}, "must be a non-negative finite number"),
         ({"__schedule__": "linear"}, "must be one of"),
         ({"lr_schedule": "step"}, "lr_schedule must be one of"),
         ({"no_target": "ignore"}, "no_target must be one of"),
         ({"batch_size": 1}, "batch_size must be at least"),
+        ({"iterator_train__batch_size": 1}, "iterator_train__batch_size must be at least"),
+        ({"iterator_train__batch_size": 0}, "iterator_train__batch_size must be a positive"),
+        ({"iterator_valid__batch_size": 0}, "iterator_valid__batch_size must be a positive"),
         ({"max_epochs": 0}, "max_epochs must be a positive integer"),
         ({"lr": 0}, "lr must be a positive number"),
     ],
-    ids=["negative-weight", "nan-weight", "schedule", "lr_schedule", "no_target",
-         "batch-1", "epochs-0", "lr-0"],
+    ids=["negative-weight", "nan-weight", "inf-weight", "bool-weight", "schedule",
+         "lr_schedule", "no_target", "batch-1", "train-batch-override-1",
+         "train-batch-override-0", "valid-batch-override-0", "epochs-0", "lr-0"],
 )
 def test_bad_parameter_raises(small_moons, cls, params, match):
     params = dict(params)
@@ -614,6 +620,19 @@ def test_bad_parameter_raises(small_moons, cls, params, match):
 def test_method_specific_bad_parameter_raises(small_moons, cls, params, match):
     with pytest.raises(ValueError, match=match):
         _fit_refused(cls, small_moons, **params)
+
+
+@pytest.mark.parametrize("cls", [DANNClassifier, *CLASSES], ids=["DANNClassifier", *ids])
+def test_label_predictor_params_reach_the_head(small_moons, cls):
+    # label_predictor__* is documented for every deep method: in the constructor,
+    # through set_params (as GridSearchCV does it), and into the built head.
+    est = cls(**FAST, label_predictor__hidden_layer_sizes=(7,))
+    assert est.get_params()["label_predictor__hidden_layer_sizes"] == (7,)
+    est = clone(est).set_params(label_predictor__hidden_layer_sizes=(5,))
+    est.fit(small_moons.X, small_moons.y_train)
+    widths = [m.out_features for m in est.net_.module_.label_predictor.modules()
+              if isinstance(m, torch.nn.Linear)]
+    assert widths == [5, 2]
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=ids)

@@ -258,6 +258,7 @@ class _DeepDABase(
     plus their own, and implement :meth:`_build_alignment`.
     """
 
+    _module_params = ("module", "label_predictor")
     #: The trade-off parameter (non-negative) and its schedule parameter.
     _weight_param = "lambda_max"
     _schedule_param = "lambda_schedule"
@@ -270,9 +271,13 @@ class _DeepDABase(
     def _check_params(self):
         self._check_common_params()
         weight = getattr(self, self._weight_param)
-        if not isinstance(weight, numbers.Real) or not weight >= 0:
+        if (
+            not isinstance(weight, numbers.Real)
+            or isinstance(weight, bool)
+            or not 0 <= weight < math.inf
+        ):
             raise ValueError(
-                f"{self._weight_param} must be a non-negative number, got {weight!r}"
+                f"{self._weight_param} must be a non-negative finite number, got {weight!r}"
             )
         for name, allowed in (
             (self._schedule_param, ("dann", "constant")),
@@ -281,10 +286,11 @@ class _DeepDABase(
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if self.batch_size < self._min_batch_size:
+        name, batch_size = self._train_batch_size()
+        if batch_size < self._min_batch_size:
             raise ValueError(
-                f"batch_size must be at least {self._min_batch_size} (half source, half "
-                f"target rows{self._min_batch_reason}), got {self.batch_size}"
+                f"{name} must be at least {self._min_batch_size} (half source, half "
+                f"target rows{self._min_batch_reason}), got {batch_size}"
             )
         self._check_alignment_params()
 
@@ -383,7 +389,7 @@ class _DeepDABase(
                 "target domains. To train without adaptation, set no_target='source_only'."
             )
         adapt = n_target > 0
-        batch_size = self._params_for("iterator_train").get("batch_size", self.batch_size)
+        _, batch_size = self._train_batch_size()
         n_steps = self.max_epochs * n_domain_batches(
             len(y_encoded) - n_target, n_target, batch_size
         )

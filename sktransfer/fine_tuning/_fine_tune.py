@@ -446,7 +446,7 @@ class _FineTuneBase(TransferNetBase):
     # fit
     # ------------------------------------------------------------------
     def _batches_per_epoch(self, n_rows):
-        batch_size = self._params_for("iterator_train").get("batch_size", self.batch_size)
+        _, batch_size = self._train_batch_size()
         return math.ceil(n_rows / batch_size)
 
     def _net(self, module, callbacks, max_epochs, **extra):

@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_array, column_or_1d
 
-from ..base import _domain_masks, _is_finite_real, _take_rows
+from ..base import _domain_masks, _is_finite_real, _is_mark, _take_rows
 from ..domain_adaptation._reweight import _discriminator_weights, _warn_if_collapsed
 
 __all__ = [
@@ -44,12 +44,31 @@ __all__ = [
 ]
 
 
-def _rows(name, X, y, sample_domain, *, need_source=True, min_target=1, why=""):
+def _refuse_mark_class(name, estimator, how="it was fit with the unlabelled target rows"):
+    """A clear error if ``estimator`` learnt the unlabelled mark ``-1`` as a class.
+
+    A plain classifier fit on rows with ``y == -1`` takes the target rows for
+    a class of their own; every scorer would then measure a wrong model.
+    """
+    classes = getattr(estimator, "classes_", None)
+    if classes is not None and any(_is_mark(c) for c in np.ravel(classes)):
+        raise ValueError(
+            f"{name}: {type(estimator).__name__} has learnt -1 as a class ({how}, "
+            "y == -1, and took them for a class of their own). Wrap a plain "
+            "classifier in sktransfer.LabelledOnly, which leaves those rows out of its "
+            "fit, or use a domain-adaptation estimator."
+        )
+
+
+def _rows(name, X, y, sample_domain, *, estimator=None, need_source=True, min_target=1, why=""):
     """Indices of the source validation rows and of the target rows, and y.
 
     A scorer that needs more than one target row gives ``min_target`` and
-    ``why`` (the reason, for the error message).
+    ``why`` (the reason, for the error message). ``estimator``, the model
+    scored, must not have learnt ``-1`` as a class.
     """
+    if estimator is not None:
+        _refuse_mark_class(name, estimator)
     if y is None:
         raise ValueError(f"{name} needs y: labels of the source rows, -1 on target rows")
     y = column_or_1d(np.asarray(y))
@@ -75,7 +94,9 @@ def _rows(name, X, y, sample_domain, *, need_source=True, min_target=1, why=""):
 
 def _target_output(name, estimator, X, y, sample_domain, method, **rows_options):
     """``estimator.<method>`` on the target rows of ``X`` as a float array (no source row needed)."""
-    _, target, _ = _rows(name, X, y, sample_domain, need_source=False, **rows_options)
+    _, target, _ = _rows(
+        name, X, y, sample_domain, estimator=estimator, need_source=False, **rows_options
+    )
     if not hasattr(estimator, method):
         raise TypeError(f"{name} needs an estimator with {method}, got {type(estimator).__name__}")
     # a copy: the scorers may work in place, the model's own array stays as it is
@@ -192,7 +213,9 @@ def importance_weighted_scorer(
     >>> 0 <= importance_weighted_scorer(clf, X, y) <= 1
     True
     """
-    source, target, y = _rows("importance_weighted_scorer", X, y, sample_domain)
+    source, target, y = _rows(
+        "importance_weighted_scorer", X, y, sample_domain, estimator=estimator
+    )
     Xf = _as_float("importance_weighted_scorer", X, "rows")
     weights, _ = _discriminator_weights(
         Xf[source], Xf[target], domain_classifier or _default_domain_classifier(sp.issparse(Xf))
@@ -259,7 +282,9 @@ def deep_embedded_validation_scorer(
     >>> deep_embedded_validation_scorer(clf, X, y) > 0.9
     True
     """
-    source, target, y = _rows("deep_embedded_validation_scorer", X, y, sample_domain)
+    source, target, y = _rows(
+        "deep_embedded_validation_scorer", X, y, sample_domain, estimator=estimator
+    )
     features = _as_float("deep_embedded_validation_scorer", _embed(estimator, X))
     weights, _ = _discriminator_weights(
         features[source], features[target],
@@ -453,7 +478,7 @@ def soft_neighborhood_density_scorer(
     >>> bool(0 <= score <= np.log(3))
     True
     """
-    if not (isinstance(temperature, (int, float)) and temperature > 0):
+    if not (_is_finite_real(temperature) and temperature > 0):
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
     proba = _target_proba(
         "soft_neighborhood_density_scorer", estimator, X, y, sample_domain,
@@ -746,7 +771,7 @@ def class_cluster_ami_scorer(
             and n_components > 0):
         raise ValueError(f"n_components must be a positive integer, got {n_components!r}")
     _, target, _ = _rows(
-        "class_cluster_ami_scorer", X, y, sample_domain, need_source=False,
+        "class_cluster_ami_scorer", X, y, sample_domain, estimator=estimator, need_source=False,
         min_target=2, why="it clusters them",
     )
     Xt = _take_rows(X, target)
@@ -831,20 +856,23 @@ def mixed_sample_scorer(
     >>> 0.0 <= mixed_sample_scorer(clf, X, [0, 1, -1, -1, -1, -1]) <= 1.0
     True
     """
-    if not (isinstance(mix, (int, float)) and 0.5 < mix < 1.0):
+    if not (isinstance(mix, numbers.Real) and not isinstance(mix, bool) and 0.5 < mix < 1.0):
         raise ValueError(f"mix must be a number in (0.5, 1), got {mix!r}")
     _, target, _ = _rows(
-        "mixed_sample_scorer", X, y, sample_domain,
+        "mixed_sample_scorer", X, y, sample_domain, estimator=estimator,
         need_source=False, min_target=2, why="it mixes pairs of them",
     )
-    Xt = _as_float("mixed_sample_scorer", _take_rows(X, target), "rows")
-    labels = estimator.predict(Xt)
+    rows = _take_rows(X, target)
+    Xt = _as_float("mixed_sample_scorer", rows, "rows")
+    labels = estimator.predict(rows)
     partner = check_random_state(random_state).permutation(Xt.shape[0])
     differ = labels != labels[partner]
     if not differ.any():
         return 1.0
     first = np.flatnonzero(differ)
     mixed = mix * Xt[first] + (1.0 - mix) * Xt[partner[first]]
+    if hasattr(rows, "columns"):  # a DataFrame: the model may pick its columns by name
+        mixed = type(rows)(mixed, columns=rows.columns)
     return float(np.mean(estimator.predict(mixed) == labels[first]))
 
 
@@ -908,7 +936,9 @@ def circular_validation_scorer(estimator, X, y, *, sample_domain=None) -> float:
     >>> circular_validation_scorer(clf, X, y) > 0.9
     True
     """
-    source, target, y = _rows("circular_validation_scorer", X, y, sample_domain)
+    source, target, y = _rows(
+        "circular_validation_scorer", X, y, sample_domain, estimator=estimator
+    )
     pseudo = np.asarray(estimator.predict(_take_rows(X, target)))
     y_source = y[source]
     if len(np.unique(pseudo)) < 2:
@@ -924,4 +954,8 @@ def circular_validation_scorer(estimator, X, y, *, sample_domain=None) -> float:
             "source rows as its target domain); parameters tied to a domain's size, such "
             f"as n_components, must fit the smaller fold: {exc}"
         ) from exc
+    _refuse_mark_class(
+        "circular_validation_scorer", reverse,
+        how="its reverse fit was given the held-out source rows as unlabelled rows",
+    )
     return float(np.mean(reverse.predict(_take_rows(X, source)) == y_source))
