@@ -142,6 +142,15 @@ def test_mask_target_labels_unsigned_labels():
     assert_array_equal(masked, [3, -1, 5])
 
 
+def test_mask_target_labels_refuses_a_class_minus_one():
+    # labels -1/+1: masking would silently make the source rows of class -1 unlabelled
+    y = np.array([-1, 1, -1, 1])
+    with pytest.raises(ValueError, match="holds -1 on 1 source rows.*LabelEncoder"):
+        mask_target_labels(y, [1, -1, -1, 1])
+    # -1 on target rows only is fine: those are masked anyway
+    assert_array_equal(mask_target_labels(y, [-1, 1, -1, 1]), [-1, 1, -1, 1])
+
+
 def test_mask_target_labels_string_labels():
     with pytest.raises(TypeError, match="LabelEncoder"):
         mask_target_labels(np.array(["cat", "dog"]), [1, -1])

@@ -118,6 +118,23 @@ def test_other_estimators_and_the_rbf_kernel():
     assert rbf.score(X[d < 0], y[d < 0]) > 0.5
 
 
+def test_set_output_pandas_leaves_prediction_alone():
+    # transform follows set_output; the inner estimator, fit on arrays, must still get arrays
+    import warnings
+
+    pytest.importorskip("pandas")
+    X, y, d = make_rotated_moons(40, 40, angle=30, random_state=0)
+    ym = mask_target_labels(y, d)
+    plain = JDAClassifier(LogisticRegression(), n_components=2).fit(X, ym)
+    framed = JDAClassifier(LogisticRegression(), n_components=2).set_output(transform="pandas")
+    framed.fit(X, ym)
+    assert list(framed.transform(X[:3]).columns) == ["jdaclassifier0", "jdaclassifier1"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "X has feature names, but ... was fitted without"
+        np.testing.assert_array_equal(framed.predict(X), plain.predict(X))
+        np.testing.assert_allclose(framed.predict_proba(X), plain.predict_proba(X))
+
+
 def test_pipeline_clone_pickle_and_grid_search_without_target_labels():
     X, y, d = make_rotated_moons(50, 50, angle=30, random_state=0)
     ym = mask_target_labels(y, d)
@@ -144,8 +161,10 @@ def test_no_target_rows_refused_unless_asked():
     [
         ({"kernel": "poly"}, "kernel must be one of"),
         ({"no_target": "skip"}, "no_target must be one of"),
-        ({"reg": 0}, "reg must be a positive number"),
-        ({"gamma": -1.0}, "gamma must be a positive number"),
+        ({"reg": 0}, "reg must be a positive finite number"),
+        ({"reg": np.inf}, "reg must be a positive finite number"),
+        ({"gamma": -1.0}, "gamma must be a positive finite number"),
+        ({"kernel": "rbf", "gamma": np.inf}, "gamma must be a positive finite number"),
         ({"n_components": 0}, "n_components must be a positive integer"),
         ({"max_iter": 1.5}, "max_iter must be a positive integer"),
         ({"n_components": 3}, r"n_components=3 is more than the number of features \(n_features=2\)"),

@@ -866,6 +866,25 @@ def test_kliep_gamma_whose_kernels_vanish_on_the_source_is_refused():
     y = np.r_[(X[:100, 0] > 0).astype(int), -np.ones(100, int)]
     with pytest.raises(ValueError, match="vanish on every source row.*smaller gamma"):
         ImportanceWeightedClassifier(weighting="kliep", gamma=1e3).fit(X, y)
+    with pytest.raises(ValueError, match=r"at every candidate gamma \(1e\+03, 2e\+03\)"):
+        ImportanceWeightedClassifier(weighting="kliep", gamma=[1e3, 2e3]).fit(X, y)
+
+
+def test_kliep_cross_validation_skips_widths_whose_kernels_vanish_on_the_source():
+    # one feature constant within each domain, 5 apart: the narrowest default
+    # candidates vanish on every source row; cross-validation must not pick one
+    # (it used to, and the fit then blamed a gamma the user never gave)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 3))
+    X[20:, 1] = 5.0
+    y = np.r_[rng.randint(2, size=20), -np.ones(20, int)]
+    clf = ImportanceWeightedClassifier(weighting="kliep", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImportanceWeightCollapseWarning)
+        clf.fit(X, y)
+    assert np.isneginf(clf.lcv_scores_).any()
+    assert np.isfinite(clf.lcv_scores_[clf.lcv_scores_.argmax()])
+    assert clf.weights_.mean() == pytest.approx(1.0)
 
 
 def test_kliep_takes_gamma_candidates_from_any_iterable():
@@ -991,6 +1010,11 @@ def test_transformers_no_source_rows_and_single_domain_option(estimator):
         clone(estimator).fit(X, -np.ones(60, int))
     with pytest.raises(ValueError, match="no source rows"):
         clone(estimator).fit(X)
+    # given sample_domain, the message is about it, not about y
+    with pytest.raises(ValueError, match="no source rows.*sample_domain given has no positive id"):
+        clone(estimator).fit(X, sample_domain=-np.ones(60, int))
+    with pytest.raises(ValueError, match="no target rows.*sample_domain given has no negative"):
+        clone(estimator).fit(X, sample_domain=np.ones(60, int))
     one = clone(estimator).set_params(single_domain="fit").fit(X)
     np.testing.assert_allclose(one.fit_transform(X), one.transform(X), atol=1e-8)
     with pytest.raises(ValueError, match="single_domain"):
@@ -1026,8 +1050,12 @@ def test_sample_domain_checked(estimator):
         (TransferComponentAnalysis(n_components=0), "n_components"),
         (TransferComponentAnalysis(kernel="poly"), "kernel"),
         (TransferComponentAnalysis(mu=0), "mu"),
+        (TransferComponentAnalysis(mu=np.inf), "mu must be a positive finite number"),
+        (TransferComponentAnalysis(kernel="rbf", gamma=np.inf), "gamma must be a positive finite"),
         (CORAL(reg=-1), "reg"),
+        (CORAL(reg=np.inf), "reg must be 'auto' or a non-negative finite number"),
         (LinearOTMapping(reg=-1), "reg"),
+        (LinearOTMapping(reg=np.inf), "reg must be 'auto' or a non-negative finite number"),
         (LinearOTMapping(reg="lw"), "reg must be 'auto'"),
         (EntropicOTMapping(reg=0), "reg must be a positive finite number"),
         (EntropicOTMapping(reg=np.inf), "reg must be a positive finite number"),

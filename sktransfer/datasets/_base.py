@@ -109,7 +109,9 @@ def mask_target_labels(y: ArrayLike, sample_domain: ArrayLike) -> np.ndarray:
     TypeError
         If ``y`` is not integer-typed (e.g. string labels).
     ValueError
-        If ``y`` and ``sample_domain`` are not 1-D arrays of the same length.
+        If ``y`` and ``sample_domain`` are not 1-D arrays of the same length,
+        or ``y`` holds ``-1`` on a source row (a class ``-1`` would become
+        unlabelled).
 
     Examples
     --------
@@ -142,6 +144,15 @@ def mask_target_labels(y: ArrayLike, sample_domain: ArrayLike) -> np.ndarray:
         raise TypeError(
             f"sample_domain must hold integer domain ids, got dtype "
             f"{sample_domain.dtype}."
+        )
+    n_marked = int(np.count_nonzero((y == -1) & (sample_domain >= 0)))
+    if n_marked:
+        raise ValueError(
+            f"y holds -1 on {n_marked} source rows: sktransfer reads -1 as 'unlabelled', "
+            "so those rows would lose their class. If -1 is a class (e.g. labels -1/+1), "
+            "map the labels to 0, 1, ... first (e.g. with sklearn.preprocessing."
+            "LabelEncoder); if those rows are meant to be unlabelled, mark the target "
+            "rows yourself: np.where(sample_domain < 0, -1, y)."
         )
     if np.issubdtype(y.dtype, np.unsignedinteger):
         y_masked = y.astype(np.int64)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 from scipy import linalg
@@ -16,7 +15,12 @@ from sklearn.base import (
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..base import _check_positive_ints, _validate_domain_fit, _WrappedClassifierMixin
+from ..base import (
+    _check_positive_ints,
+    _is_finite_real,
+    _validate_domain_fit,
+    _WrappedClassifierMixin,
+)
 from ._meda import _kernel, _mmd_factors, _unit_rows
 
 __all__ = ["JDAClassifier"]
@@ -147,8 +151,8 @@ class JDAClassifier(
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         for name in ("reg", "gamma"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
+            if not (_is_finite_real(value) and value > 0):
+                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
         _check_positive_ints(self, ("n_components", "max_iter"))
 
     def fit(self, X, y, sample_domain=None) -> JDAClassifier:
@@ -229,13 +233,15 @@ class JDAClassifier(
         Z : ndarray of shape (n_samples, n_components)
             The projected rows, the input of ``estimator_``.
         """
+        return self._transform_input(X)
+
+    def _transform_input(self, X):
+        # the projection itself: ``transform`` is wrapped by set_output (a DataFrame
+        # under transform="pandas"), while ``estimator_`` was fit on an array
         check_is_fitted(self)
         U = _unit_rows(validate_data(self, X, dtype=np.float64, reset=False))
         features = _kernel(U, self.X_fit_, "rbf", self.gamma) if self.kernel == "rbf" else U
         return _unit_rows(features @ self.components_)
-
-    def _transform_input(self, X):
-        return self.transform(X)
 
     @property
     def _n_features_out(self):

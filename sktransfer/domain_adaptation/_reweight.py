@@ -211,13 +211,17 @@ def _kliep_weights(X_source, X_target, *, gammas, n_centres, cv, random_state=No
     n_source, n_target = X_source.shape[0], X_target.shape[0]
     centre_rows = np.sort(rng.permutation(n_target)[: min(n_centres, n_target)])
     centres = X_target[centre_rows]
-    scores = None
+    scores, best_kernels = None, None
     if len(gammas) > 1:
         splits = _kliep_splits(centre_rows, n_source, n_target, cv, rng)
         scores = np.empty(len(gammas))
         for i, candidate in enumerate(gammas):
             K_target = rbf_kernel(X_target, centres, gamma=candidate)
             K_source = rbf_kernel(X_source, centres, gamma=candidate)
+            if not K_source.max() > _TINY:
+                # its kernels vanish on every source row: no weights can average 1
+                scores[i] = -np.inf
+                continue
             held_out = []
             for train, test, source_train, source_test, kept in splits:
                 a = _kliep_alpha(K_target[np.ix_(train, kept)], K_source[np.ix_(source_train, kept)].mean(axis=0))
@@ -225,8 +229,15 @@ def _kliep_weights(X_source, X_target, *, gammas, n_centres, cv, random_state=No
                 source_mean = max(float(K_source[np.ix_(source_test, kept)].mean(axis=0) @ a), _TINY)
                 held_out.append(target_loglik - max(np.log(source_mean), 0.0))
             scores[i] = np.mean(held_out)
-            if i == 0 or scores[i] > scores[:i].max():  # the first best (argmax): keep its kernels
+            if best_kernels is None or scores[i] > scores[:i].max():  # the first best: keep its kernels
                 gamma, best_kernels = candidate, (K_target, K_source)
+        if best_kernels is None:
+            raise ValueError(
+                f"weighting='kliep': at every candidate gamma ({', '.join(f'{g:.3g}' for g in gammas)}) "
+                "the kernels on the target centres vanish on every source row, so no weights "
+                "average 1 on the source: the domains do not overlap at these widths. Pass "
+                "a smaller gamma (a wider kernel), or scale the features first."
+            )
         K_target, K_source = best_kernels
     else:
         gamma = gammas[0]
@@ -237,9 +248,11 @@ def _kliep_weights(X_source, X_target, *, gammas, n_centres, cv, random_state=No
     mean = float(weights.mean())
     if not (np.isfinite(mean) and mean > _TINY):
         raise ValueError(
-            f"weighting='kliep' with gamma={gamma:.3g}: the kernels on the target centres "
-            "vanish on every source row, so no weights average 1 on the source; use a "
-            "smaller gamma (a wider kernel)"
+            f"weighting='kliep' with gamma={gamma:.3g}"
+            f"{' (picked by cross-validation)' if scores is not None else ''}: the kernels "
+            "on the target centres vanish on every source row, so no weights average 1 on "
+            "the source: the domains do not overlap at this width. Pass a smaller gamma "
+            "(a wider kernel), or scale the features first."
         )
     return weights / mean, gamma, scores
 
@@ -352,7 +365,9 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         the order of the candidates): the held-out target rows' mean log
         weight, minus the log of the held-out source rows' mean weight where
         it exceeds 1, averaged over the folds; ``gamma_`` has the largest.
-        None unless KLIEP had several candidates.
+        ``-inf`` for a width whose kernels vanish on every source row (it
+        cannot give weights that average 1 there). None unless KLIEP had
+        several candidates.
     weights_ : ndarray of shape (n_source,)
         Importance weight of each source row, in the order of ``X``.
     effective_sample_size_ : float

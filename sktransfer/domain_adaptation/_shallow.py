@@ -40,7 +40,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..base import _domain_masks
+from ..base import _domain_masks, _is_finite_real
 
 __all__ = [
     "CORAL",
@@ -108,17 +108,26 @@ class _DomainTransformerMixin(TransformerMixin):
         missing = "target" if not is_target.any() else "source" if not is_source.any() else None
         if missing is not None:
             if self.single_domain == "raise":
-                how = (
-                    "mark the target rows with y == -1"
-                    if missing == "target"
-                    else "pass y with class labels on the source rows"
-                )
+                if sample_domain is not None:
+                    how = (
+                        f"The sample_domain given has no {'negative' if missing == 'target' else 'positive'} "
+                        f"id ({missing} domains have "
+                        f"{'negative' if missing == 'target' else 'positive'} ids)."
+                    )
+                elif missing == "target":
+                    how = (
+                        "Mark the target rows with y == -1, or pass sample_domain "
+                        "(positive ids: source, negative ids: target)."
+                    )
+                else:
+                    how = (
+                        "Pass y with class labels on the source rows, or pass "
+                        "sample_domain (positive ids: source, negative ids: target)."
+                    )
                 raise ValueError(
                     f"{type(self).__name__} found no {missing} rows: it learns a map "
-                    f"between two domains. {how[0].upper() + how[1:]}, or pass "
-                    "sample_domain (positive ids: source, negative ids: target). To "
-                    "fit on one domain as both source and target (no adaptation), "
-                    "set single_domain='fit'."
+                    f"between two domains. {how} To fit on one domain as both source "
+                    "and target (no adaptation), set single_domain='fit'."
                 )
             is_source = is_target = np.ones(len(X), dtype=bool)
         return X, is_source, is_target
@@ -209,9 +218,9 @@ class _LinearMapMixin(_DomainTransformerMixin):
     def _fit_moments(self, X, y, sample_domain):
         if not (
             self.reg == "auto"
-            or (isinstance(self.reg, numbers.Real) and not isinstance(self.reg, bool) and self.reg >= 0)
+            or (_is_finite_real(self.reg) and self.reg >= 0)
         ):
-            raise ValueError(f"reg must be 'auto' or a non-negative number, got {self.reg!r}")
+            raise ValueError(f"reg must be 'auto' or a non-negative finite number, got {self.reg!r}")
         X, is_source, is_target = self._validate_fit(X, y, sample_domain)
         Xs, Xt = X[is_source], X[is_target]
         self.mean_source_, self.mean_target_ = Xs.mean(axis=0), Xt.mean(axis=0)
@@ -762,10 +771,10 @@ class TransferComponentAnalysis(ClassNamePrefixFeaturesOutMixin, _DomainTransfor
         """
         if self.kernel not in ("linear", "rbf"):
             raise ValueError(f"kernel must be 'linear' or 'rbf', got {self.kernel!r}")
-        if not (isinstance(self.mu, numbers.Real) and self.mu > 0):
-            raise ValueError(f"mu must be a positive number, got {self.mu!r}")
-        if self.gamma is not None and not (isinstance(self.gamma, numbers.Real) and self.gamma > 0):
-            raise ValueError(f"gamma must be a positive number or None, got {self.gamma!r}")
+        if not (_is_finite_real(self.mu) and self.mu > 0):
+            raise ValueError(f"mu must be a positive finite number, got {self.mu!r}")
+        if self.gamma is not None and not (_is_finite_real(self.gamma) and self.gamma > 0):
+            raise ValueError(f"gamma must be a positive finite number or None, got {self.gamma!r}")
         X, is_source, is_target = self._validate_fit(X, y, sample_domain)
         n = len(X)
         limit = min(X.shape[1], n) if self.kernel == "linear" else n
