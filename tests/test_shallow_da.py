@@ -639,6 +639,51 @@ def test_importance_weighting_needs_an_estimator_taking_sample_weight(monkeypatc
         ImportanceWeightedClassifier(_DropsSampleWeight(), random_state=0).fit(X, ym)
 
 
+def test_importance_weighting_of_a_pipeline_weights_its_final_step():
+    # StandardScaler then LogisticRegression: the weights reach the classifier, as if it
+    # were fit weighted on the scaled rows; a pipeline ending in a model that takes no
+    # weights is refused before any weighting
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(0, 1, (60, 2)), rng.normal(1, 1, (60, 2))]
+    ym = np.r_[(X[:60, 0] + 0.3 * rng.normal(size=60) > 0).astype(int), -np.ones(60, int)]
+    pipe = ImportanceWeightedClassifier(
+        make_pipeline(StandardScaler(), LogisticRegression()), random_state=0
+    ).fit(X, ym)
+    labelled = ym != -1
+    scaled = StandardScaler().fit_transform(X[labelled])
+    by_hand = LogisticRegression().fit(scaled, ym[labelled], sample_weight=pipe.weights_)
+    np.testing.assert_allclose(pipe.estimator_[-1].coef_, by_hand.coef_, rtol=1e-6)
+    unweighted = LogisticRegression().fit(scaled, ym[labelled])
+    assert np.abs(unweighted.coef_ - by_hand.coef_).max() > 1e-3
+    with pytest.raises(ValueError, match="Pipeline.fit takes no sample_weight"):
+        ImportanceWeightedClassifier(make_pipeline(StandardScaler(), KNeighborsClassifier())).fit(X, ym)
+    # with metadata routing, the pipeline routes the weights to the steps that ask
+    with config_context(enable_metadata_routing=True):
+        routed = ImportanceWeightedClassifier(
+            make_pipeline(
+                StandardScaler().set_fit_request(sample_weight=False),
+                LogisticRegression().set_fit_request(sample_weight=True),
+            ),
+            random_state=0,
+        ).fit(X, ym)
+    np.testing.assert_allclose(routed.estimator_[-1].coef_, by_hand.coef_, rtol=1e-6)
+
+
+def test_importance_weighting_warns_when_the_domain_classifier_sees_no_difference():
+    # each domain standardised on its own: a linear domain classifier has nothing to
+    # go on (its optimum is a zero slope), every weight is 1 and the fit is unweighted
+    rng = np.random.RandomState(0)
+    source, target = rng.normal(0, 1, (80, 3)), rng.normal(2, 3, (80, 3))
+    X = np.r_[StandardScaler().fit_transform(source), StandardScaler().fit_transform(target)]
+    ym = np.r_[(X[:80, 0] > 0).astype(int), -np.ones(80, int)]
+    with pytest.warns(UserWarning, match="cannot tell the domains apart.*weighting='kliep'"):
+        clf = ImportanceWeightedClassifier().fit(X, ym)
+    np.testing.assert_allclose(clf.weights_, 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # raw domains: their means differ, no warning
+        ImportanceWeightedClassifier().fit(np.r_[source, target], ym)
+
+
 class _DropsSampleWeight(LogisticRegression):
     """A classifier whose ``fit(**params)`` hands its params to a fit that refuses them."""
 

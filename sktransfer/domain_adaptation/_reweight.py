@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize
+from sklearn import get_config
 from sklearn.base import BaseEstimator, MetaEstimatorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -301,7 +302,11 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         Fitted (as a clone) on the labelled rows with ``sample_weight``; it
         must accept ``sample_weight`` in ``fit`` (refused at the start of
         ``fit`` otherwise), and a ``fit(**params)`` (a search, a
-        meta-estimator) must pass it on to the model it fits. None means
+        meta-estimator) must pass it on to the model it fits. A
+        :class:`~sklearn.pipeline.Pipeline` (scaling, then a classifier, say)
+        gets the weights for its final step; with scikit-learn's metadata
+        routing enabled, they are routed instead to the steps that request
+        them (``set_fit_request(sample_weight=True)``). None means
         :class:`~sklearn.linear_model.LogisticRegression`.
     weighting : {"discriminator", "kmm", "kliep"}, default="discriminator"
         How to estimate the density ratio. ``"discriminator"``: the odds of a
@@ -372,7 +377,10 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         Importance weight of each source row, in the order of ``X``.
     effective_sample_size_ : float
         ``(sum w)^2 / sum w^2`` of ``weights_``. Below 5% of the source rows,
-        fit warns with :class:`ImportanceWeightCollapseWarning`.
+        fit warns with :class:`ImportanceWeightCollapseWarning`. When the
+        domain classifier gives every source row the same weight (it cannot
+        tell the domains apart: with a linear one, when both domains have the
+        same mean), fit warns that the fit is the unweighted one.
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     n_features_in_ : int
@@ -542,6 +550,19 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
             )
         self.weights_ = weights
         self.effective_sample_size_ = _warn_if_collapsed(weights, "ImportanceWeightedClassifier")
+        if is_target.any() and self.weighting == "discriminator" and n_source > 1 and (
+            np.ptp(weights) <= 1e-6 * weights.mean()
+        ):
+            warnings.warn(
+                "ImportanceWeightedClassifier: the domain classifier cannot tell the "
+                "domains apart, so every importance weight is the same and the fit is the "
+                "unweighted one. A linear domain classifier sees only where the domains' "
+                "means differ; features standardised within each domain (as "
+                "load_office_caltech's default preprocessing does) leave it nothing. Use "
+                "weighting='kliep' or 'kmm', or a non-linear domain_classifier.",
+                UserWarning,
+                stacklevel=2,
+            )
 
         fit_rows = labelled
         sample_weight = np.ones(len(y))
@@ -552,7 +573,7 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         estimator = _clone_seeded(estimator, self.random_state)
         try:
             self.estimator_ = estimator.fit(
-                X[fit_rows], y_fit, sample_weight=sample_weight[fit_rows]
+                X[fit_rows], y_fit, **_weight_params(estimator, sample_weight[fit_rows])
             )
         except TypeError as exc:  # a fit(**params) that does not pass it on
             if "sample_weight" not in str(exc):
@@ -579,13 +600,32 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         return tags
 
 
+def _weight_params(estimator, sample_weight) -> dict:
+    """The keyword arguments that hand ``sample_weight`` to ``estimator.fit``.
+
+    A ``Pipeline`` without metadata routing takes them as
+    ``<last step>__sample_weight`` (the weights go to the final estimator, the
+    model whose loss they reweight); with routing on, as ``sample_weight``,
+    routed to the steps that request it.
+    """
+    if isinstance(estimator, Pipeline) and not get_config()["enable_metadata_routing"]:
+        return {f"{estimator.steps[-1][0]}__sample_weight": sample_weight}
+    return {"sample_weight": sample_weight}
+
+
 def _may_take_sample_weight(estimator) -> bool:
     """False only where ``estimator.fit`` surely refuses ``sample_weight``.
 
-    A ``Pipeline`` takes it through metadata routing (or says why not), and a
-    ``fit(X, y, **params)`` (a search, a meta-estimator) passes it on.
+    A ``Pipeline``: where its final estimator takes it (with metadata routing
+    on, the pipeline routes it, or says why not). A ``fit(X, y, **params)``
+    (a search, a meta-estimator) passes it on.
     """
-    if isinstance(estimator, Pipeline) or has_fit_parameter(estimator, "sample_weight"):
+    if isinstance(estimator, Pipeline):
+        final = estimator._final_estimator
+        if get_config()["enable_metadata_routing"]:
+            return True
+        return final != "passthrough" and _may_take_sample_weight(final)
+    if has_fit_parameter(estimator, "sample_weight"):
         return True
     parameters = inspect.signature(estimator.fit).parameters.values()
     return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
