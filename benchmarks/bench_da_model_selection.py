@@ -188,7 +188,7 @@ def _warning_counts(caught):
     return counts
 
 
-def evaluate(task, method, kind, data, quick):
+def evaluate(task, method, kind, data, quick, stratify=True):
     torch.set_num_threads(1)
     X, y, domain = data
     y_masked = mask_target_labels(y, domain)
@@ -198,7 +198,8 @@ def evaluate(task, method, kind, data, quick):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         search = GridSearchCV(
-            est, grid, scoring=SCORERS, cv=SourceKFold(N_SPLITS), refit=False, error_score="raise"
+            est, grid, scoring=SCORERS, cv=SourceKFold(N_SPLITS, stratify=stratify), refit=False,
+            error_score="raise",
         ).fit(X, y_masked)
         params = search.cv_results_["params"]
         target_acc = []
@@ -222,7 +223,7 @@ def evaluate(task, method, kind, data, quick):
     }
 
 
-def gridsearch_check(task, method, kind, data, quick):
+def gridsearch_check(task, method, kind, data, quick, stratify=True):
     """Single-metric GridSearchCV(refit=True) per scorer: best_params_ and their target accuracy."""
     torch.set_num_threads(1)
     X, y, domain = data
@@ -233,8 +234,8 @@ def gridsearch_check(task, method, kind, data, quick):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, scorer in SCORERS.items():
-            gs = GridSearchCV(est, grid, scoring=scorer, cv=SourceKFold(N_SPLITS), refit=True,
-                              error_score="raise").fit(X, y_masked)
+            gs = GridSearchCV(est, grid, scoring=scorer, cv=SourceKFold(N_SPLITS, stratify=stratify),
+                              refit=True, error_score="raise").fit(X, y_masked)
             picks[name] = (gs.best_params_, 100 * accuracy_score(y[target], gs.predict(X[target])))
     return picks
 
@@ -278,11 +279,13 @@ def report(rows, check_lines, check_task, elapsed, args):
     p(describe())
     p("")
     p(f"Command: `OMP_NUM_THREADS=1 python benchmarks/bench_da_model_selection.py"
-      f"{' --quick' if args.quick else ''}{' --all-pairs' if args.all_pairs else ''} --n-jobs {args.n_jobs}`; wall time {elapsed / 60:.1f} min "
+      f"{' --quick' if args.quick else ''}{' --all-pairs' if args.all_pairs else ''}"
+      f"{' --unstratified' if args.unstratified else ''} --n-jobs {args.n_jobs}`; wall time {elapsed / 60:.1f} min "
       f"(sum of per-(task, method) times {sum(r['seconds'] for r in rows) / 60:.1f} min, "
       "one thread each).")
     p("")
-    p(f"Selection: `GridSearchCV(est, grid, scoring=scorer, cv=SourceKFold({N_SPLITS}))` on the data "
+    cv = f"SourceKFold({N_SPLITS}{', stratify=False' if args.unstratified else ''})"
+    p(f"Selection: `GridSearchCV(est, grid, scoring=scorer, cv={cv})` on the data "
       "with target labels hidden. Target accuracy (%) of each grid point refit on all rows, "
       "measured with the held-back target labels. *oracle* = best on the grid, *worst* = "
       "lowest, *mean* = average grid point (what a random pick gets on average). Each scorer "
@@ -388,6 +391,9 @@ def main():
     parser.add_argument("--all-pairs", action="store_true",
                         help="4 Office-Caltech and 4 Amazon pairs instead of 2 and 2 (about 2x longer)")
     parser.add_argument("--no-save", action="store_true", help="do not write the results file")
+    parser.add_argument("--unstratified", action="store_true",
+                        help="SourceKFold(stratify=False): folds in the loaders' row order, sorted by "
+                             "class (the protocol of the runs before SourceKFold stratified)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
@@ -398,9 +404,10 @@ def main():
     # The equivalence check, on one cheap task (CORAL on the first Amazon pair), runs
     # alongside the other jobs.
     check_name, check_kind, check_data, _ = next(t for t in tasks if t[0].startswith("Amazon"))
+    stratify = not args.unstratified
     out = Parallel(n_jobs=args.n_jobs)(
-        [delayed(gridsearch_check)(check_name, "CORAL", check_kind, check_data, args.quick)]
-        + [delayed(evaluate)(name, m, kind, data, args.quick) for name, m, kind, data in jobs]
+        [delayed(gridsearch_check)(check_name, "CORAL", check_kind, check_data, args.quick, stratify)]
+        + [delayed(evaluate)(name, m, kind, data, args.quick, stratify) for name, m, kind, data in jobs]
     )
     check_picks, results = out[0], out[1:]
     order = {(name, m): i for i, (name, _, _, methods) in enumerate(tasks) for m in methods}
@@ -414,7 +421,9 @@ def main():
     text, _ = report(rows, check_lines, f"{check_name} / CORAL", elapsed, args)
     print(text)
     if not args.no_save and not args.quick:
-        path = RESULTS.with_stem(RESULTS.stem + "_all_pairs") if args.all_pairs else RESULTS
+        stem = RESULTS.stem + ("_all_pairs" if args.all_pairs else "") + (
+            "_unstratified" if args.unstratified else "")
+        path = RESULTS.with_stem(stem)
         path.parent.mkdir(exist_ok=True)
         path.write_text(text + "\n")
         print(f"\n(written to {path.relative_to(HERE.parent)})", file=sys.stderr)

@@ -144,7 +144,9 @@ def fit_one(X, y, d, *, cfg, pair, seed, lam, rv, epochs=EPOCHS):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ym = mask_target_labels(y, d)
-        tr, va = next(SourceKFold(3, shuffle=True, random_state=seed).split(X, ym))
+        # stratify=False: the split these records were made with (SourceKFold's
+        # default before it stratified; shuffled, so each fold holds both classes)
+        tr, va = next(SourceKFold(3, shuffle=True, random_state=seed, stratify=False).split(X, ym))
         clf = _make(cfg, lam, seed, epochs).fit(X, ym)
         acc = 100 * float(np.mean(clf.predict(X[d < 0]) == y[d < 0]))
         score = None

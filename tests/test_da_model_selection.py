@@ -100,8 +100,45 @@ def test_source_kfold_sample_domain_and_labelled_target_rows():
         assert search.n_splits_ == 2 and np.isfinite(search.best_score_)
 
 
+def test_source_kfold_stratifies_source_rows_sorted_by_class():
+    # the benchmark loaders return rows sorted by class: unstratified folds in that
+    # order validate on classes the training side never saw
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    y = np.r_[np.repeat([0, 1, 2], 30), -np.ones(20, int)]
+    X = np.zeros((len(y), 1))
+    source = np.flatnonzero(y != -1)
+    for train, test in SourceKFold(3).split(X, y):
+        assert np.bincount(y[test][y[test] != -1]).tolist() == [10, 10, 10]
+        assert set(y[train]) == {-1, 0, 1, 2}
+    stratified = [test[y[test] != -1] for _, test in SourceKFold(3).split(X, y)]
+    expected = [source[t] for _, t in StratifiedKFold(3).split(source, y[source])]
+    assert all(np.array_equal(a, b) for a, b in zip(stratified, expected, strict=True))
+    # stratify=False: KFold's folds, in the rows' order
+    plain = [test[y[test] != -1] for _, test in SourceKFold(3, stratify=False).split(X, y)]
+    assert [set(y[t]) for t in plain] == [{0}, {1}, {2}]
+    expected = [source[t] for _, t in KFold(3).split(source)]
+    assert all(np.array_equal(a, b) for a, b in zip(plain, expected, strict=True))
+    # shuffled and stratified: reproducible with a seed, classes still balanced
+    once = [t for _, t in SourceKFold(3, shuffle=True, random_state=0).split(X, y)]
+    again = [t for _, t in SourceKFold(3, shuffle=True, random_state=0).split(X, y)]
+    assert all(np.array_equal(a, b) for a, b in zip(once, again, strict=True))
+    assert all(np.bincount(y[t][y[t] != -1]).tolist() == [10, 10, 10] for t in once)
+
+
+def test_source_kfold_folds_continuous_targets_as_kfold():
+    y = np.r_[np.linspace(0.5, 3.0, 12), -np.ones(4)]
+    folds = list(SourceKFold(3).split(np.zeros((16, 1)), y))
+    assert [t[:4].tolist() for _, t in folds] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+
+
 def test_source_kfold_bad_input():
     X, ym, y, _ = _data(10)
+    for n_splits in (1, "3", 2.0, True):
+        with pytest.raises(ValueError, match="n_splits must be an integer >= 2"):
+            SourceKFold(n_splits).get_n_splits()
+    with pytest.raises(ValueError, match="stratify must be True or False"):
+        list(SourceKFold(2, stratify="yes").split(X, ym))
     with pytest.raises(ValueError, match="no unlabelled target rows"):
         list(SourceKFold(2).split(X, y))
     with pytest.raises(ValueError, match="n_splits"):

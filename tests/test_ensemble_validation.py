@@ -167,6 +167,11 @@ def test_a_failed_candidate_is_left_out_and_never_picked(failure):
     with pytest.warns(FitFailedWarning):
         search = EnsembleValidationSearch(_Unstable(), grid, error_score=0.0).fit(X, ym)
     assert search.results_["agreement"][2] == 0.0
+    # ... and one above every agreement still ranks last: the rank follows the pick
+    with pytest.warns(FitFailedWarning):
+        search = EnsembleValidationSearch(_Unstable(), grid, error_score=5.0).fit(X, ym)
+    assert search.results_["agreement"][2] == 5.0 and search.best_params_.get("failure") is None
+    assert search.results_["rank"][2] == 3 and search.results_["rank"][search.best_index_] == 1
     # error_score="raise": the fit's error, or a clear one for nan probabilities.
     raised = FloatingPointError if failure == "fit" else ValueError
     match = "training loss became nan" if failure == "fit" else "not finite"
@@ -220,3 +225,24 @@ def test_not_fitted():
 
     with pytest.raises(NotFittedError):
         EnsembleValidationSearch(LabelledOnly(), {"estimator__C": [1.0]}).predict(np.zeros((2, 2)))
+
+
+def test_metadata_routing_inside_a_pipeline():
+    # With routing on, a Pipeline hands sample_domain to the search, which routes it to
+    # the candidates that request it; the same pick as the search given it directly.
+    from sklearn import config_context
+
+    X, ym, y, d = _data()
+    grid = {"labelledonly__estimator__C": [0.01, 1.0]}
+    with config_context(enable_metadata_routing=True):
+        inner = make_pipeline(
+            CORAL().set_fit_request(sample_domain=True), LabelledOnly(LogisticRegression())
+        )
+        pipe = make_pipeline(StandardScaler(), EnsembleValidationSearch(inner, grid))
+        pipe.fit(X, ym, sample_domain=d)
+        assert 0 <= pipe.score(X[d < 0], y[d < 0]) <= 1
+    direct = EnsembleValidationSearch(
+        make_pipeline(CORAL(), LabelledOnly(LogisticRegression())), grid
+    ).fit(StandardScaler().fit_transform(X), ym, coral__sample_domain=d)
+    assert pipe[-1].best_params_ == direct.best_params_
+    np.testing.assert_allclose(pipe[-1].ensemble_proba_, direct.ensemble_proba_)

@@ -10,10 +10,16 @@ import numpy as np
 from joblib import Parallel, delayed
 from scipy.sparse import issparse
 from scipy.stats import rankdata
+from sklearn import get_config
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import ParameterGrid
 from sklearn.utils import _safe_indexing
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    process_routing,
+)
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ..base import _domain_masks, _WrappedClassifierMixin
@@ -117,9 +123,10 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
     results_ : dict of lists and arrays
         ``"params"`` (each candidate's parameters), ``"agreement"`` (its
         accuracy against the ensemble's labels; ``error_score`` for a failed
-        candidate), ``"rank"`` (1 is the best; ties share the better rank) and
-        ``"fit_time"`` (seconds), one entry
-        per candidate, in the order of ``ParameterGrid(param_grid)``.
+        candidate), ``"rank"`` (1 is the best; ties share the better rank;
+        failed candidates rank last, whatever their ``error_score``) and
+        ``"fit_time"`` (seconds), one entry per candidate, in the order of
+        ``ParameterGrid(param_grid)``.
         ``pandas.DataFrame(results_)`` makes a table of it.
     ensemble_proba_ : ndarray of shape (n_scored_rows, n_classes)
         The candidates' average class probabilities on the scored rows (the
@@ -237,8 +244,15 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
                 "mark them with y == -1, or pass sample_domain with negative ids for target "
                 "domains. To measure the agreement on all rows, set no_target='all_rows'."
             )
+        if get_config()["enable_metadata_routing"]:
+            # each candidate gets what it requested (sample_domain still marks the target rows)
+            candidate_params = process_routing(self, "fit", **fit_params).estimator.fit
+        else:
+            candidate_params = fit_params
         out = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_and_predict)(self.estimator, params, X, y, rows, fit_params, self.error_score)
+            delayed(_fit_and_predict)(
+                self.estimator, params, X, y, rows, candidate_params, self.error_score
+            )
             for params in candidates
         )
         ok = np.array([error is None for *_, error in out])
@@ -271,8 +285,9 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
         failed_score = np.nan if isinstance(self.error_score, str) else float(self.error_score)
         agreement = np.full(len(candidates), failed_score)
         agreement[ok] = (probas.argmax(axis=2) == pseudo_labels).mean(axis=1)
-        # As GridSearchCV ranks: ties share the better rank, nan ranks last.
-        ranked = np.where(np.isnan(agreement), -np.inf, agreement)
+        # As GridSearchCV ranks (ties share the better rank), with every failed
+        # candidate last, whatever error_score records for it: it is never picked.
+        ranked = np.where(ok, agreement, -np.inf)
         rank = rankdata(-ranked, method="min").astype(int)
         self.best_index_ = int(np.flatnonzero(ok)[np.argmax(agreement[ok])])
         self.best_score_ = float(agreement[self.best_index_])
@@ -293,6 +308,27 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
     def _transform_input(self, X):
         check_is_fitted(self, "best_estimator_")
         return X  # validated by the fitted candidate
+
+    def get_metadata_routing(self) -> MetadataRouter:
+        """How ``fit``'s parameters reach the candidates, for metadata routing.
+
+        With :func:`sklearn.set_config` ``(enable_metadata_routing=True)``,
+        ``fit`` routes to each candidate's ``fit`` what the estimator requests
+        (``sample_domain`` for the domain-adaptation estimators), so that the
+        search can sit in a :class:`~sklearn.pipeline.Pipeline` or another
+        meta-estimator that routes it.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            The routing of ``estimator``'s ``fit``.
+        """
+        return MetadataRouter(owner=type(self).__name__).add(
+            estimator=self.estimator,
+            method_mapping=MethodMapping()
+            .add(caller="fit", callee="fit")
+            .add(caller="score", callee="score"),
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

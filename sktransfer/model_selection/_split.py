@@ -5,7 +5,8 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.model_selection import BaseCrossValidator, KFold
+from sklearn.model_selection import BaseCrossValidator, KFold, StratifiedKFold
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _num_samples
 
 from ..base import _domain_masks
@@ -18,8 +19,9 @@ class SourceKFold(BaseCrossValidator):
 
     Unsupervised domain adaptation has no target label to validate with, and
     a domain-adaptation estimator cannot fit without its target rows. This
-    splitter partitions the labelled source rows into ``n_splits`` folds as
-    :class:`~sklearn.model_selection.KFold` does, and puts every unlabelled
+    splitter partitions the labelled source rows into ``n_splits`` folds,
+    stratified by class as :class:`~sklearn.model_selection.StratifiedKFold`
+    does (scikit-learn's default for a classifier), and puts every unlabelled
     target row (``y == -1``) in *both* the training and the validation side
     of every fold: the estimator adapts to them, and the scorers of
     :mod:`sktransfer.model_selection` (which need target rows) see them.
@@ -34,6 +36,14 @@ class SourceKFold(BaseCrossValidator):
         Shuffle the source rows before folding.
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffle (only with ``shuffle=True``).
+    stratify : bool, default=True
+        Keep each class's share of the source rows in every fold (as
+        ``StratifiedKFold``) when the labels are classes; continuous targets
+        are folded as :class:`~sklearn.model_selection.KFold` folds them.
+        ``False`` folds the source rows in their order (as ``KFold``): with
+        rows sorted by class (as the benchmark loaders return them) and no
+        shuffle, a fold's validation side then holds classes its training
+        side lacks.
 
     See Also
     --------
@@ -45,17 +55,35 @@ class SourceKFold(BaseCrossValidator):
     --------
     >>> import numpy as np
     >>> from sktransfer.model_selection import SourceKFold
-    >>> y = np.array([0, 1, 0, 1, 0, 1, -1, -1])
-    >>> for train, test in SourceKFold(n_splits=2).split(np.zeros((8, 1)), y):
+    >>> y = np.array([0, 0, 0, 0, 1, 1, 1, 1, -1, -1])
+    >>> for train, test in SourceKFold(n_splits=2).split(np.zeros((10, 1)), y):
     ...     print(train, test)
-    [3 4 5 6 7] [0 1 2 6 7]
-    [0 1 2 6 7] [3 4 5 6 7]
+    [2 3 6 7 8 9] [0 1 4 5 8 9]
+    [0 1 4 5 8 9] [2 3 6 7 8 9]
     """
 
-    def __init__(self, n_splits: int = 5, *, shuffle: bool = False, random_state=None):
+    def __init__(
+        self,
+        n_splits: int = 5,
+        *,
+        shuffle: bool = False,
+        random_state=None,
+        stratify: bool = True,
+    ):
         self.n_splits = n_splits
         self.shuffle = shuffle
         self.random_state = random_state
+        self.stratify = stratify
+
+    def _check_params(self):
+        if (
+            isinstance(self.n_splits, bool)
+            or not isinstance(self.n_splits, numbers.Integral)
+            or self.n_splits < 2
+        ):
+            raise ValueError(f"n_splits must be an integer >= 2, got {self.n_splits!r}")
+        if self.stratify not in (True, False):
+            raise ValueError(f"stratify must be True or False, got {self.stratify!r}")
 
     def get_n_splits(self, X=None, y=None, groups=None, sample_domain=None) -> int:
         """Number of folds.
@@ -71,6 +99,7 @@ class SourceKFold(BaseCrossValidator):
         n_splits : int
             ``n_splits``.
         """
+        self._check_params()
         return self.n_splits
 
     def split(self, X, y, groups=None, sample_domain=None):
@@ -94,12 +123,7 @@ class SourceKFold(BaseCrossValidator):
         train, test : ndarray of int
             Row indices of the training and validation sides of the fold.
         """
-        if (
-            isinstance(self.n_splits, bool)
-            or not isinstance(self.n_splits, numbers.Integral)
-            or self.n_splits < 2
-        ):
-            raise ValueError(f"n_splits must be an integer >= 2, got {self.n_splits!r}")
+        self._check_params()
         if y is None:
             raise ValueError(
                 "SourceKFold needs y to tell source rows (labelled) from target rows (-1)"
@@ -119,12 +143,14 @@ class SourceKFold(BaseCrossValidator):
                 f"SourceKFold with n_splits={self.n_splits} needs at least "
                 f"{self.n_splits} labelled source rows; got {len(source)}"
             )
-        folds = KFold(
+        y_source = np.asarray(y)[source]
+        stratified = self.stratify and type_of_target(y_source) in ("binary", "multiclass")
+        folds = (StratifiedKFold if stratified else KFold)(
             self.n_splits,
             shuffle=self.shuffle,
             random_state=self.random_state if self.shuffle else None,
         )
-        for train, test in folds.split(source):
+        for train, test in folds.split(source, y_source):
             yield (
                 np.sort(np.r_[source[train], labelled_target, unlabelled]),
                 np.sort(np.r_[source[test], unlabelled]),
