@@ -269,7 +269,19 @@ class TransferNetBase(BaseEstimator):
 
     def _user_callbacks(self) -> list:
         # skorch initialises (mutates) callbacks: give it copies, as clone would.
-        return copy.deepcopy(list(self.callbacks or []))
+        callbacks = copy.deepcopy(list(self.callbacks or []))
+        for item in callbacks:
+            callback = item[1] if isinstance(item, tuple) else item
+            monitor = getattr(callback, "monitor", None)
+            if isinstance(monitor, str) and monitor.startswith("valid"):
+                raise ValueError(
+                    f"{type(callback).__name__}(monitor={monitor!r}) watches a validation "
+                    f"score, but {type(self).__name__} trains on all the rows it is given "
+                    "(no validation split), so there is none. Monitor the training loss "
+                    "(monitor='train_loss'), or hold rows out yourself and compare fits "
+                    "with scikit-learn's tools (GridSearchCV, cross_validate)."
+                )
+        return callbacks
 
     def _net_params(self, callbacks=(), optimizer_defaults: dict | None = None) -> dict:
         """Keyword arguments for a skorch net, common to every estimator.

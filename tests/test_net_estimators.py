@@ -81,3 +81,16 @@ def test_a_diverged_fit_raises(name):
     with pytest.raises(FloatingPointError, match=r"training loss became nan at epoch \d+, batch \d+; training diverged"):
         est.fit(X, y)
 
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_callbacks_watching_a_validation_score_are_refused(name):
+    # the nets train on every row given (no validation split): skorch's defaults for
+    # EarlyStopping and Checkpoint watch valid_loss, which never exists here
+    from skorch.callbacks import Checkpoint, EarlyStopping
+
+    for callback in (EarlyStopping(), ("best", Checkpoint(dirname="unused"))):
+        est = NETS[name](0).set_params(callbacks=[callback])
+        with pytest.raises(ValueError, match=r"monitor='valid_loss.*no validation split.*train_loss"):
+            est.fit(X, y)
+    NETS[name](0).set_params(callbacks=[EarlyStopping(monitor="train_loss", patience=1)]).fit(X, y)
