@@ -411,7 +411,7 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
     Examples
     --------
     >>> import numpy as np
-    >>> from sktransfer.domain_adaptation._reweight import ImportanceWeightedClassifier
+    >>> from sktransfer import ImportanceWeightedClassifier
     >>> rng = np.random.RandomState(0)
     >>> X = np.r_[rng.normal(0, 1, (100, 1)), rng.normal(1, 1, (100, 1))]
     >>> y = np.r_[(X[:100, 0] > 0.5).astype(int), -np.ones(100, dtype=int)]

@@ -308,7 +308,7 @@ class CORAL(OneToOneFeatureMixin, _LinearMapMixin, BaseEstimator):
     Examples
     --------
     >>> import numpy as np
-    >>> from sktransfer.domain_adaptation._shallow import CORAL
+    >>> from sktransfer import CORAL
     >>> rng = np.random.RandomState(0)
     >>> X = np.r_[rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) * [3.0, 0.5]]
     >>> y = np.r_[rng.randint(2, size=200), -np.ones(200, dtype=int)]
@@ -514,7 +514,7 @@ class SubspaceAlignment(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixin
     Examples
     --------
     >>> import numpy as np
-    >>> from sktransfer.domain_adaptation._shallow import SubspaceAlignment
+    >>> from sktransfer import SubspaceAlignment
     >>> rng = np.random.RandomState(0)
     >>> X = np.r_[rng.normal(size=(100, 5)), rng.normal(size=(100, 5)) + 2]
     >>> y = np.r_[rng.randint(2, size=100), -np.ones(100, dtype=int)]
@@ -722,7 +722,7 @@ class TransferComponentAnalysis(ClassNamePrefixFeaturesOutMixin, _DomainTransfor
     Examples
     --------
     >>> import numpy as np
-    >>> from sktransfer.domain_adaptation._shallow import TransferComponentAnalysis
+    >>> from sktransfer import TransferComponentAnalysis
     >>> rng = np.random.RandomState(0)
     >>> X = np.r_[rng.normal(size=(50, 3)), rng.normal(size=(50, 3)) + [2, 0, 0]]
     >>> y = np.r_[rng.randint(2, size=50), -np.ones(50, dtype=int)]

@@ -50,7 +50,7 @@ def slanted_triangular(step: int, n_steps: int, cut_frac: float = 0.1, ratio: fl
 
     Examples
     --------
-    >>> from sktransfer.fine_tuning._schedules import slanted_triangular
+    >>> from sktransfer.fine_tuning import slanted_triangular
     >>> [round(slanted_triangular(t, 100), 3) for t in (0, 5, 10, 55, 100)]
     [0.031, 0.516, 1.0, 0.516, 0.031]
     """
