@@ -341,6 +341,27 @@ def test_importance_weighted_scorer_warns_on_collapse():
         importance_weighted_scorer(clf, X, y, domain_classifier=LogisticRegression())
 
 
+@pytest.mark.parametrize("scorer", [importance_weighted_scorer, deep_embedded_validation_scorer],
+                         ids=lambda s: s.__name__)
+def test_weighted_scorers_warn_when_the_domain_classifier_separates_its_rows(scorer):
+    # 30 + 30 rows of the same noise in 200 dimensions: the domain classifier separates
+    # the rows it is fit on, every weight is tiny (mean 0.02, not 1) yet about equal, so
+    # the effective sample size does not see it; the mean does
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 200))
+    y = np.r_[(X[:30, 0] > 0).astype(int), -np.ones(30, int)]
+    clf = LabelledOnly(LogisticRegression()).fit(X, y)
+    with pytest.warns(ImportanceWeightCollapseWarning, match=r"average 0\.02\d* on the source rows"):
+        scorer(clf, X, y)
+    # two dimensions, no shift: weights about 1, no warning
+    X = rng.normal(size=(400, 2))
+    y = np.r_[(X[:200, 0] > 0).astype(int), -np.ones(200, int)]
+    clf = LabelledOnly(LogisticRegression()).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scorer(clf, X, y)
+
+
 def test_circular_validation_names_the_reverse_fit_when_it_fails():
     import numpy as np
     import pytest

@@ -41,7 +41,11 @@ class ImportanceWeightCollapseWarning(UserWarning):
 
     Raised when ``(sum w)^2 / sum w^2`` falls below 5% of the weighted rows:
     the source and target domains barely overlap, so a model fit (or a score
-    computed) with these weights rests on a handful of rows.
+    computed) with these weights rests on a handful of rows. The scorers of
+    :mod:`sktransfer.model_selection` also raise it when the weights of a
+    domain classifier average under 1/2 or over 2 on the source rows, where a
+    calibrated one gives about 1: it separates the rows it was fit on, and
+    the weighted estimate is unreliable.
     """
 
 
@@ -67,6 +71,21 @@ def _warn_if_collapsed(weights: np.ndarray, where: str) -> float:
             stacklevel=3,
         )
     return ess
+
+
+def _warn_if_miscalibrated(weights: np.ndarray, where: str) -> None:
+    """Warn when a domain classifier's weights average far from 1 on the source rows."""
+    mean = float(np.mean(weights))
+    if not 0.5 <= mean <= 2.0:
+        warnings.warn(
+            f"{where}: the importance weights average {mean:.2g} on the source rows, where "
+            "a calibrated domain classifier gives about 1: it separates the source rows "
+            "from the target rows it was fit on (over-fit, or domains that barely "
+            "overlap), so the weighted estimate is unreliable. A more regularised "
+            "domain_classifier (a smaller C), or fewer features, may help.",
+            ImportanceWeightCollapseWarning,
+            stacklevel=3,
+        )
 
 
 def _discriminator_weights(X_source, X_target, classifier=None, random_state=None):

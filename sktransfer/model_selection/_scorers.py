@@ -28,7 +28,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_array, column_or_1d
 
 from ..base import _domain_masks, _is_finite_real, _is_mark, _take_rows
-from ..domain_adaptation._reweight import _discriminator_weights, _warn_if_collapsed
+from ..domain_adaptation._reweight import (
+    _discriminator_weights,
+    _warn_if_collapsed,
+    _warn_if_miscalibrated,
+)
 
 __all__ = [
     "batch_nuclear_norm_scorer",
@@ -221,6 +225,7 @@ def importance_weighted_scorer(
         Xf[source], Xf[target], domain_classifier or _default_domain_classifier(sp.issparse(Xf))
     )
     _warn_if_collapsed(weights, "importance_weighted_scorer")
+    _warn_if_miscalibrated(weights, "importance_weighted_scorer")
     correct = estimator.predict(_take_rows(X, source)) == y[source]
     return float(np.average(correct, weights=weights))
 
@@ -291,6 +296,7 @@ def deep_embedded_validation_scorer(
         domain_classifier or _default_domain_classifier(sp.issparse(features)),
     )
     _warn_if_collapsed(weights, "deep_embedded_validation_scorer")
+    _warn_if_miscalibrated(weights, "deep_embedded_validation_scorer")
     correct = (estimator.predict(_take_rows(X, source)) == y[source]).astype(float)
     weighted = weights * correct
     var = np.var(weights, ddof=1) if len(weights) > 1 else 0.0
