@@ -270,10 +270,11 @@ class TransferNetBase(BaseEstimator):
     def _user_callbacks(self) -> list:
         # skorch initialises (mutates) callbacks: give it copies, as clone would.
         callbacks = copy.deepcopy(list(self.callbacks or []))
+        overrides = self._params_for("callbacks")
         for item in callbacks:
-            callback = item[1] if isinstance(item, tuple) else item
-            monitor = getattr(callback, "monitor", None)
-            if isinstance(monitor, str) and monitor.startswith("valid"):
+            name, callback = item if isinstance(item, tuple) else (None, item)
+            monitor = overrides.get(f"{name}__monitor", getattr(callback, "monitor", None))
+            if isinstance(monitor, str) and monitor in _VALIDATION_KEYS:
                 raise ValueError(
                     f"{type(callback).__name__}(monitor={monitor!r}) watches a validation "
                     f"score, but {type(self).__name__} trains on all the rows it is given "
@@ -372,6 +373,12 @@ class _RaiseOnNonFiniteLoss(Callback):
 def _is_finite_real(value) -> bool:
     """Whether ``value`` is a finite real number (``True``/``False`` are not)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: The history keys skorch records only with a validation split (these nets have none).
+_VALIDATION_KEYS = frozenset(
+    {"valid_loss", "valid_loss_best", "valid_acc", "valid_acc_best", "valid_batch_count"}
+)
 
 
 def _check_positive_ints(estimator, names) -> None:
@@ -681,6 +688,22 @@ def _is_mark(label) -> bool:
 def _is_text_mark(label) -> bool:
     """Whether one label is the string ``'-1'``: the mark read as text, never taken."""
     return isinstance(label, (str, bytes)) and label in ("-1", b"-1")
+
+
+def _refuse_mark_class(name, estimator, how="it was fit with the unlabelled target rows"):
+    """A clear error if ``estimator`` learnt the unlabelled mark ``-1`` as a class.
+
+    A plain classifier fit on rows with ``y == -1`` takes the target rows for
+    a class of their own: a scorer or a search would then compare wrong models.
+    """
+    classes = getattr(estimator, "classes_", None)
+    if classes is not None and any(_is_mark(c) for c in np.ravel(classes)):
+        raise ValueError(
+            f"{name}: {type(estimator).__name__} has learnt -1 as a class ({how}, "
+            "y == -1, and took them for a class of their own). Wrap a plain "
+            "classifier in sktransfer.LabelledOnly, which leaves those rows out of its "
+            "fit, or use a domain-adaptation estimator."
+        )
 
 
 def _labelled_mask(y: np.ndarray) -> np.ndarray:

@@ -228,21 +228,36 @@ def test_not_fitted():
 
 
 def test_metadata_routing_inside_a_pipeline():
-    # With routing on, a Pipeline hands sample_domain to the search, which routes it to
-    # the candidates that request it; the same pick as the search given it directly.
+    # With routing on, a Pipeline hands sample_domain to the search, which reads it (the
+    # target rows it scores on) and routes it to the candidates that request it. Some
+    # target rows are labelled, so y alone would give other target rows: the routing shows.
     from sklearn import config_context
 
-    X, ym, y, d = _data()
+    X, _, y, d = _data()
+    y_given = y.copy()
+    target = np.flatnonzero(d < 0)
+    y_given[target[10:]] = -1  # the first 10 target rows keep their labels
     grid = {"labelledonly__estimator__C": [0.01, 1.0]}
     with config_context(enable_metadata_routing=True):
         inner = make_pipeline(
             CORAL().set_fit_request(sample_domain=True), LabelledOnly(LogisticRegression())
         )
         pipe = make_pipeline(StandardScaler(), EnsembleValidationSearch(inner, grid))
-        pipe.fit(X, ym, sample_domain=d)
+        pipe.fit(X, y_given, sample_domain=d)
         assert 0 <= pipe.score(X[d < 0], y[d < 0]) <= 1
-    direct = EnsembleValidationSearch(
-        make_pipeline(CORAL(), LabelledOnly(LogisticRegression())), grid
-    ).fit(StandardScaler().fit_transform(X), ym, coral__sample_domain=d)
-    assert pipe[-1].best_params_ == direct.best_params_
-    np.testing.assert_allclose(pipe[-1].ensemble_proba_, direct.ensemble_proba_)
+        # the search alone, with an estimator that requests nothing: sample_domain is its own
+        alone = EnsembleValidationSearch(LabelledOnly(LogisticRegression()), {"estimator__C": [1.0]})
+        alone.fit(X, y_given, sample_domain=d)
+    assert pipe[-1].ensemble_proba_.shape[0] == len(target)  # labelled target rows included
+    assert alone.ensemble_proba_.shape[0] == len(target)
+    # ... and CORAL, inside each candidate, took every target row for a target row
+    scaled = pipe[0].transform(X)
+    coral = pipe[-1].best_estimator_[0]
+    np.testing.assert_allclose(coral.mean_target_, scaled[d < 0].mean(axis=0))
+
+
+def test_a_candidate_that_learnt_the_mark_as_a_class_is_refused():
+    # a plain classifier fit on all rows takes y == -1 for a class and predicts it
+    X, ym, _, _ = _data(30)
+    with pytest.raises(ValueError, match="EnsembleValidationSearch: LogisticRegression has learnt -1"):
+        EnsembleValidationSearch(LogisticRegression(), {"C": [0.1, 1.0]}).fit(X, ym)

@@ -94,3 +94,10 @@ def test_callbacks_watching_a_validation_score_are_refused(name):
         with pytest.raises(ValueError, match=r"monitor='valid_loss.*no validation split.*train_loss"):
             est.fit(X, y)
     NETS[name](0).set_params(callbacks=[EarlyStopping(monitor="train_loss", patience=1)]).fit(X, y)
+    # skorch's callbacks__<name>__monitor override counts, and a key of the user's own
+    # (recorded by another callback) is theirs to watch
+    NETS[name](0).set_params(
+        callbacks=[("es", EarlyStopping(patience=1))], callbacks__es__monitor="train_loss"
+    ).fit(X, y)
+    est = NETS[name](0).set_params(callbacks=[EarlyStopping(monitor="valid_custom")])
+    assert est._user_callbacks()[0].monitor == "valid_custom"

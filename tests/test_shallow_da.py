@@ -17,7 +17,7 @@ from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
 
@@ -655,8 +655,18 @@ def test_importance_weighting_of_a_pipeline_weights_its_final_step():
     np.testing.assert_allclose(pipe.estimator_[-1].coef_, by_hand.coef_, rtol=1e-6)
     unweighted = LogisticRegression().fit(scaled, ym[labelled])
     assert np.abs(unweighted.coef_ - by_hand.coef_).max() > 1e-3
-    with pytest.raises(ValueError, match="Pipeline.fit takes no sample_weight"):
+    with pytest.raises(ValueError, match=r"final step \(kneighborsclassifier: KNeighborsClassifier\) takes no"):
         ImportanceWeightedClassifier(make_pipeline(StandardScaler(), KNeighborsClassifier())).fit(X, ym)
+    with pytest.raises(ValueError, match=r"final step \(passthrough: passthrough\) takes no"):
+        ImportanceWeightedClassifier(
+            Pipeline([("scale", StandardScaler()), ("passthrough", "passthrough")])
+        ).fit(X, ym)
+    # a pipeline in a pipeline: the weights reach the innermost final step
+    nested = ImportanceWeightedClassifier(
+        make_pipeline(StandardScaler(), make_pipeline(StandardScaler(), LogisticRegression())),
+        random_state=0,
+    ).fit(X, ym)
+    np.testing.assert_allclose(nested.estimator_[-1][-1].coef_, by_hand.coef_, rtol=1e-6)
     # with metadata routing, the pipeline routes the weights to the steps that ask
     with config_context(enable_metadata_routing=True):
         routed = ImportanceWeightedClassifier(
@@ -916,20 +926,19 @@ def test_kliep_gamma_whose_kernels_vanish_on_the_source_is_refused():
 
 
 def test_kliep_cross_validation_skips_widths_whose_kernels_vanish_on_the_source():
-    # one feature constant within each domain, 5 apart: the narrowest default
-    # candidates vanish on every source row; cross-validation must not pick one
-    # (it used to, and the fit then blamed a gamma the user never gave)
+    # one feature constant within each domain, 5 apart: at gamma=100 the kernels on the
+    # target centres vanish on every source row, and no weights can average 1 there.
+    # Cross-validation must skip that width (it used to be able to pick one, and the
+    # fit then blamed a gamma the user never gave) and pick among the others
     rng = np.random.RandomState(0)
     X = rng.normal(size=(40, 3))
     X[20:, 1] = 5.0
     y = np.r_[rng.randint(2, size=20), -np.ones(20, int)]
-    clf = ImportanceWeightedClassifier(weighting="kliep", random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ImportanceWeightCollapseWarning)
-        clf.fit(X, y)
-    assert np.isneginf(clf.lcv_scores_).any()
-    assert np.isfinite(clf.lcv_scores_[clf.lcv_scores_.argmax()])
-    assert clf.weights_.mean() == pytest.approx(1.0)
+    clf = ImportanceWeightedClassifier(weighting="kliep", gamma=[0.01, 0.1, 100.0], random_state=0)
+    clf.fit(X, y)
+    assert np.isneginf(clf.lcv_scores_[2]) and np.isfinite(clf.lcv_scores_[:2]).all()
+    assert clf.gamma_ == 0.1  # the better of the two that give weights
+    assert np.isfinite(clf.weights_).all() and clf.weights_.std() > 0
 
 
 def test_kliep_takes_gamma_candidates_from_any_iterable():

@@ -24,7 +24,6 @@ own parameters and builds a :class:`_DeepDAModule` subclass whose
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import torch
@@ -36,7 +35,12 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from .._batching import BatchIterator, DomainBatchIterator, n_domain_batches
-from ..base import TransferNetBase, _LabelledRowsClassifierMixin, _probe_module
+from ..base import (
+    TransferNetBase,
+    _is_finite_real,
+    _LabelledRowsClassifierMixin,
+    _probe_module,
+)
 from ..nn import MLP, GradientReversal
 
 # One hidden layer of 256 units with dropout: with it DANN reaches 0.98
@@ -271,11 +275,7 @@ class _DeepDABase(
     def _check_params(self):
         self._check_common_params()
         weight = getattr(self, self._weight_param)
-        if (
-            not isinstance(weight, numbers.Real)
-            or isinstance(weight, bool)
-            or not 0 <= weight < math.inf
-        ):
+        if not (_is_finite_real(weight) and weight >= 0):
             raise ValueError(
                 f"{self._weight_param} must be a non-negative finite number, got {weight!r}"
             )

@@ -41,11 +41,12 @@ class ImportanceWeightCollapseWarning(UserWarning):
 
     Raised when ``(sum w)^2 / sum w^2`` falls below 5% of the weighted rows:
     the source and target domains barely overlap, so a model fit (or a score
-    computed) with these weights rests on a handful of rows. The scorers of
-    :mod:`sktransfer.model_selection` also raise it when the weights of a
-    domain classifier average under 1/2 or over 2 on the source rows, where a
-    calibrated one gives about 1: it separates the rows it was fit on, and
-    the weighted estimate is unreliable.
+    computed) with these weights rests on a handful of rows.
+    :func:`~sktransfer.model_selection.deep_embedded_validation_scorer` also
+    raises it when the weights of its domain classifier average under 1/2 or
+    over 2 on the source rows, where a calibrated one gives about 1: it
+    separates the rows it was fit on, and DEV's control variate, which
+    assumes a mean of 1, makes its estimate unreliable.
     """
 
 
@@ -528,12 +529,18 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         """
         gammas = self._check_params()
         estimator = self._get_estimator()
-        if not _may_take_sample_weight(estimator):
+        path, weighted = _weighted_step(estimator)
+        if not _may_take_sample_weight(weighted):
+            where = (
+                f"{type(weighted).__name__}.fit takes"
+                if weighted is estimator
+                else f"the pipeline's final step ({path[: -len('__sample_weight')]}: "
+                f"{weighted if isinstance(weighted, str) else type(weighted).__name__}) takes"
+            )
             raise ValueError(
                 "ImportanceWeightedClassifier hands the importance weights to "
-                f"estimator.fit as sample_weight, but {type(estimator).__name__}.fit takes "
-                "no sample_weight; use an estimator that does (LogisticRegression, SVC, "
-                "a tree ensemble, ...)"
+                f"estimator.fit as sample_weight, but {where} no sample_weight; use an "
+                "estimator that does (LogisticRegression, SVC, a tree ensemble, ...)"
             )
         X, y, labelled, is_target = _validate_domain_fit(
             self, X, y, sample_domain, allowed="uniform",
@@ -619,17 +626,24 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         return tags
 
 
-def _weight_params(estimator, sample_weight) -> dict:
-    """The keyword arguments that hand ``sample_weight`` to ``estimator.fit``.
+def _weighted_step(estimator) -> tuple[str, object]:
+    """The parameter path to the model that takes the weights, and that model.
 
-    A ``Pipeline`` without metadata routing takes them as
-    ``<last step>__sample_weight`` (the weights go to the final estimator, the
-    model whose loss they reweight); with routing on, as ``sample_weight``,
-    routed to the steps that request it.
+    Without metadata routing a ``Pipeline`` (nested ones too) takes them as
+    ``<last step>__...__sample_weight``: for its final estimator, the model
+    whose loss they reweight. Otherwise the estimator takes ``sample_weight``
+    itself (with routing on, a pipeline routes it to the steps that request it).
     """
-    if isinstance(estimator, Pipeline) and not get_config()["enable_metadata_routing"]:
-        return {f"{estimator.steps[-1][0]}__sample_weight": sample_weight}
-    return {"sample_weight": sample_weight}
+    path = []
+    while isinstance(estimator, Pipeline) and not get_config()["enable_metadata_routing"]:
+        name, estimator = estimator.steps[-1]
+        path.append(name)
+    return "__".join([*path, "sample_weight"]), estimator
+
+
+def _weight_params(estimator, sample_weight) -> dict:
+    """The keyword arguments that hand ``sample_weight`` to ``estimator.fit``."""
+    return {_weighted_step(estimator)[0]: sample_weight}
 
 
 def _may_take_sample_weight(estimator) -> bool:
@@ -640,10 +654,9 @@ def _may_take_sample_weight(estimator) -> bool:
     (a search, a meta-estimator) passes it on.
     """
     if isinstance(estimator, Pipeline):
-        final = estimator._final_estimator
-        if get_config()["enable_metadata_routing"]:
-            return True
-        return final != "passthrough" and _may_take_sample_weight(final)
+        return True  # see _weighted_step: its final model is what gets checked
+    if estimator == "passthrough" or estimator is None:
+        return False
     if has_fit_parameter(estimator, "sample_weight"):
         return True
     parameters = inspect.signature(estimator.fit).parameters.values()

@@ -109,11 +109,8 @@ class _DomainTransformerMixin(TransformerMixin):
         if missing is not None:
             if self.single_domain == "raise":
                 if sample_domain is not None:
-                    how = (
-                        f"The sample_domain given has no {'negative' if missing == 'target' else 'positive'} "
-                        f"id ({missing} domains have "
-                        f"{'negative' if missing == 'target' else 'positive'} ids)."
-                    )
+                    sign = "negative" if missing == "target" else "positive"
+                    how = f"The sample_domain given has no {sign} id ({missing} domains have {sign} ids)."
                 elif missing == "target":
                     how = (
                         "Mark the target rows with y == -1, or pass sample_domain "

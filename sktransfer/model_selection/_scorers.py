@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_array, column_or_1d
 
-from ..base import _domain_masks, _is_finite_real, _is_mark, _take_rows
+from ..base import _domain_masks, _is_finite_real, _refuse_mark_class, _take_rows
 from ..domain_adaptation._reweight import (
     _discriminator_weights,
     _warn_if_collapsed,
@@ -46,22 +46,6 @@ __all__ = [
     "prediction_entropy_scorer",
     "soft_neighborhood_density_scorer",
 ]
-
-
-def _refuse_mark_class(name, estimator, how="it was fit with the unlabelled target rows"):
-    """A clear error if ``estimator`` learnt the unlabelled mark ``-1`` as a class.
-
-    A plain classifier fit on rows with ``y == -1`` takes the target rows for
-    a class of their own; every scorer would then measure a wrong model.
-    """
-    classes = getattr(estimator, "classes_", None)
-    if classes is not None and any(_is_mark(c) for c in np.ravel(classes)):
-        raise ValueError(
-            f"{name}: {type(estimator).__name__} has learnt -1 as a class ({how}, "
-            "y == -1, and took them for a class of their own). Wrap a plain "
-            "classifier in sktransfer.LabelledOnly, which leaves those rows out of its "
-            "fit, or use a domain-adaptation estimator."
-        )
 
 
 def _rows(name, X, y, sample_domain, *, estimator=None, need_source=True, min_target=1, why=""):
@@ -225,7 +209,7 @@ def importance_weighted_scorer(
         Xf[source], Xf[target], domain_classifier or _default_domain_classifier(sp.issparse(Xf))
     )
     _warn_if_collapsed(weights, "importance_weighted_scorer")
-    _warn_if_miscalibrated(weights, "importance_weighted_scorer")
+    # (a common scale of the weights does not move this self-normalised average)
     correct = estimator.predict(_take_rows(X, source)) == y[source]
     return float(np.average(correct, weights=weights))
 
@@ -862,7 +846,7 @@ def mixed_sample_scorer(
     >>> 0.0 <= mixed_sample_scorer(clf, X, [0, 1, -1, -1, -1, -1]) <= 1.0
     True
     """
-    if not (isinstance(mix, numbers.Real) and not isinstance(mix, bool) and 0.5 < mix < 1.0):
+    if not (_is_finite_real(mix) and 0.5 < mix < 1.0):
         raise ValueError(f"mix must be a number in (0.5, 1), got {mix!r}")
     _, target, _ = _rows(
         "mixed_sample_scorer", X, y, sample_domain, estimator=estimator,

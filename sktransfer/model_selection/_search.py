@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 import time
 import warnings
+from typing import ClassVar
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -22,7 +23,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from ..base import _domain_masks, _WrappedClassifierMixin
+from ..base import _domain_masks, _refuse_mark_class, _WrappedClassifierMixin
 
 __all__ = ["EnsembleValidationSearch"]
 
@@ -102,8 +103,8 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
         a number leaves the candidate out of the ensemble, records that number
         as its agreement and warns with
         :class:`~sklearn.exceptions.FitFailedWarning`, as ``GridSearchCV``
-        does. A failed candidate is never picked, and with ``nan`` it ranks
-        last. When every candidate fails, ``fit`` warns with the list of the
+        does. A failed candidate is never picked and ranks last, whatever
+        number it records. When every candidate fails, ``fit`` warns with the list of the
         failures and raises the first one's error.
     n_jobs : int, default=None
         Candidates fitted in parallel (joblib); None means 1.
@@ -172,6 +173,9 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
     >>> search.predict(X[:3]).shape
     (3,)
     """
+
+    # fit reads sample_domain itself (it marks the target rows the candidates are scored on)
+    __metadata_request__fit: ClassVar[dict] = {"sample_domain": True}
 
     def __init__(
         self,
@@ -276,6 +280,7 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
                 stacklevel=2,
             )
         fitted = [item for item, good in zip(out, ok) if good]
+        _refuse_mark_class("EnsembleValidationSearch", fitted[0][0])
         classes = fitted[0][1]
         if not all(np.array_equal(c, classes) for _, c, *_ in fitted):
             raise ValueError("the candidates were fitted with different classes_; they cannot be compared")
@@ -323,11 +328,10 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
         routing : MetadataRouter
             The routing of ``estimator``'s ``fit``.
         """
-        return MetadataRouter(owner=type(self).__name__).add(
-            estimator=self.estimator,
-            method_mapping=MethodMapping()
-            .add(caller="fit", callee="fit")
-            .add(caller="score", callee="score"),
+        return (
+            MetadataRouter(owner=type(self).__name__)
+            .add_self_request(self)
+            .add(estimator=self.estimator, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
         )
 
     def __sklearn_tags__(self):

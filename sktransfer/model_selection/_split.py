@@ -38,8 +38,11 @@ class SourceKFold(BaseCrossValidator):
         Seeds the shuffle (only with ``shuffle=True``).
     stratify : bool, default=True
         Keep each class's share of the source rows in every fold (as
-        ``StratifiedKFold``) when the labels are classes; continuous targets
-        are folded as :class:`~sklearn.model_selection.KFold` folds them.
+        ``StratifiedKFold``) when the labels are classes (binary or
+        multiclass, as :func:`~sklearn.utils.multiclass.type_of_target` reads
+        them); continuous targets are folded as
+        :class:`~sklearn.model_selection.KFold` folds them (integer-valued
+        regression targets read as classes: pass ``stratify=False``).
         ``False`` folds the source rows in their order (as ``KFold``): with
         rows sorted by class (as the benchmark loaders return them) and no
         shuffle, a fold's validation side then holds classes its training
@@ -144,12 +147,22 @@ class SourceKFold(BaseCrossValidator):
                 f"{self.n_splits} labelled source rows; got {len(source)}"
             )
         y_source = np.asarray(y)[source]
+        if y_source.dtype == object:  # labels mixed with -1 in one object array
+            y_source = np.asarray(y_source.tolist())
         stratified = self.stratify and type_of_target(y_source) in ("binary", "multiclass")
         folds = (StratifiedKFold if stratified else KFold)(
             self.n_splits,
             shuffle=self.shuffle,
             random_state=self.random_state if self.shuffle else None,
         )
+        if stratified:
+            largest = int(np.unique(y_source, return_counts=True)[1].max())
+            if largest < self.n_splits:
+                raise ValueError(
+                    f"SourceKFold(n_splits={self.n_splits}) stratifies the source rows by "
+                    f"class, and no class has {self.n_splits} labelled source rows (the "
+                    f"largest has {largest}): use fewer splits, or stratify=False"
+                )
         for train, test in folds.split(source, y_source):
             yield (
                 np.sort(np.r_[source[train], labelled_target, unlabelled]),
