@@ -1127,6 +1127,21 @@ def test_bad_parameters(estimator, message):
         estimator.fit(X, mask_target_labels(y, d))
 
 
+@pytest.mark.parametrize("cls", [CORAL, LinearOTMapping], ids=lambda c: c.__name__)
+def test_reg_zero_with_a_singular_source_covariance_warns(cls):
+    # 10 source rows in 20 dimensions: the unregularised whitening divides by ~0
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(size=(10, 20)), rng.normal(size=(50, 20))]
+    y = np.r_[np.arange(10) % 2, -np.ones(50, int)]
+    with pytest.warns(UserWarning, match=r"reg=0\): the source covariance is singular.*reg='auto'"):
+        cls(reg=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cls().fit(X, y)  # Ledoit-Wolf: well conditioned
+        X = rng.normal(size=(200, 3))
+        cls(reg=0).fit(X, np.r_[np.arange(100) % 2, -np.ones(100, int)])  # full rank
+
+
 def test_nan_refused():
     X, y, d = make_rotated_moons(30, 30, random_state=0)
     X[0, 0] = np.nan

@@ -26,6 +26,7 @@ maps are the same (one shared embedding), so the rule changes nothing there.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 from scipy import linalg
@@ -224,6 +225,18 @@ class _LinearMapMixin(_DomainTransformerMixin):
         self.covariance_source_ = self._regularised_covariance(Xs)
         self.covariance_target_ = self._regularised_covariance(Xt)
         self._fit_is_source_ = is_source & ~is_target
+        if self.reg == 0:
+            vals = linalg.eigvalsh(self.covariance_source_)
+            if vals[0] <= np.finfo(float).eps * max(vals[-1], 1.0) * 10:
+                warnings.warn(
+                    f"{type(self).__name__}(reg=0): the source covariance is singular "
+                    f"({len(Xs)} source rows, {X.shape[1]} features, or a feature constant "
+                    "on the source): its inverse square root blows up the directions the "
+                    "source rows do not span, and a row off them is mapped far away. Use "
+                    "reg='auto' (Ledoit-Wolf shrinkage) or a positive reg.",
+                    UserWarning,
+                    stacklevel=3,
+                )
 
     def _regularised_covariance(self, X):
         if self.reg == "auto":
@@ -271,7 +284,9 @@ class CORAL(OneToOneFeatureMixin, _LinearMapMixin, BaseEstimator):
         features); ``"auto"`` shrinks each domain's correlation matrix towards
         the identity by the Ledoit-Wolf estimate of the best amount (adapting
         to the number of rows per feature of the domain), then restores the
-        features' variances.
+        features' variances. ``0`` with a singular source covariance (fewer
+        source rows than features, or a constant feature) warns: the
+        whitening then magnifies the directions the source rows do not span.
     align_means : bool, default=True
         Also move the source mean onto the target mean:
         ``(x_s - mean_s) A + mean_t``. The paper aligns second moments only,
@@ -378,7 +393,8 @@ class LinearOTMapping(OneToOneFeatureMixin, _LinearMapMixin, BaseEstimator):
         Regularisation of both covariances, as :class:`CORAL`'s: a number is
         added to their diagonal; ``"auto"`` shrinks each domain's correlation
         matrix towards the identity by the Ledoit-Wolf estimate, then restores
-        the features' variances.
+        the features' variances. ``0`` with a singular source covariance warns,
+        as :class:`CORAL` does.
     single_domain : {"raise", "fit"}, default="raise"
         What to do when fit sees one domain only: raise a ``ValueError``, or
         use those rows as both source and target (the map is then the
