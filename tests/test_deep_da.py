@@ -380,8 +380,10 @@ def test_decision_function_gives_the_logits(small_moons, cls):
 @pytest.mark.parametrize("cls", CLASSES, ids=ids)
 def test_no_target_source_only(small_moons, cls):
     source = np.asarray(small_moons.source)
+    refused = cls(**FAST, callbacks=[NoTraining()])
     with pytest.raises(ValueError, match="no target rows.*no_target='source_only'"):
-        cls(**FAST, callbacks=[NoTraining()]).fit(small_moons.X, small_moons.y)
+        refused.fit(small_moons.X, small_moons.y)
+    assert not hasattr(refused, "classes_") and not hasattr(refused, "n_features_in_")
     clf = cls(no_target="source_only", max_epochs=20, random_state=0).fit(
         small_moons.X[source], small_moons.y[source]
     )

@@ -383,6 +383,8 @@ class _DeepDABase(
         X, y_encoded, is_target = self._validate_training_data(X, y, sample_domain)
         n_target = int(is_target.sum())
         if n_target == 0 and self.no_target == "raise":
+            for name in ("classes_", "n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(name, None)  # a refused fit leaves no fitted state
             raise ValueError(
                 f"{type(self).__name__} found no target rows to adapt to: mark the target "
                 "rows with y == -1, or pass sample_domain with negative ids for "
