@@ -24,6 +24,7 @@ from sktransfer.fine_tuning import (
     FineTuneRegressor,
     slanted_triangular,
 )
+from sktransfer.multitask import MultiTaskClassifier
 from sktransfer.nn import MLP
 
 FAST = {"max_epochs": 3, "batch_size": 32, "random_state": 0}
@@ -593,3 +594,56 @@ def test_efficientnet_has_one_layer_group_per_block_and_frozen_blocks_stay():
     for name, value in net.named_parameters():
         if not name.startswith(("head.", "classifier.")):
             assert torch.equal(tuned[name], value), name
+
+
+class _EndsInSoftmax(nn.Module):
+    """A skorch NLLLoss-style network: its last Linear is followed by a Softmax."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Sequential(nn.Linear(6, 8), nn.ReLU())
+        self.out = nn.Linear(8, 2)
+        self.softmax = nn.Softmax(dim=-1)
+
+    def forward(self, x):
+        return self.softmax(self.out(self.body(x)))
+
+
+def test_a_found_head_that_is_not_the_output_layer_is_refused(tabular):
+    # the last nn.Linear is replaced; a layer after it would transform the new head's
+    # logits (here a second softmax: probabilities stuck near 0.27-0.73)
+    X, y = tabular
+    with pytest.raises(ValueError, match=r"head found, 'out'.*not the output layer.*head='<name>'"):
+        FineTuneClassifier(_EndsInSoftmax(), callbacks=[NoTraining()], **FAST).fit(X, y)
+    # a fitted multitask model's first task is read from heads[0]; its last Linear is
+    # another task's: refused rather than fine-tuning a layer that is never used
+    source = MultiTaskClassifier(max_epochs=2, random_state=0).fit(X, np.c_[y, 1 - y])
+    with pytest.raises(ValueError, match="not the output layer"):
+        FineTuneClassifier(source, callbacks=[NoTraining()], **FAST).fit(X, y)
+
+
+def test_freeze_patterns_never_freeze_the_new_head(tabular):
+    X, y = tabular
+    # a pattern over body and head freezes the body; the new head trains
+    clf = FineTuneClassifier(_bn_net(), freeze=["*"], **FAST).fit(X, y)
+    network = clf.net_.module_.network
+    assert all(not p.requires_grad for n, p in network.named_parameters() if not n.startswith("head"))
+    assert all(p.requires_grad for p in network.head.parameters())
+    # a pattern over the old head alone says so
+    with pytest.raises(ValueError, match=r"freeze pattern 'head\.\*' matches only parameters of the head"):
+        FineTuneClassifier(_bn_net(), freeze=["head.*"], callbacks=[NoTraining()], **FAST).fit(X, y)
+
+
+def test_a_source_stage_with_a_head_module_keeps_one_head(tabular):
+    # after the source stage the head is the module put in, not the last Linear inside it
+    X, y = tabular
+    domain = np.r_[np.ones(80, int), -np.ones(40, int)]
+    y_all = np.r_[y[:80] + 2 * (X[:80, 2] > 0), y[80:]]  # 4 source classes, 2 target classes
+    clf = FineTuneClassifier(
+        _bn_net(), head_module=MLP, head_module__hidden_layer_sizes=(5,), source_epochs=2, **FAST
+    ).fit(X, y_all, sample_domain=domain)
+    assert clf.head_ == "head"
+    assert isinstance(clf.net_.module_.network.head, MLP)
+    assert not any(isinstance(m, MLP) for m in clf.net_.module_.network.head.modules()
+                   if m is not clf.net_.module_.network.head)

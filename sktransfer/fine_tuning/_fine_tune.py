@@ -23,6 +23,7 @@ from ..base import (
     _LabelledRowsClassifierMixin,
 )
 from ._network import (
+    _check_head_is_output,
     _find_head,
     _FineTuneModule,
     _first,
@@ -470,6 +471,8 @@ class _FineTuneBase(TransferNetBase):
         """Train every layer of ``network`` with a new head on the source rows."""
         probe = torch.as_tensor(X[: min(len(X), 4)])
         head_name = _find_head(network, self.head)
+        if self.head is None:  # a named head may sit mid-network, by design
+            _check_head_is_output(network, head_name, probe)
         head = self._new_head(network, head_name, probe, n_outputs)
         _replace_submodule(network, head_name, head)
         module = _FineTuneModule(network, head_name, None, distill=False)
@@ -478,7 +481,8 @@ class _FineTuneBase(TransferNetBase):
             module, [("lr_schedule", _LRSchedule())], self._n_source_epochs(), n_targets=targets.shape[1]
         )
         self.source_net_.fit(X, targets)
-        return copy.deepcopy(self.source_net_.module_.network)
+        # the source head is the module just put in (not the last Linear inside it)
+        return copy.deepcopy(self.source_net_.module_.network), head_name
 
     def _n_source_epochs(self):
         return self.max_epochs if self.source_epochs is None else self.source_epochs
@@ -488,8 +492,11 @@ class _FineTuneBase(TransferNetBase):
         probe = torch.as_tensor(X[: min(len(X), 4)])
         network = self._source_network(probe)
         if source is not None:
-            network = self._train_source_stage(network, *source)
-        head_name = _find_head(network, self.head)
+            network, head_name = self._train_source_stage(network, *source)
+        else:
+            head_name = _find_head(network, self.head)
+            if self.head is None:  # a named head may sit mid-network, by design
+                _check_head_is_output(network, head_name, probe)
         new_head = self._new_head(network, head_name, probe, n_outputs)
         source_head = copy.deepcopy(network.get_submodule(head_name))
         distill = self.distillation_weight > 0

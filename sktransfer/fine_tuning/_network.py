@@ -46,6 +46,43 @@ def _find_head(network: nn.Module, head: str | None) -> str:
     return head
 
 
+def _check_head_is_output(network: nn.Module, head_name: str, x: torch.Tensor) -> None:
+    """A clear error unless the output of ``head_name`` is the network's output.
+
+    The head is replaced by a new one; a layer after it (a final ``Softmax``,
+    an activation) or an output taken from another branch would transform or
+    bypass the new head's outputs.
+    """
+    head = network.get_submodule(head_name)
+    seen = []
+    handle = head.register_forward_hook(lambda m, inputs, out: seen.append(out))
+    was_training = network.training
+    network.eval()
+    try:
+        with torch.no_grad():
+            out = _first(network(x))
+    finally:
+        handle.remove()
+        network.train(was_training)
+    head_out = seen[-1] if seen else None
+    if not (
+        isinstance(head_out, torch.Tensor)
+        and isinstance(out, torch.Tensor)
+        and head_out.shape == out.shape
+        and torch.equal(head_out, out)
+    ):
+        raise ValueError(
+            f"the head found, {head_name!r} ({type(head).__name__}, the last nn.Linear), "
+            "is not the output layer of "
+            f"module {type(network).__name__}: the network's output is not that layer's "
+            "output (a layer after it, such as a final Softmax or an activation, or an "
+            "output taken from another branch), so a new head there would be transformed "
+            "or bypassed. Name the layer to replace with head='<name>' (the layers after a "
+            "named head stay), or pass a network that ends with its head (drop a final "
+            "Softmax: the estimator applies its own)."
+        )
+
+
 def _replace_submodule(network: nn.Module, name: str, new: nn.Module) -> None:
     parent_name, _, child = name.rpartition(".")
     parent = network.get_submodule(parent_name) if parent_name else network
@@ -172,7 +209,14 @@ def _resolve_freeze(freeze, names: list[str], groups: list[list[str]], head_name
                 f"names (from named_parameters()) are: {', '.join(names)}"
                 + (" (or freeze='all_but_head')" if "all" in pattern else "")
             )
-        selected.update(matched)
+        in_body = [n for n in matched if not _under(n, head_name)]
+        if not in_body:
+            raise ValueError(
+                f"freeze pattern {pattern!r} matches only parameters of the head "
+                f"({', '.join(matched)}), which is replaced by a new head that is always "
+                "trained; patterns select layers below the head"
+            )
+        selected.update(in_body)  # the head's parameters are never frozen
     return [n for n in names if n in selected]
 
 
