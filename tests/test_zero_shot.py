@@ -381,3 +381,24 @@ def test_unseen_class_split():
     assert not set(train) & set(test)
     with pytest.raises(ValueError, match="needs at least"):
         list(UnseenClassSplit(3).split(y[:30], y[:30]))
+
+
+def test_class_names_mixed_with_the_unlabelled_mark_are_skipped():
+    # y of class names with -1 on unlabelled rows (an object array): the -1 rows are
+    # dropped before the labels are read, as the user guide says, and the names index
+    # the class table
+    rng = np.random.RandomState(0)
+    table = {"cat": [1, 0, 1], "dog": [1, 1, 0], "fish": [0, 0, 1], "bird": [0, 1, 0]}
+    X = rng.normal(size=(40, 5))
+    y = np.repeat(["cat", "dog"], 20).astype(object)
+    X[y == "dog", 0] += 3
+    y[::5] = -1
+    labelled = np.array([v != -1 for v in y])
+    clf = AttributeZeroShotClassifier(class_attributes=table, mode="gzsl").fit(X, y)
+    same = AttributeZeroShotClassifier(class_attributes=table, mode="gzsl").fit(
+        X[labelled], np.asarray(y[labelled].tolist())
+    )
+    np.testing.assert_array_equal(clf.classes_, same.classes_)
+    np.testing.assert_array_equal(clf.predict(X), same.predict(X))
+    with pytest.raises(ValueError, match="'-1'"):
+        AttributeZeroShotClassifier(class_attributes=table).fit(X, np.where(labelled, y, "-1"))

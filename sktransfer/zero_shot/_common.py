@@ -104,13 +104,21 @@ def _validate_fit_data(estimator, X, y):
         )
     X, y = validate_data(estimator, X, y, dtype=np.float64, y_numeric=False)
     y = column_or_1d(y, warn=True)
-    check_classification_targets(y)
-    labelled = _labelled_mask(y)
+    if y.dtype == object:
+        # Class names (the keys of a class table) mixed with the integer mark -1: the
+        # marked rows are dropped before anything reads the labels, so, unlike the
+        # estimators that learn from unlabelled rows, zero-shot fit takes them.
+        labelled = np.fromiter((not _is_mark(v) for v in y), dtype=bool, count=len(y))
+        names = np.asarray(y[labelled].tolist())
+        _labelled_mask(names)  # the checks of the rest (NaN, the string '-1')
+    else:
+        labelled = _labelled_mask(y)
     if not labelled.any():
         raise ValueError("y has no labelled rows: every row is -1 (unlabelled)")
     y = y[labelled]
     if y.dtype == object:
         y = np.asarray(y.tolist())
+    check_classification_targets(y)  # on the labels themselves, the mark left out
     return X[labelled], y
 
 
