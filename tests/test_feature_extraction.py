@@ -273,6 +273,10 @@ def test_seeded_class_module_is_reproducible():
         (np.full((2, 8, 8, 3), 7.5), r"float images must hold pixels in \[0, 1\]"),
         (np.full((2, 8, 8, 3), 300, dtype=np.int64), "0..255"),
         (np.zeros((2, 10)), "image_shape"),
+        # one colour image without its batch axis: not 20 grey images of 16x3
+        (np.zeros((20, 16, 3), dtype=np.uint8), r"looks like one colour image.*X\[None\]"),
+        # NaN in an image of a list, which skips the array checks
+        ([np.full((8, 8, 3), np.nan)], "contains NaN or infinity"),
     ],
 )
 def test_wrong_images_are_refused(images, message):

@@ -101,6 +101,12 @@ class ImageSource:
                 f"(n, C, H, W), or rows of flattened pixels with image_shape; got rank "
                 f"{len(shape)}, shape {shape}"
             )
+        if len(shape) == 3 and shape[-1] in (3, 4) and min(shape[1], shape[0]) > 4:
+            raise ValueError(
+                f"X has shape {shape}: read as {shape[0]} grey images of {shape[1]}x"
+                f"{shape[2]} pixels, it looks like one colour image (H, W, {shape[-1]}); "
+                "pass a batch of one, X[None], or a list of images"
+            )
         if len(shape) == 4:
             self.channel_axis = _channel_axis(shape, self.data_format)
 
@@ -163,6 +169,8 @@ def _item_to_chw(item, data_format: str) -> np.ndarray:
     elif _is_pil(item):
         item = np.asarray(item.convert("RGB"))
     arr = np.asarray(item)
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError("an image of X contains NaN or infinity")
     if arr.ndim == 2:
         return arr[None]
     if arr.ndim != 3:
