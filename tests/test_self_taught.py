@@ -2,6 +2,7 @@
 self-taught clustering (SelfTaughtClustering)."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -320,6 +321,23 @@ def test_self_taught_clustering_attributes_and_predict():
     assert stc.cluster_feature_distributions_.shape == (3, 120)
     assert_allclose(stc.cluster_feature_distributions_.sum(axis=1), 1.0)
     assert stc.objective_ >= 0
+
+
+def test_self_taught_clustering_warns_when_max_iter_stops_it():
+    # stopped before the clusters settle, labels_ (the last assignment) can differ from
+    # predict (the final distributions): fit says so
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+
+    X = load_digits().data[:400]
+    with pytest.warns(ConvergenceWarning, match="did not converge in max_iter=2"):
+        stopped = SelfTaughtClustering(10, max_iter=2, random_state=0).fit(X)
+    assert stopped.n_iter_ == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        settled = SelfTaughtClustering(10, max_iter=300, random_state=0).fit(X)
+    assert settled.n_iter_ < 300
+    assert_array_equal(settled.predict(X), settled.labels_)
 
 
 def test_self_taught_clustering_labels_as_check_clustering_wants():

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -83,7 +85,10 @@ class SelfTaughtClustering(ClusterMixin, BaseEstimator):
     objective_ : float
         The final value of the objective (loss of mutual information, nats).
     n_iter_ : int
-        Number of updates of the kept initialisation.
+        Number of updates of the kept initialisation. When it reaches
+        ``max_iter`` without the clusters settling, ``fit`` warns with a
+        :class:`~sklearn.exceptions.ConvergenceWarning`: ``labels_`` may then
+        differ from ``predict`` on the same rows.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features,)
@@ -197,6 +202,15 @@ class SelfTaughtClustering(ClusterMixin, BaseEstimator):
             result = self._fit_once(X, A, rng)
             if best is None or result["objective"] < best["objective"] - 1e-12:
                 best = result
+        if not best["converged"]:
+            warnings.warn(
+                f"SelfTaughtClustering did not converge in max_iter={self.max_iter} "
+                "updates: the row and feature clusters still changed at the last one, so "
+                "labels_ (the last assignment) may differ from predict(X) on the same rows "
+                "(assignment to the final cluster distributions). Increase max_iter.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         self.labels_ = best["rows"]
         self.auxiliary_labels_ = best["aux_rows"]
         self.feature_labels_ = best["features"]
@@ -216,7 +230,7 @@ class SelfTaughtClustering(ClusterMixin, BaseEstimator):
         if A is not None:
             Q = A / A.sum()
             aux_rows = _random_partition(Q.shape[0], self.n_auxiliary_clusters or k, rng)
-        n_iter = 0
+        n_iter, converged = 0, False
         for n_iter in range(1, self.max_iter + 1):
             # Instances: each row to the cluster whose approximate p(Z | cluster)
             # is closest in Kullback-Leibler divergence; features held fixed.
@@ -238,6 +252,7 @@ class SelfTaughtClustering(ClusterMixin, BaseEstimator):
             )
             rows, features, aux_rows = new_rows, new_features, new_aux
             if not changed:
+                converged = True
                 break
         objective = -_cluster_information(P, rows, features, k, n_z)
         if Q is not None:
@@ -253,6 +268,7 @@ class SelfTaughtClustering(ClusterMixin, BaseEstimator):
             "prototypes": _row_prototypes(P, rows, features, k, n_z),
             "objective": objective,
             "n_iter": n_iter,
+            "converged": converged,
         }
 
     def predict(self, X):
