@@ -129,6 +129,20 @@ def test_eszsl_matches_the_closed_form(n_features):
     np.testing.assert_allclose(_eszsl(X, y, S, 2.0, 0.5), expected, rtol=1e-6, atol=1e-9)
 
 
+def test_eszsl_singular_systems_say_which_penalty_to_raise():
+    # 4 seen classes described in 6 dimensions: S^T S has rank 4, so beta=0 cannot solve;
+    # rows of zeros (60 features, the dual form): alpha=0 cannot either
+    rng = np.random.RandomState(0)
+    X, y, S = rng.randn(30, 5), rng.randint(0, 4, 30), rng.randn(4, 6)
+    with pytest.raises(ValueError, match=r"beta=0.*singular.*use beta > 0"):
+        _eszsl(X, y, S, 1.0, 0.0)
+    with pytest.raises(ValueError, match=r"alpha=0.*singular.*use alpha > 0"):
+        _eszsl(np.zeros((30, 60)), y, S, 0.0, 1.0)
+    for bad in (np.inf, -1.0, True):
+        with pytest.raises(ValueError, match="beta must be a non-negative finite number"):
+            EmbeddingZeroShotClassifier(TABLE, method="eszsl", beta=bad).fit(X_SEEN, Y_SEEN)
+
+
 def test_dap_probabilities_and_attributes():
     clf = _make("dap").fit(X_SEEN, Y_SEEN)
     proba = clf.predict_proba(X_UNSEEN)

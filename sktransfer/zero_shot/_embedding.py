@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from torch import nn
 
-from ..base import TransferNetBase, _probe_module
+from ..base import TransferNetBase, _is_finite_real, _probe_module
 from ..nn import MLP
 from ._common import _validate_fit_data, _ZeroShotMixin
 
@@ -216,8 +216,8 @@ class EmbeddingZeroShotClassifier(_ZeroShotMixin, ClassifierMixin, TransferNetBa
             raise ValueError(f"method must be one of {_METHODS}, got {self.method!r}")
         for name in ("alpha", "beta", "margin"):
             value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value >= 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+            if not (_is_finite_real(value) and value >= 0):
+                raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
         if (
             not isinstance(self.embedding_dim, numbers.Integral)
             or isinstance(self.embedding_dim, bool)
@@ -331,7 +331,20 @@ def _eszsl(X, y_idx, S, alpha, beta):
     n, d = X.shape
     Y = -np.ones((n, len(S)))
     Y[np.arange(n), y_idx] = 1.0
-    right = np.linalg.solve(S.T @ S + beta * np.eye(S.shape[1]), (Y @ S).T).T  # (n, a)
-    if d <= n:
-        return np.linalg.solve(X.T @ X + alpha * np.eye(d), X.T @ right)
-    return X.T @ np.linalg.solve(X @ X.T + alpha * np.eye(n), right)
+    try:
+        right = np.linalg.solve(S.T @ S + beta * np.eye(S.shape[1]), (Y @ S).T).T  # (n, a)
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            f"method='eszsl' with beta={beta!r}: S^T S + beta I is singular (the "
+            f"{len(S)} seen classes' descriptions do not span their {S.shape[1]} "
+            "dimensions); use beta > 0"
+        ) from None
+    try:
+        if d <= n:
+            return np.linalg.solve(X.T @ X + alpha * np.eye(d), X.T @ right)
+        return X.T @ np.linalg.solve(X @ X.T + alpha * np.eye(n), right)
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            f"method='eszsl' with alpha={alpha!r}: the input-side system is singular "
+            f"({n} rows, {d} features, collinear or too few rows); use alpha > 0"
+        ) from None
