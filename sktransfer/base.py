@@ -144,8 +144,8 @@ class TransferNetBase(BaseEstimator):
             if name in ("iterator_train__batch_size", "iterator_valid__batch_size")
         ]
         _check_positive_ints(self, ("max_epochs", "batch_size", *batch_overrides))
-        if not isinstance(self.lr, numbers.Real) or isinstance(self.lr, bool) or not self.lr > 0:
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if not (_is_finite_real(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
         if not (isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer)):
             raise TypeError(
                 f"optimizer must be a torch.optim.Optimizer class, got {self.optimizer!r}"

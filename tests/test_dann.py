@@ -925,10 +925,10 @@ def test_images_for_the_wrong_network_say_what_to_do(params, match):
             id="epochs-float",
         ),
         pytest.param(
-            {"lr": -1}, ValueError, "lr must be a positive number", id="lr-negative"
+            {"lr": -1}, ValueError, "lr must be a positive finite number", id="lr-negative"
         ),
         pytest.param(
-            {"lr": 0}, ValueError, "lr must be a positive number", id="lr-zero"
+            {"lr": 0}, ValueError, "lr must be a positive finite number", id="lr-zero"
         ),
         pytest.param(
             {"optimizer": "adam"},

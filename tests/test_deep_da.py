@@ -585,7 +585,7 @@ def _fit_refused(cls, problem, **params):
         ({"iterator_train__batch_size": 0}, "iterator_train__batch_size must be a positive"),
         ({"iterator_valid__batch_size": 0}, "iterator_valid__batch_size must be a positive"),
         ({"max_epochs": 0}, "max_epochs must be a positive integer"),
-        ({"lr": 0}, "lr must be a positive number"),
+        ({"lr": 0}, "lr must be a positive finite number"),
     ],
     ids=["negative-weight", "nan-weight", "inf-weight", "bool-weight", "schedule",
          "lr_schedule", "no_target", "batch-1", "train-batch-override-1",

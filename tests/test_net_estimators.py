@@ -60,9 +60,10 @@ def test_module_instance_with_parameters_is_refused():
         MultiTaskClassifier(head=nn.Linear(256, 3), head__bias=False, max_epochs=1).fit(X, y)
 
 
-def test_boolean_lr_is_refused():
-    with pytest.raises(ValueError, match="lr must be a positive number"):
-        DANNClassifier(lr=True, no_target="source_only").fit(X, y)
+@pytest.mark.parametrize("lr", [True, float("inf"), float("nan")])
+def test_boolean_or_infinite_lr_is_refused(lr):
+    with pytest.raises(ValueError, match="lr must be a positive finite number"):
+        DANNClassifier(lr=lr, no_target="source_only").fit(X, y)
 
 
 class _PoisonWeights(Callback):

@@ -245,7 +245,7 @@ def test_nan_is_an_error(semi_supervised, method):
         ({"n_components": 0}, ValueError, "n_components must be a positive integer"),
         ({"alpha": -1.0}, ValueError, "alpha must be a non-negative number"),
         ({"transform_algorithm": "lars"}, ValueError, "transform_algorithm must be one of"),
-        ({"method": "autoencoder", "lr": 0}, ValueError, "lr must be a positive number"),
+        ({"method": "autoencoder", "lr": 0}, ValueError, "lr must be a positive finite number"),
         ({"modul__width": 3}, TypeError, "unexpected keyword argument 'modul__width'"),
     ],
 )

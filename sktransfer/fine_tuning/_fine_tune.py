@@ -347,11 +347,11 @@ class _FineTuneBase(TransferNetBase):
             kind = numbers.Integral if integer else numbers.Real
             ok = isinstance(value, kind) and not isinstance(value, bool) and (
                 value > low if strict else value >= low
-            ) and (high is None or value < high)
+            ) and (high is None or value < high) and math.isfinite(value)
             if not ok:
                 bound = f"> {low}" if strict else f">= {low}"
                 bound += f" and < {high}" if high is not None else ""
-                what = "an integer" if integer else "a number"
+                what = "an integer" if integer else "a finite number"
                 raise ValueError(f"{name} must be {what} {bound}, got {value!r}")
 
         number("l2sp_alpha", 0)
