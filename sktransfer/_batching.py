@@ -18,6 +18,17 @@ def _as_tensor(data):
     return torch.as_tensor(np.ascontiguousarray(data))
 
 
+def _refuse_unknown_options(options: dict) -> None:
+    """A clear error for ``iterator_*__`` options these iterators do not have."""
+    if options:
+        raise TypeError(
+            f"iterator options {sorted(options)} are not taken: sktransfer's batch "
+            "iterators index tensors directly (no DataLoader, so no workers, samplers "
+            "or collate functions); they take batch_size, shuffle and, for plain "
+            "batches, drop_last"
+        )
+
+
 class BatchIterator:
     """Batches ``(X[idx], y[idx])`` of a skorch ``Dataset``.
 
@@ -27,7 +38,11 @@ class BatchIterator:
     which the estimators seed, when ``shuffle`` is true (for training).
     """
 
-    def __init__(self, dataset, batch_size: int = 128, shuffle: bool = False, **_):
+    def __init__(
+        self, dataset, batch_size: int = 128, shuffle: bool = False, drop_last: bool = False,
+        **unknown,
+    ):
+        _refuse_unknown_options(unknown)
         X = dataset.X
         self.X = {k: _as_tensor(v) for k, v in X.items()} if isinstance(X, dict) else _as_tensor(X)
         self.y = None if dataset.y is None else _as_tensor(dataset.y)
@@ -35,8 +50,11 @@ class BatchIterator:
         self.n = len(first)
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.drop_last = bool(drop_last)
 
     def __len__(self) -> int:
+        if self.drop_last:
+            return self.n // self.batch_size
         return math.ceil(self.n / self.batch_size)
 
     def _take(self, idx):
@@ -45,7 +63,7 @@ class BatchIterator:
 
     def __iter__(self):
         order = torch.randperm(self.n) if self.shuffle else None
-        for start in range(0, self.n, self.batch_size):
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
             stop = start + self.batch_size
             yield self._take(slice(start, stop) if order is None else order[start:stop])
 
@@ -69,7 +87,9 @@ class DomainBatchIterator:
     Shuffling draws from torch's global RNG, which the estimators seed.
     """
 
-    def __init__(self, dataset, batch_size: int = 64, **_):
+    def __init__(self, dataset, batch_size: int = 64, shuffle: bool = True, **unknown):
+        # batches are always shuffled; with target rows, always full
+        _refuse_unknown_options(unknown)
         self.X = _as_tensor(dataset.X)
         self.y = _as_tensor(dataset.y)
         is_target = self.y[:, 1] == 1

@@ -51,7 +51,7 @@ class TransferNetBase(BaseEstimator):
     parameters that hold modules in ``_module_params``. Keyword parameters
     ``<prefix>__<name>`` are accepted for those modules and for
     ``_net_prefixes`` (handed to the skorch net: ``optimizer__momentum``,
-    ``iterator_train__num_workers`` and so on).
+    ``iterator_train__drop_last`` and so on).
     """
 
     #: Parameters holding a module class or instance (each takes ``<name>__*``).
@@ -144,6 +144,11 @@ class TransferNetBase(BaseEstimator):
             if name in ("iterator_train__batch_size", "iterator_valid__batch_size")
         ]
         _check_positive_ints(self, ("max_epochs", "batch_size", *batch_overrides))
+        if self._params_for("iterator_valid").get("drop_last", False):
+            raise ValueError(
+                "iterator_valid__drop_last would drop rows from predictions; "
+                "drop_last is for training batches (iterator_train__drop_last)"
+            )
         if not (_is_finite_real(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
         if not (isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer)):

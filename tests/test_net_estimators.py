@@ -102,3 +102,25 @@ def test_callbacks_watching_a_validation_score_are_refused(name):
     ).fit(X, y)
     est = NETS[name](0).set_params(callbacks=[EarlyStopping(monitor="valid_custom")])
     assert est._user_callbacks()[0].monitor == "valid_custom"
+
+
+def test_iterator_options_drop_last_and_unknown_ones():
+    # 65 rows in batches of 32 leave a last batch of one row, which BatchNorm refuses in
+    # training; drop_last (skorch's usual fix) drops it. Options the tensor-indexing
+    # iterators do not have are refused by name instead of being ignored.
+    from sktransfer import FineTuneClassifier
+
+    X65, y65 = X[:65], y[:65]
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    clf = FineTuneClassifier(net, max_epochs=2, batch_size=32, random_state=0,
+                             iterator_train__drop_last=True).fit(X65, y65)
+    assert len(clf.net_.history[-1, "batches"]) == 2
+    assert clf.predict(X65).shape == (65,)  # prediction keeps every row
+    with pytest.raises(TypeError, match=r"iterator options \['num_workers'\] are not taken"):
+        NETS["multitask"](0).set_params(iterator_train__num_workers=2).fit(X, y)
+    fitted = NETS["multitask"](0).set_params(iterator_valid__bogus=1).fit(X, y)
+    with pytest.raises(TypeError, match=r"iterator options \['bogus'\] are not taken"):
+        fitted.predict(X)  # the prediction batches are built at predict time
+    with pytest.raises(ValueError, match="iterator_valid__drop_last would drop rows"):
+        NETS["dann"](0).set_params(iterator_valid__drop_last=True).fit(X, y)

@@ -448,6 +448,8 @@ class _FineTuneBase(TransferNetBase):
     # ------------------------------------------------------------------
     def _batches_per_epoch(self, n_rows):
         _, batch_size = self._train_batch_size()
+        if self._params_for("iterator_train").get("drop_last", False):
+            return n_rows // batch_size
         return math.ceil(n_rows / batch_size)
 
     def _net(self, module, callbacks, max_epochs, **extra):
