@@ -74,6 +74,15 @@ def test_default_features_are_the_pooled_1280_codes(photos, imagenet_logits):
     assert len(names) == 1280 and names[0] == "cnnfeatureextractor0"
 
 
+@pytest.mark.parametrize("how", ["class", "instance"])
+def test_passing_the_bundled_network_keeps_its_preprocessing(photos, imagenet_logits, how):
+    # "auto" preprocessing follows the network, not whether module was left out
+    module = EfficientNetLite0 if how == "class" else EfficientNetLite0()
+    ext = CNNFeatureExtractor(module, layer="classifier").fit(photos)  # photos differ in size
+    assert ext._preprocessing() == "efficientnet_lite"
+    np.testing.assert_allclose(ext.transform(photos), imagenet_logits, rtol=1e-4, atol=1e-4)
+
+
 def test_earlier_layer_and_pooling(photos):
     avg = CNNFeatureExtractor(layer="blocks.5").fit_transform(photos)
     mx = CNNFeatureExtractor(layer="blocks.5", pooling="max").fit_transform(photos)

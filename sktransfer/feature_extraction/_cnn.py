@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 import os
 from collections.abc import Callable
@@ -61,7 +62,9 @@ class CNNFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Tra
         (0..255) or floats in [0, 1], grey or RGB. A callable receives a float
         tensor ``(n, C, H, W)`` of the pixels as given and returns the
         network's input. None feeds the pixels as float32. ``"auto"`` is
-        ``"efficientnet_lite"`` for the default network and None otherwise.
+        ``"efficientnet_lite"`` for the bundled EfficientNet-Lite0 (the
+        default, or ``sktransfer.nn.EfficientNetLite0`` passed as ``module``)
+        and None otherwise.
     data_format : {"auto", "channels_last", "channels_first"}, default="auto"
         Axis order of 4-D image arrays: ``(n, H, W, C)`` or ``(n, C, H, W)``;
         ``"auto"`` finds the axis with 1 or 3 channels.
@@ -188,8 +191,17 @@ class CNNFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Tra
 
     def _preprocessing(self):
         if self.preprocessing == "auto":
-            return "efficientnet_lite" if self.module is None else None
+            return "efficientnet_lite" if self._is_default_network() else None
         return self.preprocessing
+
+    def _is_default_network(self) -> bool:
+        """The bundled EfficientNet-Lite0: None, the class, a partial of it, or an instance."""
+        from ..nn import EfficientNetLite0
+
+        module = self.module
+        while isinstance(module, functools.partial):
+            module = module.func
+        return module is None or module is EfficientNetLite0 or isinstance(module, EfficientNetLite0)
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "module_")
