@@ -651,3 +651,30 @@ def test_a_source_stage_with_a_head_module_keeps_one_head(tabular):
     assert isinstance(clf.net_.module_.network.head, MLP)
     assert not any(isinstance(m, MLP) for m in clf.net_.module_.network.head.modules()
                    if m is not clf.net_.module_.network.head)
+
+
+def test_refit_without_source_stage_drops_source_classes(tabular):
+    X, y = tabular
+    domain = np.r_[np.ones(80, int), -np.ones(40, int)]
+    y_all = np.r_[y[:80] + 2 * (X[:80, 2] > 0), y[80:]]
+    clf = FineTuneClassifier(_bn_net(), source_epochs=1, **FAST).fit(X, y_all, sample_domain=domain)
+    assert_array_equal(clf.source_classes_, [0, 1, 2, 3])
+    clf.set_params(source_epochs=None).fit(X, y)
+    assert not hasattr(clf, "source_classes_") and not hasattr(clf, "source_net_")
+    clf.fit(X, y_all, sample_domain=domain)
+    clf.set_params(source_epochs=0).fit(X, y_all, sample_domain=domain)
+    assert not hasattr(clf, "source_classes_")  # no source stage ran
+
+
+def test_slanted_triangular_validates_its_arguments():
+    for args, match in (((5, 10, 0.0), "cut_frac"), ((5, 0), "n_steps"), ((5, 10, 0.1, 0.5), "ratio")):
+        with pytest.raises(ValueError, match=match):
+            slanted_triangular(*args)
+
+
+def test_a_fitted_estimator_without_a_network_is_named_as_such(tabular):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = tabular
+    with pytest.raises(ValueError, match="fitted LogisticRegression with no network to fine-tune"):
+        FineTuneClassifier(LogisticRegression().fit(X, y), **FAST).fit(X, y)

@@ -405,8 +405,15 @@ class _FineTuneBase(TransferNetBase):
         elif hasattr(spec, "fit") or hasattr(spec, "module_"):
             network = _source_network_of(spec)
             if network is None:
+                fitted = any(
+                    name.endswith("_") and not name.startswith("_") for name in vars(spec)
+                )
                 raise ValueError(
-                    f"module is a {type(spec).__name__} that is not fitted; fit it first "
+                    f"module is a fitted {type(spec).__name__} with no network to fine-tune "
+                    "(fine-tuning starts from a trained torch network: a fitted sktransfer "
+                    "estimator or skorch net)"
+                    if fitted
+                    else f"module is a {type(spec).__name__} that is not fitted; fit it first "
                     "(fine-tuning starts from its trained network)"
                 )
             if self._params_for("module"):
@@ -580,12 +587,13 @@ class _FineTuneBase(TransferNetBase):
         self : object
             The fitted estimator.
         """
-        for attr in ("net_", "source_net_"):
+        for attr in ("net_", "source_net_", "source_classes_"):
             self.__dict__.pop(attr, None)
         self._check_params()
         X, targets, n_outputs, source = self._prepare_data(X, y, sample_domain)
         if source is not None and self._n_source_epochs() == 0:
             source = None
+            self.__dict__.pop("source_classes_", None)  # no source stage
         with self._rng_context():
             self._fit(X, targets, n_outputs, source)
         return self

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 from skorch.callbacks import Callback
 
@@ -20,8 +21,10 @@ def slanted_triangular(step: int, n_steps: int, cut_frac: float = 0.1, ratio: fl
     """Factor of the maximal learning rate at ``step`` of the slanted triangular schedule.
 
     With ``cut = floor(n_steps * cut_frac)``, the rate rises linearly for
-    ``cut`` steps from ``1 / ratio`` to 1, then decays linearly back towards
-    ``1 / ratio`` (Howard & Ruder 2018, eq. 3)::
+    ``cut`` steps from ``1 / ratio`` to 1, then decays linearly back to
+    ``1 / ratio`` over ``cut * (1 / cut_frac - 1)`` steps and stays there
+    (Howard & Ruder 2018, eq. 3; when ``n_steps * cut_frac`` is not a whole
+    number the decay ends a few steps before ``n_steps``)::
 
         p = t / cut                                     if t < cut
         p = 1 - (t - cut) / (cut * (1 / cut_frac - 1))  otherwise
@@ -54,6 +57,12 @@ def slanted_triangular(step: int, n_steps: int, cut_frac: float = 0.1, ratio: fl
     >>> [round(slanted_triangular(t, 100), 3) for t in (0, 5, 10, 55, 100)]
     [0.031, 0.516, 1.0, 0.516, 0.031]
     """
+    if not (isinstance(n_steps, numbers.Integral) and not isinstance(n_steps, bool) and n_steps >= 1):
+        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    if not (isinstance(cut_frac, numbers.Real) and 0 < cut_frac < 1):
+        raise ValueError(f"cut_frac must be a number in (0, 1), got {cut_frac!r}")
+    if not (isinstance(ratio, numbers.Real) and not isinstance(ratio, bool) and 1 <= ratio < math.inf):
+        raise ValueError(f"ratio must be a finite number >= 1, got {ratio!r}")
     cut = max(math.floor(n_steps * cut_frac), 1)
     if step < cut:
         p = step / cut
