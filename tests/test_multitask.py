@@ -259,7 +259,8 @@ def test_task_column_with_one_class_is_refused(two_tasks, no_training):
 def test_bad_task_weights(two_tasks, no_training):
     X, _, Y_train = two_tasks
     for weights, match in (([1.0], "1 entries but y has 2"), ([1, -1], "non-negative"),
-                           ({5: 1.0}, "names task 5"), ([0, 0], "not all zero")):
+                           ({5: 1.0}, "names task 5"), ({True: 2.0}, "names task True"),
+                           ([0, 0], "not all zero")):
         with pytest.raises(ValueError, match=match):
             MultiTaskClassifier(task_weights=weights, callbacks=[no_training], **FAST).fit(X, Y_train)
 

@@ -288,7 +288,11 @@ class MultiTaskClassifier(ClassifierMixin, TransferNetBase):
         elif isinstance(spec, Mapping):
             weights = np.ones(n_tasks)
             for key, value in spec.items():
-                if not isinstance(key, numbers.Integral) or not 0 <= key < n_tasks:
+                if (
+                    not isinstance(key, numbers.Integral)
+                    or isinstance(key, bool)
+                    or not 0 <= key < n_tasks
+                ):
                     raise ValueError(
                         f"task_weights names task {key!r}, but y has {n_tasks} task "
                         f"column(s): keys must be task indices 0..{n_tasks - 1}"
