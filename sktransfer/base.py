@@ -344,7 +344,17 @@ class TransferNetBase(BaseEstimator):
         # pass, even unshuffled; inference must leave that RNG as it was.
         with torch.random.fork_rng(devices=[]), torch.inference_mode():
             for Xi, _ in iterator:
-                outputs.append(fn(Xi.to(net.device)).float().cpu())
+                try:
+                    outputs.append(fn(Xi.to(net.device)).float().cpu())
+                except RuntimeError as exc:
+                    if not any(word in str(exc) for word in ("shape", "size")):
+                        raise
+                    shape = tuple(Xi.shape) if isinstance(Xi, torch.Tensor) else "?"
+                    raise ValueError(
+                        f"{type(self).__name__}'s network failed on a batch of shape "
+                        f"{shape}: the rows (or images) have another shape than the "
+                        f"network was built for in fit. torch said: {exc}"
+                    ) from exc
         return torch.cat(outputs).numpy()
 
 

@@ -678,3 +678,12 @@ def test_a_fitted_estimator_without_a_network_is_named_as_such(tabular):
     X, y = tabular
     with pytest.raises(ValueError, match="fitted LogisticRegression with no network to fine-tune"):
         FineTuneClassifier(LogisticRegression().fit(X, y), **FAST).fit(X, y)
+
+
+def test_images_of_another_size_at_predict_get_a_clear_error():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    X = np.random.RandomState(0).rand(20, 1, 8, 8).astype(np.float32)
+    clf = FineTuneClassifier(net, max_epochs=1, random_state=0).fit(X, np.arange(20) % 2)
+    with pytest.raises(ValueError, match=r"failed on a batch of shape \(3, 1, 10, 10\).*another shape"):
+        clf.predict(np.zeros((3, 1, 10, 10), dtype=np.float32))
