@@ -226,6 +226,12 @@ def test_too_many_components_is_an_error(semi_supervised):
     with pytest.raises(ValueError, match=r"n_components=61 is larger than the number of rows "
                        r"the representation is learnt from \(60\).*n_components <= 60"):
         SelfTaughtTransformer(n_components=61).fit(X, y)
+    # an autoencoder's code may be wider than the rows; a custom encoder ignores it
+    from torch import nn
+
+    encoder = nn.Sequential(nn.Linear(X.shape[1], 8), nn.ReLU())
+    wide = SelfTaughtTransformer(method="autoencoder", module=encoder, max_epochs=1, random_state=0)
+    assert wide.fit(X, y).transform(X[:2]).shape == (2, 8)
 
 
 @pytest.mark.parametrize("method", ["sparse_coding", "autoencoder"])

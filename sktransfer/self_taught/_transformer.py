@@ -350,7 +350,8 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
                 f"SelfTaughtTransformer needs at least 2 rows to learn the representation "
                 f"from; got {U.shape[0]}"
             )
-        if self.n_components > U.shape[0]:
+        if self.method == "sparse_coding" and self.n_components > U.shape[0]:
+            # (an autoencoder's code width, or a custom encoder, has no such limit)
             raise ValueError(
                 f"n_components={self.n_components} is larger than the number of rows "
                 f"the representation is learnt from ({U.shape[0]}): at most one atom per "
