@@ -395,6 +395,14 @@ def test_unseen_class_split():
     assert not set(train) & set(test)
     with pytest.raises(ValueError, match="needs at least"):
         list(UnseenClassSplit(3).split(y[:30], y[:30]))
+    # rows marked -1 are no class: never held out as one, always on the training side
+    marked = np.r_[y, -np.ones(10, int)]
+    for seen_fraction in (0.0, 0.5):
+        for train, test in UnseenClassSplit(3, seen_fraction=seen_fraction, random_state=0).split(
+            marked, marked
+        ):
+            assert -1 not in set(marked[test])
+            assert set(np.flatnonzero(marked == -1)) <= set(train)
 
 
 def test_class_names_mixed_with_the_unlabelled_mark_are_skipped():

@@ -96,6 +96,21 @@ def _sortable(values) -> bool:
     )
 
 
+def _named_labelled_mask(y: np.ndarray) -> np.ndarray:
+    """True where ``y`` holds a class, False where it holds the mark ``-1``.
+
+    Class names (the keys of a class table) may be mixed with the integer
+    mark in an object array: zero-shot estimators drop the marked rows before
+    anything reads the labels, so, unlike the estimators that learn from
+    unlabelled rows, they take such a ``y``.
+    """
+    if y.dtype != object:
+        return _labelled_mask(y)
+    labelled = np.fromiter((not _is_mark(v) for v in y), dtype=bool, count=len(y))
+    _labelled_mask(np.asarray(y[labelled].tolist()))  # the checks of the rest (NaN, '-1')
+    return labelled
+
+
 def _validate_fit_data(estimator, X, y):
     """Validate ``X, y``; return ``X`` (float64) and ``y`` without ``-1`` rows."""
     if y is None:
@@ -104,15 +119,7 @@ def _validate_fit_data(estimator, X, y):
         )
     X, y = validate_data(estimator, X, y, dtype=np.float64, y_numeric=False)
     y = column_or_1d(y, warn=True)
-    if y.dtype == object:
-        # Class names (the keys of a class table) mixed with the integer mark -1: the
-        # marked rows are dropped before anything reads the labels, so, unlike the
-        # estimators that learn from unlabelled rows, zero-shot fit takes them.
-        labelled = np.fromiter((not _is_mark(v) for v in y), dtype=bool, count=len(y))
-        names = np.asarray(y[labelled].tolist())
-        _labelled_mask(names)  # the checks of the rest (NaN, the string '-1')
-    else:
-        labelled = _labelled_mask(y)
+    labelled = _named_labelled_mask(y)
     if not labelled.any():
         raise ValueError("y has no labelled rows: every row is -1 (unlabelled)")
     y = y[labelled]

@@ -9,6 +9,8 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import column_or_1d
 
+from ._common import _named_labelled_mask
+
 __all__ = ["UnseenClassSplit"]
 
 
@@ -88,7 +90,8 @@ class UnseenClassSplit(BaseCrossValidator):
         if y is None:
             raise ValueError("UnseenClassSplit splits by class: y is required")
         y = column_or_1d(np.asarray(y))
-        classes = np.unique(y)
+        labelled = _named_labelled_mask(y)  # rows marked -1 are no class: always trained on
+        classes = np.unique(np.asarray(y[labelled].tolist()) if y.dtype == object else y[labelled])
         if len(classes) < 2 * self.n_splits and len(classes) < self.n_splits + 2:
             raise ValueError(
                 f"UnseenClassSplit with n_splits={self.n_splits} needs at least "
@@ -97,10 +100,10 @@ class UnseenClassSplit(BaseCrossValidator):
         rng = check_random_state(self.random_state)
         order = rng.permutation(len(classes))
         for group in np.array_split(classes[order], self.n_splits):
-            held = np.isin(y, group)
+            held = labelled & np.isin(y, group)
             test = held.copy()
             if self.seen_fraction > 0:
-                others = np.flatnonzero(~held)
+                others = np.flatnonzero(labelled & ~held)
                 n = round(self.seen_fraction * len(others))
                 test[rng.choice(others, n, replace=False)] = True
             yield np.flatnonzero(~test), np.flatnonzero(test)
