@@ -424,3 +424,12 @@ def test_class_names_mixed_with_the_unlabelled_mark_are_skipped():
     np.testing.assert_array_equal(clf.predict(X), same.predict(X))
     with pytest.raises(ValueError, match="'-1'"):
         AttributeZeroShotClassifier(class_attributes=table).fit(X, np.where(labelled, y, "-1"))
+
+
+def test_duplicate_class_names_are_named():
+    pd = pytest.importorskip("pandas")
+    table = pd.DataFrame([[1, 0], [0, 1], [1, 1]], index=["cat", "dog", "cat"])
+    with pytest.raises(ValueError, match=r"duplicate class names: \['cat'\]"):
+        AttributeZeroShotClassifier(class_attributes=table).fit(
+            np.random.RandomState(0).rand(4, 2), ["cat", "dog", "cat", "dog"]
+        )

@@ -81,7 +81,12 @@ def _check_class_table(table, name: str) -> tuple[np.ndarray, np.ndarray]:
         )
     plain = [_plain(n) for n in names]
     if len(set(plain)) != len(plain):
-        raise ValueError(f"{name} has duplicate class names")
+        seen, repeated = set(), []
+        for n in plain:
+            if n in seen and n not in repeated:
+                repeated.append(n)
+            seen.add(n)
+        raise ValueError(f"{name} has duplicate class names: {repeated}")
     return np.asarray(plain) if _sortable(plain) else np.asarray(plain, dtype=object), values
 
 
