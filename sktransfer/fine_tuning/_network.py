@@ -46,16 +46,15 @@ def _find_head(network: nn.Module, head: str | None) -> str:
     return head
 
 
-def _check_head_is_output(network: nn.Module, head_name: str, x: torch.Tensor) -> None:
-    """A clear error unless the output of ``head_name`` is the network's output.
+def _probe_head(network: nn.Module, head_name: str, x: torch.Tensor):
+    """``(head inputs, head output, network output)`` of one forward pass on ``x``, in eval mode.
 
-    The head is replaced by a new one; a layer after it (a final ``Softmax``,
-    an activation) or an output taken from another branch would transform or
-    bypass the new head's outputs.
+    The head's items are ``()`` and None if the forward pass never calls it.
     """
-    head = network.get_submodule(head_name)
     seen = []
-    handle = head.register_forward_hook(lambda m, inputs, out: seen.append(out))
+    handle = network.get_submodule(head_name).register_forward_hook(
+        lambda m, inputs, out: seen.append((inputs, out))
+    )
     was_training = network.training
     network.eval()
     try:
@@ -64,7 +63,19 @@ def _check_head_is_output(network: nn.Module, head_name: str, x: torch.Tensor) -
     finally:
         handle.remove()
         network.train(was_training)
-    head_out = seen[-1] if seen else None
+    inputs, head_out = seen[-1] if seen else ((), None)
+    return inputs, head_out, out
+
+
+def _check_head_is_output(network: nn.Module, head_name: str, x: torch.Tensor) -> None:
+    """A clear error unless the output of ``head_name`` is the network's output.
+
+    The head is replaced by a new one; a layer after it (a final ``Softmax``,
+    an activation) or an output taken from another branch would transform or
+    bypass the new head's outputs.
+    """
+    head = network.get_submodule(head_name)
+    _, head_out, out = _probe_head(network, head_name, x)
     if not (
         isinstance(head_out, torch.Tensor)
         and isinstance(out, torch.Tensor)
@@ -94,17 +105,7 @@ def _head_input_width(network: nn.Module, head_name: str, x: torch.Tensor) -> in
     head = network.get_submodule(head_name)
     if isinstance(head, nn.Linear):
         return head.in_features
-    seen = []
-    handle = head.register_forward_hook(lambda m, inputs, out: seen.append(inputs))
-    was_training = network.training
-    network.eval()
-    try:
-        with torch.no_grad():
-            network(x)
-    finally:
-        handle.remove()
-        network.train(was_training)
-    inputs = seen[-1] if seen else ()
+    inputs = _probe_head(network, head_name, x)[0]
     if len(inputs) != 1 or not isinstance(inputs[0], torch.Tensor) or inputs[0].dim() != 2:
         shapes = [tuple(i.shape) for i in inputs if isinstance(i, torch.Tensor)]
         raise ValueError(
