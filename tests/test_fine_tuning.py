@@ -687,3 +687,13 @@ def test_images_of_another_size_at_predict_get_a_clear_error():
     clf = FineTuneClassifier(net, max_epochs=1, random_state=0).fit(X, np.arange(20) % 2)
     with pytest.raises(ValueError, match=r"failed on a batch of shape \(3, 1, 10, 10\).*another shape"):
         clf.predict(np.zeros((3, 1, 10, 10), dtype=np.float32))
+
+
+def test_l2sp_loss_is_recorded_every_epoch_of_gradual_unfreezing(tabular):
+    # the first epoch trains the head alone: no transferred layer, a penalty of 0, still
+    # recorded, so the history (and the verbose table) has it every epoch
+    X, y = tabular
+    clf = FineTuneClassifier(_bn_net(), unfreeze="gradual", l2sp_alpha=0.1, **FAST).fit(X, y)
+    penalties = clf.net_.history[:, "l2sp_loss"]
+    assert len(penalties) == FAST["max_epochs"]
+    assert penalties[0] == 0.0 and penalties[-1] >= 0.0

@@ -122,6 +122,8 @@ class _FineTuneNet(NeuralNet):
                 penalty = self.l2sp_alpha * torch.stack(distances).sum()
                 loss = loss + penalty
                 parts[1] = penalty.detach()
+            else:  # no transferred layer trains yet (gradual unfreezing): no penalty
+                parts[1] = torch.zeros((), device=loss.device)
         if source_outputs is not None and self.distillation_weight:
             t = self.distillation_temperature
             teacher = y_true[:, self.n_targets :].to(source_outputs.dtype)
