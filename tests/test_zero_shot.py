@@ -433,3 +433,10 @@ def test_duplicate_class_names_are_named():
         AttributeZeroShotClassifier(class_attributes=table).fit(
             np.random.RandomState(0).rand(4, 2), ["cat", "dog", "cat", "dog"]
         )
+
+
+def test_set_params_after_fit_predicts_with_the_fitted_model():
+    # as in scikit-learn, a parameter set after fit takes effect at the next fit
+    clf = EmbeddingZeroShotClassifier(TABLE, method="eszsl").fit(X_SEEN, Y_SEEN)
+    before = clf.predict(X_UNSEEN)
+    np.testing.assert_array_equal(clf.set_params(method="ranking").predict(X_UNSEEN), before)

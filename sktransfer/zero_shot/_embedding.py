@@ -306,7 +306,7 @@ class EmbeddingZeroShotClassifier(_ZeroShotMixin, ClassifierMixin, TransferNetBa
             The input embeddings.
         """
         check_is_fitted(self)
-        if self.method == "eszsl" and hasattr(self, "coef_"):
+        if hasattr(self, "coef_"):  # fitted by ESZSL (whatever method says since set_params)
             X = validate_data(self, X, reset=False, dtype=np.float64)
             return X @ self.coef_
         return self._run_batches(self.net_.module_.embed_inputs, X)
