@@ -123,6 +123,11 @@ def test_uint8_float_nchw_pil_and_files_agree(tmp_path):
         paths.append(str(tmp_path / f"{i}.png"))
     np.testing.assert_allclose(ext.transform(paths), ref, atol=1e-5)
     np.testing.assert_allclose(ext.transform(np.array(paths, dtype=object)), ref, atol=1e-5)
+    # one column of paths, as a ColumnTransformer hands it: DataFrame, object or str array
+    pd = pytest.importorskip("pandas")
+    for column in (pd.DataFrame({"path": paths}), np.array(paths, dtype=object)[:, None],
+                   np.array(paths)[:, None]):
+        np.testing.assert_allclose(ext.transform(column), ref, atol=1e-5)
 
 
 def test_files_of_different_sizes_and_grey_images(tmp_path):

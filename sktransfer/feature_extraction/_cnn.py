@@ -289,6 +289,15 @@ class CNNFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Tra
     def _image_source(self, X, reset: bool) -> ImageSource:
         if hasattr(X, "iloc") and getattr(X, "ndim", 2) == 1:
             X = X.tolist()  # a pandas Series of paths or images
+        elif (
+            getattr(X, "ndim", None) == 2
+            and X.shape[1] == 1
+            and (hasattr(X, "iloc") or getattr(getattr(X, "dtype", None), "kind", "") in "OUS")
+        ):
+            # one column of paths or images (what ColumnTransformer hands a step)
+            column = X.iloc[:, 0] if hasattr(X, "iloc") else X[:, 0]
+            if _is_item_sequence(list(column)):
+                X = list(column)
         if _is_item_sequence(X):
             if reset:
                 self.__dict__.pop("n_features_in_", None)
