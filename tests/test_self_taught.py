@@ -402,8 +402,11 @@ def test_self_taught_clustering_too_many_clusters():
         SelfTaughtClustering(41).fit(X)
     with pytest.raises(ValueError, match="set n_auxiliary_clusters <= 10"):
         SelfTaughtClustering(3, auxiliary=A[:10], n_auxiliary_clusters=20).fit(X)
-    with pytest.raises(ValueError, match="auxiliary_weight must be a non-negative number"):
-        SelfTaughtClustering(3, auxiliary_weight=-1).fit(X)
+    for weight in (-1, np.inf, True):
+        with pytest.raises(ValueError, match="auxiliary_weight must be a non-negative number"):
+            SelfTaughtClustering(3, auxiliary_weight=weight).fit(X)
+    with pytest.raises(ValueError, match="n_auxiliary_clusters must be None or a positive integer"):
+        SelfTaughtClustering(3, auxiliary=A, n_auxiliary_clusters=True).fit(X)
 
 
 # ---------------------------------------------------------------------------

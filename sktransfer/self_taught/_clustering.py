@@ -139,9 +139,15 @@ class SelfTaughtClustering(ClusterMixin, BaseEstimator):
     def _check_params(self) -> None:
         _check_positive_ints(self, ("n_clusters", "n_feature_clusters", "max_iter", "n_init"))
         k_a = self.n_auxiliary_clusters
-        if k_a is not None and (not isinstance(k_a, numbers.Integral) or k_a < 1):
+        if k_a is not None and (
+            not isinstance(k_a, numbers.Integral) or isinstance(k_a, bool) or k_a < 1
+        ):
             raise ValueError(f"n_auxiliary_clusters must be None or a positive integer, got {k_a!r}")
-        if not isinstance(self.auxiliary_weight, numbers.Real) or not self.auxiliary_weight >= 0:
+        if (
+            not isinstance(self.auxiliary_weight, numbers.Real)
+            or isinstance(self.auxiliary_weight, bool)
+            or not 0 <= self.auxiliary_weight < np.inf
+        ):
             raise ValueError(f"auxiliary_weight must be a non-negative number, got {self.auxiliary_weight!r}")
 
     @staticmethod
