@@ -6,6 +6,7 @@ import importlib.util
 import pickle
 import sys
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -440,3 +441,14 @@ def test_set_params_after_fit_predicts_with_the_fitted_model():
     clf = EmbeddingZeroShotClassifier(TABLE, method="eszsl").fit(X_SEEN, Y_SEEN)
     before = clf.predict(X_UNSEEN)
     np.testing.assert_array_equal(clf.set_params(method="ranking").predict(X_UNSEEN), before)
+
+
+def test_read_only_class_tables_reach_torch_without_a_warning():
+    # pandas may hand out a read-only view of a table; the ranking model embeds it with torch
+    table = TABLE.copy()
+    table.flags.writeable = False
+    clf = EmbeddingZeroShotClassifier(table, method="ranking", max_epochs=2, random_state=0)
+    clf.fit(X_SEEN, Y_SEEN)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict(X_UNSEEN)

@@ -29,7 +29,8 @@ def _check_class_table(table, name: str) -> tuple[np.ndarray, np.ndarray]:
     if hasattr(table, "index") and hasattr(table, "to_numpy"):  # pandas
         names = np.asarray(list(table.index), dtype=object)
         try:
-            values = np.asarray(table.to_numpy(), dtype=np.float64)
+            # a copy: pandas may hand out a read-only view, which torch warns about
+            values = np.array(table.to_numpy(), dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name} must hold numbers only: {exc}") from exc
     elif isinstance(table, dict):
@@ -54,7 +55,7 @@ def _check_class_table(table, name: str) -> tuple[np.ndarray, np.ndarray]:
         values = np.vstack(rows) if rows else np.empty((0, 0))
     else:
         try:
-            values = np.asarray(table, dtype=np.float64)
+            values = np.array(table, dtype=np.float64)  # a writable copy
         except (TypeError, ValueError) as exc:
             raise TypeError(
                 f"{name} must be a pandas DataFrame, a dict or a 2-D array of numbers, "
