@@ -443,3 +443,14 @@ def test_progressive_reproducible(sequence, first):
     a = ProgressiveNetClassifier(previous=first, **FAST).fit(X2, y2).predict_proba(X2)
     b = ProgressiveNetClassifier(previous=first, **FAST).fit(X2, y2).predict_proba(X2)
     assert_array_equal(a, b)
+
+
+def test_previous_fitted_on_other_column_names_is_refused(sequence, no_training):
+    pd = pytest.importorskip("pandas")
+    X1, y1, X2, y2 = sequence
+    first = ProgressiveNetClassifier(**FAST).fit(pd.DataFrame(X1, columns=list("abcde")), y1)
+    with pytest.raises(ValueError, match="not the ones previous was fitted on"):
+        ProgressiveNetClassifier(previous=first, callbacks=[no_training], **FAST).fit(
+            pd.DataFrame(X2, columns=list("edcba")), y2
+        )
+    ProgressiveNetClassifier(previous=first, **FAST).fit(pd.DataFrame(X2, columns=list("abcde")), y2)

@@ -303,6 +303,14 @@ class ProgressiveNetClassifier(_LabelledRowsClassifierMixin, TransferNetBase):
                 f"{previous.n_features_in_}: every column of a progressive network "
                 "takes the same input"
             )
+        old_names = getattr(previous, "feature_names_in_", None) if previous is not None else None
+        new_names = getattr(self, "feature_names_in_", None)
+        if old_names is not None and new_names is not None and list(old_names) != list(new_names):
+            raise ValueError(
+                "X's columns are not the ones previous was fitted on (every column of a "
+                "progressive network reads the same features, in the same order): "
+                f"{list(new_names)} against {list(old_names)}"
+            )
         labelled = y_encoded != UNLABELLED
         X, y_encoded = X[labelled], y_encoded[labelled]
 
