@@ -509,9 +509,7 @@ def _labelled_rows(X, y, sample_weight=None):
     if not labelled.any():
         raise ValueError("score needs labelled rows, but every row of y is -1")
     X = _take_rows(X, labelled)
-    y = y[labelled]
-    if y.dtype == object:
-        y = np.asarray(y.tolist())
+    y = _labels_of(y[labelled])
     if sample_weight is not None:
         sample_weight = column_or_1d(sample_weight)[labelled]
     return X, y, sample_weight
@@ -721,8 +719,19 @@ def _refuse_mark_class(name, estimator, how="it was fit with the unlabelled targ
         )
 
 
-def _labelled_mask(y: np.ndarray) -> np.ndarray:
-    """True where ``y`` holds a class label, False where it is ``-1``."""
+def _labels_of(y: np.ndarray) -> np.ndarray:
+    """Labels taken out of an object array where ``-1`` sat beside them, in their own dtype."""
+    return np.asarray(y.tolist()) if y.dtype == object else y
+
+
+def _labelled_mask(y: np.ndarray, *, names_with_mark: bool = False) -> np.ndarray:
+    """True where ``y`` holds a class label, False where it is ``-1``.
+
+    String labels mixed with the integer mark are refused (encode them first),
+    unless ``names_with_mark``: for the zero-shot estimators, whose class
+    names index a class table and which drop the marked rows before anything
+    reads the labels.
+    """
     kind = y.dtype.kind
     if kind not in "OUS":
         return y != UNLABELLED
@@ -744,7 +753,7 @@ def _labelled_mask(y: np.ndarray) -> np.ndarray:
     if kind != "O":
         return np.ones(len(y), dtype=bool)
     is_unlabelled = np.array([_is_mark(v) for v in y])
-    if is_unlabelled.any() and not is_unlabelled.all():
+    if not names_with_mark and is_unlabelled.any() and not is_unlabelled.all():
         others = y[~is_unlabelled]
         if any(isinstance(v, str) for v in others):
             raise TypeError(

@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validat
 from ..base import (
     _clone_seeded,
     _is_finite_real,
+    _labels_of,
     _validate_domain_fit,
     _WrappedClassifierMixin,
 )
@@ -593,9 +594,7 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         fit_rows = labelled
         sample_weight = np.ones(len(y))
         sample_weight[is_source] = weights
-        y_fit = y[fit_rows]
-        if y_fit.dtype == object:
-            y_fit = np.asarray(y_fit.tolist())
+        y_fit = _labels_of(y[fit_rows])
         estimator = _clone_seeded(estimator, self.random_state)
         try:
             self.estimator_ = estimator.fit(

@@ -9,7 +9,7 @@ from sklearn.model_selection import BaseCrossValidator, KFold, StratifiedKFold
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _num_samples
 
-from ..base import _domain_masks
+from ..base import _domain_masks, _labels_of
 
 __all__ = ["SourceKFold"]
 
@@ -146,9 +146,7 @@ class SourceKFold(BaseCrossValidator):
                 f"SourceKFold with n_splits={self.n_splits} needs at least "
                 f"{self.n_splits} labelled source rows; got {len(source)}"
             )
-        y_source = np.asarray(y)[source]
-        if y_source.dtype == object:  # labels mixed with -1 in one object array
-            y_source = np.asarray(y_source.tolist())
+        y_source = _labels_of(np.asarray(y)[source])
         stratified = self.stratify and type_of_target(y_source) in ("binary", "multiclass")
         folds = (StratifiedKFold if stratified else KFold)(
             self.n_splits,

@@ -15,6 +15,7 @@ from sklearn.utils.validation import (
 from ..base import (
     _clone_seeded,
     _labelled_mask,
+    _labels_of,
     _reject_nan_labels,
     _WrappedClassifierMixin,
 )
@@ -114,11 +115,7 @@ class LabelledOnly(MetaEstimatorMixin, _WrappedClassifierMixin, BaseEstimator):
                     f"has {len(y)} rows"
                 )
             fit_params["sample_weight"] = sample_weight[labelled]
-        y_labelled = y[labelled]
-        if y_labelled.dtype == object:
-            # -1 and the labels were mixed in one object array: keep the labels' type.
-            y_labelled = np.asarray(y_labelled.tolist())
-        self.estimator_ = estimator.fit(X[labelled], y_labelled, **fit_params)
+        self.estimator_ = estimator.fit(X[labelled], _labels_of(y[labelled]), **fit_params)
         self.classes_ = self.estimator_.classes_
         return self
 

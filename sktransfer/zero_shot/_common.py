@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ..base import _is_mark, _is_text_mark, _labelled_mask, _labelled_rows
+from ..base import _is_mark, _is_text_mark, _labelled_mask, _labelled_rows, _labels_of
 
 _MODES = ("zsl", "gzsl")
 
@@ -102,21 +102,6 @@ def _sortable(values) -> bool:
     )
 
 
-def _named_labelled_mask(y: np.ndarray) -> np.ndarray:
-    """True where ``y`` holds a class, False where it holds the mark ``-1``.
-
-    Class names (the keys of a class table) may be mixed with the integer
-    mark in an object array: zero-shot estimators drop the marked rows before
-    anything reads the labels, so, unlike the estimators that learn from
-    unlabelled rows, they take such a ``y``.
-    """
-    if y.dtype != object:
-        return _labelled_mask(y)
-    labelled = np.fromiter((not _is_mark(v) for v in y), dtype=bool, count=len(y))
-    _labelled_mask(np.asarray(y[labelled].tolist()))  # the checks of the rest (NaN, '-1')
-    return labelled
-
-
 def _validate_fit_data(estimator, X, y):
     """Validate ``X, y``; return ``X`` (float64) and ``y`` without ``-1`` rows."""
     if y is None:
@@ -125,12 +110,12 @@ def _validate_fit_data(estimator, X, y):
         )
     X, y = validate_data(estimator, X, y, dtype=np.float64, y_numeric=False)
     y = column_or_1d(y, warn=True)
-    labelled = _named_labelled_mask(y)
+    # class names mixed with the integer mark -1 are taken: the marked rows are
+    # dropped before anything reads the labels
+    labelled = _labelled_mask(y, names_with_mark=True)
     if not labelled.any():
         raise ValueError("y has no labelled rows: every row is -1 (unlabelled)")
-    y = y[labelled]
-    if y.dtype == object:
-        y = np.asarray(y.tolist())
+    y = _labels_of(y[labelled])
     check_classification_targets(y)  # on the labels themselves, the mark left out
     return X[labelled], y
 

@@ -9,7 +9,7 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import column_or_1d
 
-from ._common import _named_labelled_mask
+from ..base import _labelled_mask, _labels_of
 
 __all__ = ["UnseenClassSplit"]
 
@@ -90,8 +90,9 @@ class UnseenClassSplit(BaseCrossValidator):
         if y is None:
             raise ValueError("UnseenClassSplit splits by class: y is required")
         y = column_or_1d(np.asarray(y))
-        labelled = _named_labelled_mask(y)  # rows marked -1 are no class: always trained on
-        classes = np.unique(np.asarray(y[labelled].tolist()) if y.dtype == object else y[labelled])
+        # rows marked -1 are no class: always trained on
+        labelled = _labelled_mask(y, names_with_mark=True)
+        classes = np.unique(_labels_of(y[labelled]))
         if len(classes) < 2 * self.n_splits and len(classes) < self.n_splits + 2:
             raise ValueError(
                 f"UnseenClassSplit with n_splits={self.n_splits} needs at least "
