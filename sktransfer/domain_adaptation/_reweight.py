@@ -530,13 +530,13 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         """
         gammas = self._check_params()
         estimator = self._get_estimator()
-        path, weighted = _weighted_step(estimator)
+        steps, weighted = _weighted_step(estimator)
         if not _may_take_sample_weight(weighted):
             where = (
-                f"{type(weighted).__name__}.fit takes"
-                if weighted is estimator
-                else f"the pipeline's final step ({path[: -len('__sample_weight')]}: "
+                f"the pipeline's final step ({'__'.join(steps)}: "
                 f"{weighted if isinstance(weighted, str) else type(weighted).__name__}) takes"
+                if steps
+                else f"{type(weighted).__name__}.fit takes"
             )
             raise ValueError(
                 "ImportanceWeightedClassifier hands the importance weights to "
@@ -625,24 +625,25 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         return tags
 
 
-def _weighted_step(estimator) -> tuple[str, object]:
-    """The parameter path to the model that takes the weights, and that model.
+def _weighted_step(estimator) -> tuple[list[str], object]:
+    """The step names down to the model that takes the weights, and that model.
 
     Without metadata routing a ``Pipeline`` (nested ones too) takes them as
     ``<last step>__...__sample_weight``: for its final estimator, the model
     whose loss they reweight. Otherwise the estimator takes ``sample_weight``
     itself (with routing on, a pipeline routes it to the steps that request it).
     """
-    path = []
+    steps = []
     while isinstance(estimator, Pipeline) and not get_config()["enable_metadata_routing"]:
         name, estimator = estimator.steps[-1]
-        path.append(name)
-    return "__".join([*path, "sample_weight"]), estimator
+        steps.append(name)
+    return steps, estimator
 
 
 def _weight_params(estimator, sample_weight) -> dict:
     """The keyword arguments that hand ``sample_weight`` to ``estimator.fit``."""
-    return {_weighted_step(estimator)[0]: sample_weight}
+    steps, _ = _weighted_step(estimator)
+    return {"__".join([*steps, "sample_weight"]): sample_weight}
 
 
 def _may_take_sample_weight(estimator) -> bool:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import RegressorMixin, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.utils import to_tensor
@@ -407,9 +408,11 @@ class _FineTuneBase(TransferNetBase):
         elif hasattr(spec, "fit") or hasattr(spec, "module_"):
             network = _source_network_of(spec)
             if network is None:
-                fitted = any(
-                    name.endswith("_") and not name.startswith("_") for name in vars(spec)
-                )
+                try:
+                    check_is_fitted(spec)
+                    fitted = True
+                except (NotFittedError, TypeError):
+                    fitted = False
                 raise ValueError(
                     f"module is a fitted {type(spec).__name__} with no network to fine-tune "
                     "(fine-tuning starts from a trained torch network: a fitted sktransfer "
@@ -437,6 +440,13 @@ class _FineTuneBase(TransferNetBase):
         network = network.cpu()
         _probe(network, probe, "module")
         return network
+
+    def _head_of(self, network, probe):
+        """The name of the head to replace: ``head``, or the last Linear if it is the output."""
+        head_name = _find_head(network, self.head)
+        if self.head is None:  # a named head may sit mid-network, by design
+            _check_head_is_output(network, head_name, probe)
+        return head_name
 
     def _new_head(self, network, head_name, probe, n_outputs):
         try:
@@ -481,9 +491,7 @@ class _FineTuneBase(TransferNetBase):
     def _train_source_stage(self, network, X, targets, n_outputs):
         """Train every layer of ``network`` with a new head on the source rows."""
         probe = torch.as_tensor(X[: min(len(X), 4)])
-        head_name = _find_head(network, self.head)
-        if self.head is None:  # a named head may sit mid-network, by design
-            _check_head_is_output(network, head_name, probe)
+        head_name = self._head_of(network, probe)
         head = self._new_head(network, head_name, probe, n_outputs)
         _replace_submodule(network, head_name, head)
         module = _FineTuneModule(network, head_name, None, distill=False)
@@ -505,9 +513,7 @@ class _FineTuneBase(TransferNetBase):
         if source is not None:
             network, head_name = self._train_source_stage(network, *source)
         else:
-            head_name = _find_head(network, self.head)
-            if self.head is None:  # a named head may sit mid-network, by design
-                _check_head_is_output(network, head_name, probe)
+            head_name = self._head_of(network, probe)
         new_head = self._new_head(network, head_name, probe, n_outputs)
         source_head = copy.deepcopy(network.get_submodule(head_name))
         distill = self.distillation_weight > 0
