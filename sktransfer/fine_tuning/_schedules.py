@@ -14,6 +14,8 @@ import numbers
 
 from skorch.callbacks import Callback
 
+from ..base import _is_finite_real
+
 __all__ = ["slanted_triangular"]
 
 
@@ -61,7 +63,7 @@ def slanted_triangular(step: int, n_steps: int, cut_frac: float = 0.1, ratio: fl
         raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
     if not (isinstance(cut_frac, numbers.Real) and 0 < cut_frac < 1):
         raise ValueError(f"cut_frac must be a number in (0, 1), got {cut_frac!r}")
-    if not (isinstance(ratio, numbers.Real) and not isinstance(ratio, bool) and 1 <= ratio < math.inf):
+    if not (_is_finite_real(ratio) and ratio >= 1):
         raise ValueError(f"ratio must be a finite number >= 1, got {ratio!r}")
     cut = max(math.floor(n_steps * cut_frac), 1)
     if step < cut:

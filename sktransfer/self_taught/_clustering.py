@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..base import _check_positive_ints
+from ..base import _check_positive_ints, _is_finite_real
 
 __all__ = ["SelfTaughtClustering"]
 
@@ -143,11 +143,7 @@ class SelfTaughtClustering(ClusterMixin, BaseEstimator):
             not isinstance(k_a, numbers.Integral) or isinstance(k_a, bool) or k_a < 1
         ):
             raise ValueError(f"n_auxiliary_clusters must be None or a positive integer, got {k_a!r}")
-        if (
-            not isinstance(self.auxiliary_weight, numbers.Real)
-            or isinstance(self.auxiliary_weight, bool)
-            or not 0 <= self.auxiliary_weight < np.inf
-        ):
+        if not (_is_finite_real(self.auxiliary_weight) and self.auxiliary_weight >= 0):
             raise ValueError(f"auxiliary_weight must be a non-negative number, got {self.auxiliary_weight!r}")
 
     @staticmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from collections import Counter
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
@@ -82,11 +83,7 @@ def _check_class_table(table, name: str) -> tuple[np.ndarray, np.ndarray]:
         )
     plain = [_plain(n) for n in names]
     if len(set(plain)) != len(plain):
-        seen, repeated = set(), []
-        for n in plain:
-            if n in seen and n not in repeated:
-                repeated.append(n)
-            seen.add(n)
+        repeated = [n for n, count in Counter(plain).items() if count > 1]
         raise ValueError(f"{name} has duplicate class names: {repeated}")
     return np.asarray(plain) if _sortable(plain) else np.asarray(plain, dtype=object), values
 
