@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_array_equal
 from sklearn import config_context
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
@@ -19,7 +19,10 @@ from sklearn.svm import LinearSVC
 
 from sktransfer import LabelledOnly
 from sktransfer.datasets import make_rotated_moons, mask_target_labels
-from sktransfer.domain_adaptation._reweight import ImportanceWeightCollapseWarning
+from sktransfer.domain_adaptation._reweight import (
+    ImportanceWeightCollapseWarning,
+    _discriminator_weights,
+)
 from sktransfer.domain_adaptation._shallow import CORAL
 from sktransfer.model_selection import (
     SourceKFold,
@@ -34,6 +37,7 @@ from sktransfer.model_selection import (
     prediction_entropy_scorer,
     soft_neighborhood_density_scorer,
 )
+from sktransfer.model_selection._scorers import _default_domain_classifier
 
 SCORERS = [
     importance_weighted_scorer,
@@ -353,21 +357,23 @@ def test_importance_weighted_scorer_warns_on_collapse():
         importance_weighted_scorer(clf, X, y, domain_classifier=LogisticRegression())
 
 
-def test_dev_warns_when_the_domain_classifier_separates_its_rows():
+@pytest.mark.parametrize("cv, mean", [(None, r"0\.02\d*"), (5, r"6\.2")])
+def test_dev_warns_when_the_domain_classifier_separates_its_rows(cv, mean):
     # 30 + 30 rows of the same noise in 200 dimensions: the domain classifier separates
-    # the rows it is fit on, every weight is tiny (mean 0.02, not 1) yet about equal, so
-    # the effective sample size does not see it; the mean does. DEV's control variate
+    # them. Fit on all rows (cv=None) every weight is tiny (mean 0.02, not 1) yet about
+    # equal, so the effective sample size does not see it; the mean does. Cross-fitted,
+    # the held-out rows get confident random odds (mean 6.2). DEV's control variate
     # assumes a mean of 1; IWV, a self-normalised average, is not moved by the scale.
-    scorer = deep_embedded_validation_scorer
+    scorer = partial(deep_embedded_validation_scorer, cv=cv)
     rng = np.random.RandomState(0)
     X = rng.normal(size=(60, 200))
     y = np.r_[(X[:30, 0] > 0).astype(int), -np.ones(30, int)]
     clf = LabelledOnly(LogisticRegression()).fit(X, y)
-    with pytest.warns(ImportanceWeightCollapseWarning, match=r"average 0\.02\d* on the source rows"):
+    with pytest.warns(ImportanceWeightCollapseWarning, match=rf"average {mean} on the source rows"):
         scorer(clf, X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        importance_weighted_scorer(clf, X, y)
+        importance_weighted_scorer(clf, X, y, cv=cv)
     # two dimensions, no shift: weights about 1, no warning
     X = rng.normal(size=(400, 2))
     y = np.r_[(X[:200, 0] > 0).astype(int), -np.ones(200, int)]
@@ -375,6 +381,55 @@ def test_dev_warns_when_the_domain_classifier_separates_its_rows():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         scorer(clf, X, y)
+
+
+def test_domain_classifier_is_cross_fitted():
+    # Each source row's weight comes from a classifier that did not see it: a
+    # splitter given as cv is used as is, an int gives seeded stratified folds
+    # (fewer when a domain is small), and cv=None is the in-sample fit.
+    rng = np.random.RandomState(0)
+    Xs, Xt = rng.normal(0, 1, (40, 3)), rng.normal(0.5, 1, (40, 3))
+    X, clf_rows = np.r_[Xs, Xt], np.r_[(Xs[:, 0] > 0).astype(int), -np.ones(40, int)]
+    domains = np.r_[np.zeros(40, int), np.ones(40, int)]
+    folds = StratifiedKFold(4, shuffle=True, random_state=1)
+    expected = np.zeros(40)
+    for train, test in folds.split(X, domains):
+        held = test[test < 40]
+        model = _default_domain_classifier().fit(X[train], domains[train])
+        p = model.predict_proba(X[held])[:, 1]
+        expected[held] = p / (1 - p)
+    weights, fitted = _discriminator_weights(Xs, Xt, _default_domain_classifier(), cv=folds)
+    assert fitted is None
+    np.testing.assert_allclose(weights, expected, rtol=1e-6)
+    in_sample, fitted = _discriminator_weights(Xs, Xt, _default_domain_classifier(), cv=None)
+    p = fitted.predict_proba(Xs)[:, 1]
+    np.testing.assert_allclose(in_sample, p / (1 - p), rtol=1e-6)
+    # deterministic, and capped by the smaller domain (3 target rows: 3 folds)
+    a, _ = _discriminator_weights(Xs, Xt, _default_domain_classifier(), cv=5)
+    b, _ = _discriminator_weights(Xs, Xt, _default_domain_classifier(), cv=5)
+    np.testing.assert_array_equal(a, b)
+    small, _ = _discriminator_weights(Xs, Xt[:3], _default_domain_classifier(), cv=5)
+    three, _ = _discriminator_weights(
+        Xs, Xt[:3], _default_domain_classifier(), cv=StratifiedKFold(3, shuffle=True, random_state=0)
+    )
+    np.testing.assert_array_equal(small, three)
+    # the scorer uses them: IWV is the accuracy weighted by the cross-fitted weights
+    blind = FunctionTransformer(lambda Z: Z[:, 1:])  # blind to the label's feature
+    clf = make_pipeline(blind, LogisticRegression()).fit(Xs, clf_rows[:40])
+    correct = clf.predict(Xs) == clf_rows[:40]
+    assert 0.3 < correct.mean() < 0.8
+    score = importance_weighted_scorer(clf, X, clf_rows, cv=folds)
+    assert score == pytest.approx(np.average(correct, weights=expected))
+
+
+@pytest.mark.parametrize("scorer", [importance_weighted_scorer, deep_embedded_validation_scorer],
+                         ids=lambda s: s.__name__)
+@pytest.mark.parametrize("cv", [1, 0, -3, 2.5, True, "5"])
+def test_scorers_refuse_bad_cv(scorer, cv):
+    X, ym, _, _ = _data(20)
+    clf = _pipe().fit(X, ym)
+    with pytest.raises(ValueError, match="cv must be an int of at least 2"):
+        scorer(clf, X, ym, cv=cv)
 
 
 def test_circular_validation_names_the_reverse_fit_when_it_fails():

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import rbf_kernel
-from sklearn.model_selection import KFold
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
@@ -46,8 +46,9 @@ class ImportanceWeightCollapseWarning(UserWarning):
     :func:`~sktransfer.model_selection.deep_embedded_validation_scorer` also
     raises it when the weights of its domain classifier average under 1/2 or
     over 2 on the source rows, where a calibrated one gives about 1: it
-    separates the rows it was fit on, and DEV's control variate, which
-    assumes a mean of 1, makes its estimate unreliable.
+    separates the domains too confidently (over-fit, or domains that barely
+    overlap), and DEV's control variate, which assumes a mean of 1, makes
+    its estimate unreliable.
     """
 
 
@@ -82,20 +83,26 @@ def _warn_if_miscalibrated(weights: np.ndarray, where: str) -> None:
         warnings.warn(
             f"{where}: the importance weights average {mean:.2g} on the source rows, where "
             "a calibrated domain classifier gives about 1: it separates the source rows "
-            "from the target rows it was fit on (over-fit, or domains that barely "
-            "overlap), so the weighted estimate is unreliable. A more regularised "
-            "domain_classifier (a smaller C), or fewer features, may help.",
+            "from the target rows too confidently (over-fit, or domains that barely "
+            "overlap), so the weighted estimate is unreliable. Cross-fitting (cv, if "
+            "it is None), a more regularised domain_classifier (a smaller C), or fewer "
+            "features may help.",
             ImportanceWeightCollapseWarning,
             stacklevel=3,
         )
 
 
-def _discriminator_weights(X_source, X_target, classifier=None, random_state=None):
+def _discriminator_weights(X_source, X_target, classifier=None, random_state=None, cv=None):
     """Density ratio ``p_t(x) / p_s(x)`` on ``X_source`` from a domain classifier.
 
     The odds ``P(target | x) / P(source | x)`` of a probabilistic classifier
-    fit to tell the domains apart, times ``n_source / n_target``. Returns the
-    weights (mean about 1 on the source rows) and the fitted classifier.
+    fit to tell the domains apart, times ``n_source / n_target``. With ``cv``
+    (an int or a splitter), each row's odds come from a classifier fit on the
+    other folds (cross-fitting: a classifier that saw the row tends to
+    separate it); an int means that many domain-stratified shuffled folds,
+    fewer when a domain has fewer rows, and none (an in-sample fit) below
+    two. Returns the weights (mean about 1 on the source rows) and the
+    classifier fit on all rows (None when cross-fitted).
     """
     classifier = _clone_seeded(
         LogisticRegression() if classifier is None else classifier, random_state
@@ -107,9 +114,18 @@ def _discriminator_weights(X_source, X_target, classifier=None, random_state=Non
     X = _stack_rows(X_source, X_target)
     n_s, n_t = X_source.shape[0], X_target.shape[0]
     d = np.r_[np.zeros(n_s, dtype=int), np.ones(n_t, dtype=int)]
-    classifier.fit(X, d)
-    column = list(classifier.classes_).index(1)
-    p = np.clip(classifier.predict_proba(X_source)[:, column], 1e-6, 1 - 1e-6)
+    if isinstance(cv, numbers.Integral):
+        n_splits = min(int(cv), n_s, n_t)
+        cv = StratifiedKFold(n_splits, shuffle=True, random_state=0) if n_splits >= 2 else None
+    if cv is None:
+        classifier.fit(X, d)
+        column = list(classifier.classes_).index(1)
+        p = classifier.predict_proba(X_source)[:, column]
+    else:
+        # the two domains are in every training fold, so the columns are [source, target]
+        p = cross_val_predict(classifier, X, d, cv=cv, method="predict_proba")[:n_s, 1]
+        classifier = None
+    p = np.clip(p, 1e-6, 1 - 1e-6)
     weights = p / (1 - p) * (n_s / n_t)
     return weights, classifier
 

@@ -115,6 +115,18 @@ def _default_domain_classifier(sparse=False):
     )
 
 
+def _check_cv(name, cv):
+    """``cv`` of the domain classifier: None, an int of at least 2, or a splitter object."""
+    if cv is None or (hasattr(cv, "split") and hasattr(cv, "get_n_splits")):
+        return
+    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool) and cv >= 2:
+        return
+    raise ValueError(
+        f"{name}: cv must be an int of at least 2 (folds for the domain classifier), a "
+        f"cross-validation splitter, or None (no cross-fitting), got {cv!r}"
+    )
+
+
 def _as_float(name, X, what="features"):
     """``X`` as a finite float64 array (sparse stays sparse, as CSR), or an error naming the scorer."""
     try:
@@ -145,7 +157,7 @@ def _embed(estimator, X):
 
 
 def importance_weighted_scorer(
-    estimator, X, y, *, sample_domain=None, domain_classifier=None
+    estimator, X, y, *, sample_domain=None, domain_classifier=None, cv=5
 ) -> float:
     """Importance-weighted validation (IWV): source accuracy weighted towards the target.
 
@@ -170,6 +182,13 @@ def importance_weighted_scorer(
         Tells the domains apart; None means standardisation (without
         centring for sparse rows) followed by
         :class:`~sklearn.linear_model.LogisticRegression`.
+    cv : int, cross-validation splitter or None, default=5
+        Cross-fitting of the domain classifier: each row's weight comes from
+        a classifier fit on the other folds of the rows of ``X`` (an int:
+        that many shuffled folds stratified by domain, fewer when a domain
+        has fewer rows), since a classifier tends to separate the rows it
+        was fit on, which drags the weights of the source rows towards 0.
+        None fits and predicts on the same rows.
 
     Returns
     -------
@@ -204,9 +223,11 @@ def importance_weighted_scorer(
     source, target, y = _rows(
         "importance_weighted_scorer", X, y, sample_domain, estimator=estimator
     )
+    _check_cv("importance_weighted_scorer", cv)
     Xf = _as_float("importance_weighted_scorer", X, "rows")
     weights, _ = _discriminator_weights(
-        Xf[source], Xf[target], domain_classifier or _default_domain_classifier(sp.issparse(Xf))
+        Xf[source], Xf[target],
+        domain_classifier or _default_domain_classifier(sp.issparse(Xf)), cv=cv,
     )
     _warn_if_collapsed(weights, "importance_weighted_scorer")
     # (a common scale of the weights does not move this self-normalised average)
@@ -215,7 +236,7 @@ def importance_weighted_scorer(
 
 
 def deep_embedded_validation_scorer(
-    estimator, X, y, *, sample_domain=None, domain_classifier=None
+    estimator, X, y, *, sample_domain=None, domain_classifier=None, cv=5
 ) -> float:
     """Deep embedded validation (DEV): importance weighting with a control variate.
 
@@ -241,6 +262,13 @@ def deep_embedded_validation_scorer(
         Tells the domains apart in feature space; None means standardisation
         (without centring for sparse features) followed by
         :class:`~sklearn.linear_model.LogisticRegression`.
+    cv : int, cross-validation splitter or None, default=5
+        Cross-fitting of the domain classifier: each row's weight comes from
+        a classifier fit on the other folds of the rows of ``X`` (an int:
+        that many shuffled folds stratified by domain, fewer when a domain
+        has fewer rows), since a classifier tends to separate the rows it
+        was fit on, which drags the weights of the source rows towards 0.
+        None fits and predicts on the same rows.
 
     Returns
     -------
@@ -274,10 +302,11 @@ def deep_embedded_validation_scorer(
     source, target, y = _rows(
         "deep_embedded_validation_scorer", X, y, sample_domain, estimator=estimator
     )
+    _check_cv("deep_embedded_validation_scorer", cv)
     features = _as_float("deep_embedded_validation_scorer", _embed(estimator, X))
     weights, _ = _discriminator_weights(
         features[source], features[target],
-        domain_classifier or _default_domain_classifier(sp.issparse(features)),
+        domain_classifier or _default_domain_classifier(sp.issparse(features)), cv=cv,
     )
     _warn_if_collapsed(weights, "deep_embedded_validation_scorer")
     _warn_if_miscalibrated(weights, "deep_embedded_validation_scorer")
