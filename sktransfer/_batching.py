@@ -18,11 +18,11 @@ def _as_tensor(data):
     return torch.as_tensor(np.ascontiguousarray(data))
 
 
-def _refuse_unknown_options(options: dict) -> None:
+def _refuse_unknown_options(options, prefix: str = "iterator") -> None:
     """A clear error for ``iterator_*__`` options these iterators do not have."""
     if options:
         raise TypeError(
-            f"iterator options {sorted(options)} are not taken: sktransfer's batch "
+            f"{prefix} options {sorted(options)} are not taken: sktransfer's batch "
             "iterators index tensors directly (no DataLoader, so no workers, samplers "
             "or collate functions); they take batch_size, shuffle and, for plain "
             "batches, drop_last"
@@ -37,6 +37,14 @@ class BatchIterator:
     In order by default (for inference); shuffled from torch's global RNG,
     which the estimators seed, when ``shuffle`` is true (for training).
     """
+
+    #: The ``iterator_*__`` options it takes.
+    options = ("batch_size", "shuffle", "drop_last")
+
+    @classmethod
+    def check_options(cls, options: dict, prefix: str) -> None:
+        """Refuse, before training, ``prefix__*`` options it would fail on or ignore."""
+        _refuse_unknown_options(set(options) - set(cls.options), prefix)
 
     def __init__(
         self, dataset, batch_size: int = 128, shuffle: bool = False, drop_last: bool = False,
@@ -86,6 +94,19 @@ class DomainBatchIterator:
     no target rows, batches are plain shuffled batches of the source rows.
     Shuffling draws from torch's global RNG, which the estimators seed.
     """
+
+    options = ("batch_size", "shuffle")
+
+    @classmethod
+    def check_options(cls, options: dict, prefix: str) -> None:
+        """Refuse unknown options, and ``shuffle=False``, which it could not honour."""
+        _refuse_unknown_options(set(options) - set(cls.options), prefix)
+        if not options.get("shuffle", True):
+            raise ValueError(
+                f"{prefix}__shuffle=False is not possible: each training batch draws "
+                "source and target rows at random (half of each), so the batches are "
+                "always shuffled"
+            )
 
     def __init__(self, dataset, batch_size: int = 64, shuffle: bool = True, **unknown):
         # batches are always shuffled; with target rows, always full

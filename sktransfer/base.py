@@ -23,6 +23,7 @@ import copy
 import inspect
 import math
 import numbers
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -34,8 +35,10 @@ from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
-from skorch.callbacks import Callback
+from skorch.callbacks import BatchScoring, Callback, EpochScoring, LRScheduler
 from torch import nn
+
+from ._batching import BatchIterator
 
 __all__ = ["TransferNetBase", "UNLABELLED"]
 
@@ -65,6 +68,9 @@ class TransferNetBase(BaseEstimator):
     )
     #: History keys the per-epoch log leaves out (with verbose > 0), e.g. lists.
     _history_keys_not_printed: tuple[str, ...] = ()
+    #: The net's training and prediction batch iterators (None: skorch's DataLoader).
+    _iterator_train_class: type | None = BatchIterator
+    _iterator_valid_class: type | None = BatchIterator
 
     # ------------------------------------------------------------------
     # parameters
@@ -144,11 +150,17 @@ class TransferNetBase(BaseEstimator):
             if name in ("iterator_train__batch_size", "iterator_valid__batch_size")
         ]
         _check_positive_ints(self, ("max_epochs", "batch_size", *batch_overrides))
-        if self._params_for("iterator_valid").get("drop_last", False):
-            raise ValueError(
-                "iterator_valid__drop_last would drop rows from predictions; "
-                "drop_last is for training batches (iterator_train__drop_last)"
-            )
+        valid = self._params_for("iterator_valid")
+        for option, what in (("drop_last", "drop rows from"), ("shuffle", "reorder the rows of")):
+            if valid.get(option, False):
+                raise ValueError(
+                    f"iterator_valid__{option} would {what} predictions; {option} is for "
+                    f"training batches (iterator_train__{option})"
+                )
+        for prefix in ("iterator_train", "iterator_valid"):
+            iterator = getattr(self, f"_{prefix}_class")
+            if iterator is not None:
+                iterator.check_options(self._params_for(prefix), prefix)
         if not (_is_finite_real(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
         if not (isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer)):
@@ -272,20 +284,49 @@ class TransferNetBase(BaseEstimator):
             devices = [self._device().index or 0]
         return _SeededRNG(self._seed(), devices)
 
-    def _user_callbacks(self) -> list:
+    def _lr_schedule_in_use(self) -> str | None:
+        """The built-in schedule that sets the learning rate every batch, if any."""
+        return None
+
+    def _user_callbacks(self, own_names=()) -> list:
+        """Copies of the user's callbacks, refused where they could not work here.
+
+        ``own_names`` are the names of the estimator's own callbacks.
+        """
         # skorch initialises (mutates) callbacks: give it copies, as clone would.
         callbacks = copy.deepcopy(list(self.callbacks or []))
         overrides = self._params_for("callbacks")
-        for item in callbacks:
-            name, callback = item if isinstance(item, tuple) else (None, item)
+        for name, callback in _named_callbacks(callbacks):
+            kind = callback if isinstance(callback, type) else type(callback)
+            if name in own_names:
+                raise ValueError(
+                    f"the callback name {name!r} is taken by {type(self).__name__}'s own "
+                    "callback; give yours another name, e.g. callbacks=[('my_name', cb)]"
+                )
             monitor = overrides.get(f"{name}__monitor", getattr(callback, "monitor", None))
             if isinstance(monitor, str) and monitor in _VALIDATION_KEYS:
                 raise ValueError(
-                    f"{type(callback).__name__}(monitor={monitor!r}) watches a validation "
+                    f"{kind.__name__}(monitor={monitor!r}) watches a validation "
                     f"score, but {type(self).__name__} trains on all the rows it is given "
                     "(no validation split), so there is none. Monitor the training loss "
                     "(monitor='train_loss'), or hold rows out yourself and compare fits "
                     "with scikit-learn's tools (GridSearchCV, cross_validate)."
+                )
+            if issubclass(kind, (EpochScoring, BatchScoring)):
+                raise TypeError(
+                    f"{kind.__name__} scores the inner skorch net, whose outputs (class "
+                    f"scores) and targets are not {type(self).__name__}'s predictions and "
+                    "labels, and with no validation split it has nothing to score at "
+                    "validation time. The training loss is recorded every epoch "
+                    "(net_.history[:, 'train_loss']); score the fitted estimator with "
+                    "scikit-learn's tools (cross_validate, GridSearchCV)."
+                )
+            schedule = self._lr_schedule_in_use()
+            if issubclass(kind, LRScheduler) and schedule is not None:
+                raise ValueError(
+                    f"{schedule} sets the learning rate at every batch and would undo "
+                    f"{kind.__name__}'s changes; use one or the other (lr_schedule="
+                    "'constant' with your own LRScheduler)"
                 )
         return callbacks
 
@@ -315,14 +356,21 @@ class TransferNetBase(BaseEstimator):
             params.setdefault(
                 "callbacks__print_log__keys_ignored", list(self._history_keys_not_printed)
             )
-        finite = ("finite_loss", _RaiseOnNonFiniteLoss(type(self).__name__))
+        own = [("finite_loss", _RaiseOnNonFiniteLoss(type(self).__name__)), *callbacks]
+        user = self._user_callbacks(own_names={name for name, _ in own})
+        iterators = {
+            prefix: getattr(self, f"_{prefix}_class")
+            for prefix in ("iterator_train", "iterator_valid")
+            if getattr(self, f"_{prefix}_class") is not None
+        }
         return {
+            **iterators,
             "optimizer": self.optimizer,
             "lr": self.lr,
             "max_epochs": self.max_epochs,
             "batch_size": self.batch_size,
             "train_split": None,
-            "callbacks": [finite, *callbacks, *self._user_callbacks()],
+            "callbacks": [*own, *user],
             "device": self.device,
             "verbose": self.verbose,
             **params,
@@ -383,6 +431,30 @@ class _RaiseOnNonFiniteLoss(Callback):
                 f"batch {n_batches}; training diverged. Lower lr, or the weight of the "
                 "loss terms added to the task's loss (the adaptation or regularisation weight)."
             )
+
+
+def _named_callbacks(callbacks):
+    """``(name, callback)`` pairs named as skorch names them.
+
+    A callback given without a name is named after its class, with ``_1``,
+    ``_2``... when several share that name (so ``callbacks__<name>__*``
+    reaches it).
+    """
+    def base_name(item):
+        if isinstance(item, tuple):
+            return item[0]
+        return item.__name__ if isinstance(item, type) else type(item).__name__
+
+    names = [base_name(item) for item in callbacks]
+    counts, seen = Counter(names), Counter()
+    for item, name in zip(callbacks, names):
+        if isinstance(item, tuple):
+            yield item
+            continue
+        if counts[name] > 1:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        yield name, item
 
 
 def _is_finite_real(value) -> bool:

@@ -117,10 +117,79 @@ def test_iterator_options_drop_last_and_unknown_ones():
                              iterator_train__drop_last=True).fit(X65, y65)
     assert len(clf.net_.history[-1, "batches"]) == 2
     assert clf.predict(X65).shape == (65,)  # prediction keeps every row
-    with pytest.raises(TypeError, match=r"iterator options \['num_workers'\] are not taken"):
+    with pytest.raises(TypeError, match=r"iterator_train options \['num_workers'\] are not taken"):
         NETS["multitask"](0).set_params(iterator_train__num_workers=2).fit(X, y)
-    fitted = NETS["multitask"](0).set_params(iterator_valid__bogus=1).fit(X, y)
-    with pytest.raises(TypeError, match=r"iterator options \['bogus'\] are not taken"):
-        fitted.predict(X)  # the prediction batches are built at predict time
     with pytest.raises(ValueError, match="iterator_valid__drop_last would drop rows"):
         NETS["dann"](0).set_params(iterator_valid__drop_last=True).fit(X, y)
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_prediction_iterator_options_are_checked_before_training(name):
+    # prediction batches are built at predict time: an option they cannot take, or one
+    # that would reorder the rows of the predictions, is refused by fit, before training
+    with pytest.raises(ValueError, match="iterator_valid__shuffle would reorder the rows"):
+        NETS[name](0).set_params(iterator_valid__shuffle=True).fit(X, y)
+    if name != "autoencoder":  # (skorch's DataLoader takes its own options)
+        with pytest.raises(TypeError, match=r"iterator_valid options \['pin_memory'\] are not taken"):
+            NETS[name](0).set_params(iterator_valid__pin_memory=False).fit(X, y)
+
+
+def test_domain_batches_cannot_be_unshuffled():
+    # each DA training batch draws half source, half target rows at random
+    Xt = np.r_[X, X + 1]
+    yt = np.r_[y, -np.ones(len(X), int)]
+    with pytest.raises(ValueError, match="iterator_train__shuffle=False is not possible"):
+        DANNClassifier(max_epochs=1, iterator_train__shuffle=False).fit(Xt, yt)
+
+
+def test_callbacks_are_named_as_skorch_names_them():
+    # an unnamed callback is reached by its class name (with _1, _2... for repeats), as
+    # in skorch; a name the estimator's own callbacks use is refused by name
+    from skorch.callbacks import EarlyStopping
+
+    est = NETS["dann"](0).set_params(
+        callbacks=[EarlyStopping()], callbacks__EarlyStopping__monitor="train_loss"
+    ).fit(X, y)
+    assert est.net_.callbacks_[-1][0] == "EarlyStopping"
+    est = NETS["dann"](0).set_params(
+        callbacks=[EarlyStopping(monitor="train_loss"), EarlyStopping()],
+        callbacks__EarlyStopping_2__monitor="train_loss",
+    ).fit(X, y)
+    assert est.net_.callbacks__EarlyStopping_2__monitor == "train_loss"
+    with pytest.raises(ValueError, match=r"monitor='valid_loss'"):
+        NETS["dann"](0).set_params(
+            callbacks=[EarlyStopping(monitor="train_loss"), EarlyStopping()]
+        ).fit(X, y)
+    for name in ("finite_loss", "dann_schedule"):
+        with pytest.raises(ValueError, match=f"the callback name '{name}' is taken by DANNClassifier"):
+            NETS["dann"](0).set_params(callbacks=[(name, EarlyStopping(monitor="train_loss"))]).fit(X, y)
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_scoring_callbacks_are_refused(name):
+    # EpochScoring / BatchScoring would score the inner net (class scores, internal
+    # targets), or, with no validation split, silently record nothing
+    from skorch.callbacks import BatchScoring, EpochScoring
+
+    for callback in (EpochScoring("accuracy", on_train=True), EpochScoring("accuracy"),
+                     BatchScoring("accuracy", on_train=True)):
+        with pytest.raises(TypeError, match="scores the inner skorch net"):
+            NETS[name](0).set_params(callbacks=[callback]).fit(X, y)
+
+
+def test_lr_scheduler_and_a_built_in_schedule_are_not_combined():
+    # the built-in schedules set every group's rate at every batch: a user's scheduler
+    # would be undone silently; with the constant schedule it works
+    from skorch.callbacks import LRScheduler
+
+    from sktransfer import FineTuneClassifier
+
+    step = LRScheduler(policy="StepLR", step_size=1, gamma=0.1)
+    with pytest.raises(ValueError, match="lr_schedule='dann' sets the learning rate"):
+        NETS["dann"](0).set_params(callbacks=[step], lr_schedule="dann").fit(X, y)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    with pytest.raises(ValueError, match="lr_schedule='slanted_triangular' sets the learning rate"):
+        FineTuneClassifier(net, max_epochs=2, lr_schedule="slanted_triangular",
+                           callbacks=[step]).fit(X, y)
+    est = NETS["dann"](0).set_params(callbacks=[step], lr=0.01).fit(X, y)
+    np.testing.assert_allclose(est.net_.history[:, "lr"], [0.01, 0.001, 0.0001])

@@ -34,7 +34,7 @@ from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 from torch import nn
 
-from .._batching import BatchIterator, DomainBatchIterator, n_domain_batches
+from .._batching import DomainBatchIterator, n_domain_batches
 from ..base import (
     TransferNetBase,
     _is_finite_real,
@@ -263,6 +263,7 @@ class _DeepDABase(
     """
 
     _module_params = ("module", "label_predictor")
+    _iterator_train_class = DomainBatchIterator
     #: The trade-off parameter (non-negative) and its schedule parameter.
     _weight_param = "lambda_max"
     _schedule_param = "lambda_schedule"
@@ -293,6 +294,9 @@ class _DeepDABase(
                 f"target rows{self._min_batch_reason}), got {batch_size}"
             )
         self._check_alignment_params()
+
+    def _lr_schedule_in_use(self):
+        return None if self.lr_schedule == "constant" else f"lr_schedule={self.lr_schedule!r}"
 
     def _check_alignment_params(self):
         """Check the method's own parameters (before any training)."""
@@ -411,8 +415,6 @@ class _DeepDABase(
                 module=module,
                 criterion=nn.CrossEntropyLoss,
                 criterion__ignore_index=-1,
-                iterator_train=DomainBatchIterator,
-                iterator_valid=BatchIterator,
                 predict_nonlinearity=None,
                 **self._net_params(
                     [("dann_schedule", schedule), *self._alignment_callbacks(adapt)],

@@ -16,7 +16,6 @@ from skorch import NeuralNet
 from skorch.utils import to_tensor
 from torch import nn
 
-from .._batching import BatchIterator
 from ..base import (
     UNLABELLED,
     TransferNetBase,
@@ -465,6 +464,9 @@ class _FineTuneBase(TransferNetBase):
     # ------------------------------------------------------------------
     # fit
     # ------------------------------------------------------------------
+    def _lr_schedule_in_use(self):
+        return None if self.lr_schedule == "constant" else f"lr_schedule={self.lr_schedule!r}"
+
     def _batches_per_epoch(self, n_rows):
         _, batch_size = self._train_batch_size()
         if self._params_for("iterator_train").get("drop_last", False):
@@ -481,8 +483,6 @@ class _FineTuneBase(TransferNetBase):
             module,
             task=self._task,
             criterion=criterion,
-            iterator_train=BatchIterator,
-            iterator_valid=BatchIterator,
             predict_nonlinearity=None,
             **extra,
             **params,

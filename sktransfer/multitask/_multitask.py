@@ -21,7 +21,6 @@ from skorch import NeuralNet
 from skorch.utils import to_tensor
 from torch import nn
 
-from .._batching import BatchIterator
 from ..base import (
     UNLABELLED,
     TransferNetBase,
@@ -466,8 +465,6 @@ class MultiTaskClassifier(ClassifierMixin, TransferNetBase):
                 module=module,
                 criterion=nn.CrossEntropyLoss,
                 task_weights=torch.as_tensor(self.task_weights_, dtype=torch.float32),
-                iterator_train=BatchIterator,
-                iterator_valid=BatchIterator,
                 predict_nonlinearity=None,
                 **self._net_params(),
             )

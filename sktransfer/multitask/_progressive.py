@@ -13,7 +13,6 @@ from sklearn.base import clone
 from skorch import NeuralNet
 from torch import nn
 
-from .._batching import BatchIterator
 from ..base import UNLABELLED, TransferNetBase, _LabelledRowsClassifierMixin
 
 __all__ = ["ProgressiveNetClassifier"]
@@ -202,6 +201,7 @@ class ProgressiveNetClassifier(_LabelledRowsClassifierMixin, TransferNetBase):
     """
 
     _module_params = ()
+    _iterator_train_class = None  # skorch's DataLoader
 
     def __init__(
         self,
@@ -331,7 +331,6 @@ class ProgressiveNetClassifier(_LabelledRowsClassifierMixin, TransferNetBase):
             self.net_ = _ProgressiveNet(
                 module=module,
                 criterion=nn.CrossEntropyLoss,
-                iterator_valid=BatchIterator,
                 predict_nonlinearity=None,
                 **self._net_params(),
             )

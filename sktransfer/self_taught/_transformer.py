@@ -202,6 +202,10 @@ class SelfTaughtTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, T
     (60, 12)
     """
 
+    # skorch's DataLoader for both
+    _iterator_train_class = None
+    _iterator_valid_class = None
+
     def __init__(
         self,
         method: str = "sparse_coding",
