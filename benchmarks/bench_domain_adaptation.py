@@ -545,7 +545,7 @@ def timing_table(report, tasks, methods, ours_res, skada_res, skada_status, n_jo
 
 
 def targets(report, tasks, methods, ours_res, skada_res, skada_status):
-    report("\n## Must-reach targets\n")
+    report("\n## Targets\n")
     office = [t[1] for t in tasks if t[0] == "office"]
     if len(office) == 12:
         avgs = {m: avg_value(ours_res, office, m) for m in methods}

@@ -11,7 +11,8 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
-# A bare `torch` requirement resolves to a multi-GB CUDA build: install the CPU
-# build first, so the package's own range (which 2.13 meets) adds nothing more.
-"${PIP[@]}" "torch==2.13.0"
+# torch first, so the package's own range (which 2.13 meets) adds nothing more. On
+# PyPI's Linux index that pin is a multi-GB CUDA build: set
+# TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu for the CPU build.
+"${PIP[@]}" "torch==2.13.0" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
 "${PIP[@]}" -e ".[${EXTRAS:-tests,plot,docs}]"
