@@ -34,7 +34,12 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 from skorch.callbacks import BatchScoring, Callback, EpochScoring, LRScheduler
 from torch import nn
 
@@ -76,7 +81,11 @@ class TransferNetBase(BaseEstimator):
     # parameters
     # ------------------------------------------------------------------
     def _store_kwargs(self, kwargs: dict) -> None:
-        """Store extra keyword parameters; :meth:`_check_prefixed_params` vets them in fit."""
+        """Store extra keyword parameters; :meth:`_check_prefixed_params` vets them in fit.
+
+        (Not here: scikit-learn's conventions keep ``__init__`` and
+        ``set_params`` free of validation, and ``check_estimator`` checks it.)
+        """
         names = set(self.__dict__.get("_kwarg_names", ()))
         for key, value in kwargs.items():
             setattr(self, key, value)
@@ -224,9 +233,9 @@ class TransferNetBase(BaseEstimator):
         encoder = LabelEncoder().fit(y_labelled)
         self.classes_ = encoder.classes_
         if len(self.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs at least two classes in the labelled "
-                f"rows of y; got only one class: {self.classes_[0]!r}"
+            raise _one_class_error(
+                f"{type(self).__name__} needs at least two classes in the labelled rows of y",
+                self.classes_[0], marked=not labelled.all(),
             )
         y_encoded = np.full(len(y), UNLABELLED, dtype=np.int64)
         y_encoded[labelled] = encoder.transform(y_labelled)
@@ -457,6 +466,16 @@ def _named_callbacks(callbacks):
         yield name, item
 
 
+def _one_class_error(need: str, label, *, marked: bool) -> ValueError:
+    """The error of a fit whose labelled rows hold one class (naming the -1 convention)."""
+    label = label.item() if isinstance(label, np.generic) else label
+    hint = (
+        "; the rows with y == -1 count as unlabelled (if -1 is a class, as in labels "
+        "-1/+1, map it to another value first)" if marked else ""
+    )
+    return ValueError(f"{need}; got only one class: {label!r}{hint}")
+
+
 def _is_finite_real(value) -> bool:
     """Whether ``value`` is a finite real number (``True``/``False`` are not)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
@@ -576,6 +595,7 @@ def _labelled_rows(X, y, sample_weight=None):
 
     For ``score`` methods, which measure only where the truth is known.
     """
+    check_consistent_length(X, y, sample_weight)
     y = column_or_1d(y)
     labelled = _labelled_mask(y)
     if not labelled.any():
@@ -796,13 +816,12 @@ def _labels_of(y: np.ndarray) -> np.ndarray:
     return np.asarray(y.tolist()) if y.dtype == object else y
 
 
-def _labelled_mask(y: np.ndarray, *, names_with_mark: bool = False) -> np.ndarray:
+def _labelled_mask(y: np.ndarray) -> np.ndarray:
     """True where ``y`` holds a class label, False where it is ``-1``.
 
-    String labels mixed with the integer mark are refused (encode them first),
-    unless ``names_with_mark``: for the zero-shot estimators, whose class
-    names index a class table and which drop the marked rows before anything
-    reads the labels.
+    In an object array the mark is the number ``-1`` beside labels of any
+    kind (class names included, as scikit-learn's semi-supervised estimators
+    take them); take the labels out with :func:`_labels_of`.
     """
     kind = y.dtype.kind
     if kind not in "OUS":
@@ -818,22 +837,12 @@ def _labelled_mask(y: np.ndarray, *, names_with_mark: bool = False) -> np.ndarra
             "are numbers read as text and '-1' means unlabelled, convert them "
             "(y = y.astype(int)); if '-1' is a class (e.g. labels -1/+1), map it to "
             "another value first, or the rows of that class become unlabelled; if "
-            "the labels are names, encode them as integers (e.g. with sklearn."
-            "preprocessing.LabelEncoder on the labelled rows) and mark the "
-            "unlabelled rows with -1"
+            "the labels are names, keep them as they are and mark the unlabelled "
+            "rows with the integer -1 (an object array)"
         )
     if kind != "O":
         return np.ones(len(y), dtype=bool)
-    is_unlabelled = np.array([_is_mark(v) for v in y])
-    if not names_with_mark and is_unlabelled.any() and not is_unlabelled.all():
-        others = y[~is_unlabelled]
-        if any(isinstance(v, str) for v in others):
-            raise TypeError(
-                "y mixes string labels with -1 for unlabelled rows; encode the "
-                "labels as integers first (e.g. with sklearn.preprocessing."
-                "LabelEncoder on the labelled rows) and keep -1 for unlabelled rows"
-            )
-    return ~is_unlabelled
+    return ~np.array([_is_mark(v) for v in y], dtype=bool)
 
 
 def _check_int_ids(ids, name: str, n_samples: int, id_name: str, meaning: str = "") -> np.ndarray:

@@ -98,9 +98,9 @@ def test_labelled_mask_refuses_the_string_minus_one(dtype):
         _labelled_mask(np.array(["a", "-1"], dtype=dtype))
 
 
-def test_labelled_mask_refuses_strings_mixed_with_minus_one():
-    with pytest.raises(TypeError, match="mixes string labels with -1"):
-        _labelled_mask(np.array(["a", "b", -1], dtype=object))
+def test_labelled_mask_takes_names_mixed_with_minus_one():
+    # as scikit-learn's semi-supervised estimators: the number -1 beside class names
+    assert_array_equal(_labelled_mask(np.array(["a", "b", -1], dtype=object)), [True, True, False])
 
 
 # ----------------------------------------------------------------------
@@ -379,10 +379,25 @@ def test_prefixed_kwargs_in_get_params_set_params_and_clone():
 
 @pytest.mark.parametrize("key", ["foo", "modul__x", "head_x", "criterion__y"])
 def test_unknown_kwargs_are_refused_at_check_time(key):
+    # at fit, not in __init__ or set_params (scikit-learn's convention, which
+    # check_estimator checks)
     net = ToyNet(**{key: 1})
     assert net.get_params()[key] == 1
     with pytest.raises(TypeError, match=f"unexpected keyword argument '{key}'"):
         net._check_common_params()
+
+
+def test_score_refuses_rows_of_another_length():
+    # scikit-learn's error for inconsistent lengths, not an IndexError
+    from sklearn.datasets import make_blobs
+
+    from sktransfer import LabelledOnly, MultiTaskClassifier
+
+    X, y = make_blobs(40, n_features=4, centers=3, random_state=0)
+    for est in (LabelledOnly().fit(X, y), MultiTaskClassifier(max_epochs=1).fit(X, y)):
+        for args in ((X, y[:10]), (X, y, np.ones(5))):
+            with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+                est.score(*args)
 
 
 def test_build_module_from_class_with_kwargs_and_injection():

@@ -315,3 +315,23 @@ def test_string_minus_one_is_not_taken_for_a_class(estimator, dtype):
     with pytest.raises(ValueError, match=r"string '-1' \(20 rows\).*y.astype\(int\)"):
         estimator.fit(X, y)
 
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [e for e in _instances() if type(e).__name__ in _READS_UNLABELLED_ROWS],
+    ids=lambda e: type(e).__name__,
+)
+def test_class_names_beside_the_integer_mark(estimator):
+    # As scikit-learn's semi-supervised estimators take them: names, and the
+    # number -1 for the unlabelled rows, in one object array.
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 4)
+    y = np.array(["cat", "dog"] * 10 + [-1] * 20, dtype=object)
+    estimator.fit(X, y)
+    if hasattr(estimator, "predict"):
+        assert estimator.classes_.tolist() == ["cat", "dog"]
+        assert set(estimator.predict(X)) <= {"cat", "dog"}
+        assert 0 <= estimator.score(X, y) <= 1
+    else:
+        assert estimator.transform(X).shape[0] == 40

@@ -151,9 +151,14 @@ def test_mask_target_labels_refuses_a_class_minus_one():
     assert_array_equal(mask_target_labels(y, [-1, 1, -1, 1]), [-1, 1, -1, 1])
 
 
-def test_mask_target_labels_string_labels():
-    with pytest.raises(TypeError, match="LabelEncoder"):
-        mask_target_labels(np.array(["cat", "dog"]), [1, -1])
+def test_mask_target_labels_class_names():
+    # names beside the integer mark, in an object array (a text array would hold "-1")
+    masked = mask_target_labels(np.array(["cat", "dog", "cat"]), [1, 1, -1])
+    assert masked.dtype == object and masked.tolist() == ["cat", "dog", -1]
+    with pytest.raises(ValueError, match="y holds -1 on 1 source rows"):
+        mask_target_labels(np.array(["cat", -1, "dog"], dtype=object), [1, 1, -1])
+    with pytest.raises(TypeError, match="integer labels or class names"):
+        mask_target_labels(np.array([0.0, 1.0]), [1, -1])
 
 
 def test_mask_target_labels_length_mismatch():

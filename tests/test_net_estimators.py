@@ -193,3 +193,14 @@ def test_lr_scheduler_and_a_built_in_schedule_are_not_combined():
                            callbacks=[step]).fit(X, y)
     est = NETS["dann"](0).set_params(callbacks=[step], lr=0.01).fit(X, y)
     np.testing.assert_allclose(est.net_.history[:, "lr"], [0.01, 0.001, 0.0001])
+
+
+@pytest.mark.parametrize("name", ["dann", "multitask", "progressive"])
+def test_one_class_error_names_the_unlabelled_mark(name):
+    # labels -1/+1: the -1 rows are unlabelled, which leaves one class; the error says so
+    y_pm = np.where(y == 0, -1, 1)
+    with pytest.raises(ValueError, match=r"got only one class: 1; the rows with y == -1 count as "
+                                         r"unlabelled \(if -1 is a class"):
+        NETS[name](0).fit(X, y_pm)
+    with pytest.raises(ValueError, match=r"got only one class: 1$"):
+        NETS[name](0).fit(X, np.ones_like(y))

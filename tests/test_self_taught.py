@@ -395,6 +395,21 @@ def test_self_taught_clustering_bad_input(X_change, aux_change, match):
         SelfTaughtClustering(3, 6, auxiliary=A).fit(X)
 
 
+def test_self_taught_clustering_checks_auxiliary_column_names():
+    # the features must be the same: with DataFrames, by name and in order
+    pd = pytest.importorskip("pandas")
+    X, _, A = _documents(0)
+    names = [f"w{i}" for i in range(X.shape[1])]
+    Xdf = pd.DataFrame(X, columns=names)
+    SelfTaughtClustering(3, 6, auxiliary=pd.DataFrame(A, columns=names)).fit(Xdf)
+    swapped = [names[1], names[0], *names[2:]]
+    with pytest.raises(ValueError, match=r"column 0 is 'w1' where X's is 'w0'"):
+        SelfTaughtClustering(3, 6, auxiliary=pd.DataFrame(A, columns=swapped)).fit(Xdf)
+    renamed = [f"q{i}" for i in range(X.shape[1])]
+    with pytest.raises(ValueError, match=r"auxiliary must have X's columns, in the same order"):
+        SelfTaughtClustering(3, 6, auxiliary=pd.DataFrame(A, columns=renamed)).fit(Xdf)
+
+
 def test_self_taught_clustering_too_many_clusters():
     X, _, A = _documents(0)
     with pytest.raises(ValueError, match=r"n_clusters=41 is larger than the number of target "

@@ -13,6 +13,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.io import loadmat
 
+from ..base import _is_mark
+
 DATA_HOME_ENV = "SKTRANSFER_DATA"
 _DEFAULT_DATA_HOME = "~/sktransfer_data"
 
@@ -93,8 +95,9 @@ def mask_target_labels(y: ArrayLike, sample_domain: ArrayLike) -> np.ndarray:
     Parameters
     ----------
     y : array-like of shape (n_samples,)
-        Integer class labels of all rows. Unsigned integer labels are returned
-        as ``int64`` so that ``-1`` can be stored.
+        Class labels of all rows: integers, or names (strings), which are
+        returned in an object array beside the integer ``-1``. Unsigned
+        integer labels are returned as ``int64`` so that ``-1`` can be stored.
     sample_domain : array-like of shape (n_samples,)
         Domain of each row: positive ids for source domains, negative ids for
         target domains.
@@ -107,7 +110,7 @@ def mask_target_labels(y: ArrayLike, sample_domain: ArrayLike) -> np.ndarray:
     Raises
     ------
     TypeError
-        If ``y`` is not integer-typed (e.g. string labels).
+        If ``y`` holds neither integers nor names (e.g. floats).
     ValueError
         If ``y`` and ``sample_domain`` are not 1-D arrays of the same length,
         or ``y`` holds ``-1`` on a source row (a class ``-1`` would become
@@ -131,10 +134,11 @@ def mask_target_labels(y: ArrayLike, sample_domain: ArrayLike) -> np.ndarray:
             f"y and sample_domain have different lengths: {y.shape[0]} and "
             f"{sample_domain.shape[0]}."
         )
-    if not np.issubdtype(y.dtype, np.integer):
+    names = y.dtype.kind in "OUS"
+    if not (names or np.issubdtype(y.dtype, np.integer)):
         raise TypeError(
             f"y has dtype {y.dtype}, but unlabelled rows are marked with -1 and "
-            "need integer labels: encode the labels first, e.g. with "
+            "need integer labels or class names: encode the labels first, e.g. with "
             "sklearn.preprocessing.LabelEncoder."
         )
     if not (
@@ -145,7 +149,8 @@ def mask_target_labels(y: ArrayLike, sample_domain: ArrayLike) -> np.ndarray:
             f"sample_domain must hold integer domain ids, got dtype "
             f"{sample_domain.dtype}."
         )
-    n_marked = int(np.count_nonzero((y == -1) & (sample_domain >= 0)))
+    is_mark = np.array([_is_mark(v) for v in y], dtype=bool) if names else y == -1
+    n_marked = int(np.count_nonzero(is_mark & (sample_domain >= 0)))
     if n_marked:
         raise ValueError(
             f"y holds -1 on {n_marked} source rows: sktransfer reads -1 as 'unlabelled', "
@@ -154,7 +159,9 @@ def mask_target_labels(y: ArrayLike, sample_domain: ArrayLike) -> np.ndarray:
             "LabelEncoder); if those rows are meant to be unlabelled, mark the target "
             "rows yourself: np.where(sample_domain < 0, -1, y)."
         )
-    if np.issubdtype(y.dtype, np.unsignedinteger):
+    if names:
+        y_masked = y.astype(object)
+    elif np.issubdtype(y.dtype, np.unsignedinteger):
         y_masked = y.astype(np.int64)
     else:
         y_masked = y.copy()

@@ -95,6 +95,8 @@ class DANNClassifier(_DeepDABase):
         The class labels.
     n_features_in_ : int
         Number of input features.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the features seen in ``fit``, when ``X`` has string column names.
 
     See Also
     --------

@@ -299,6 +299,8 @@ class DeepCORALClassifier(_DeepDABase):
         The class labels.
     n_features_in_ : int
         Number of input features.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the features seen in ``fit``, when ``X`` has string column names.
 
     See Also
     --------
@@ -471,6 +473,8 @@ class DANClassifier(_DeepDABase):
         The class labels.
     n_features_in_ : int
         Number of input features.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the features seen in ``fit``, when ``X`` has string column names.
 
     See Also
     --------
@@ -670,6 +674,8 @@ class CDANClassifier(_DeepDABase):
         The class labels.
     n_features_in_ : int
         Number of input features.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the features seen in ``fit``, when ``X`` has string column names.
 
     See Also
     --------

@@ -204,12 +204,18 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
         Class labels of the labelled rows.
     n_features_in_ : int
         Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the features seen in ``fit``, when ``X`` has string column names.
     embedding_ : ndarray of shape (n_features, 2 * n_components)
         The map from input rows to the manifold features: a factor ``F`` of
         the geodesic flow kernel ``G = F F^T`` (rows mapped by ``F`` have the
         inner products of rows mapped by ``sqrt(G)``).
     dual_coef_ : ndarray of shape (n_samples, n_classes)
         Kernel coefficients of the training rows.
+    X_fit_ : ndarray of shape (n_samples, 2 * n_components)
+        The training rows on the manifold (``X @ embedding_``, each scaled to
+        unit length), which predictions compare new rows with through the
+        kernel.
     transduction_ : ndarray of shape (n_samples,)
         Label of every training row: the given label if labelled, the final
         prediction otherwise.

@@ -422,6 +422,8 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         The class labels.
     n_features_in_ : int
         Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the features seen in ``fit``, when ``X`` has string column names.
 
     See Also
     --------

@@ -21,6 +21,7 @@ from ..base import (
     TransferNetBase,
     _check_sample_domain,
     _LabelledRowsClassifierMixin,
+    _one_class_error,
 )
 from ._network import (
     _check_head_is_output,
@@ -718,6 +719,8 @@ class FineTuneClassifier(_LabelledRowsClassifierMixin, _FineTuneBase):
         Names of the parameters frozen by ``freeze``.
     n_features_in_ : int
         Number of input features (of ``X.shape[1]``).
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the features seen in ``fit``, when ``X`` has string column names.
 
     See Also
     --------
@@ -781,9 +784,9 @@ class FineTuneClassifier(_LabelledRowsClassifierMixin, _FineTuneBase):
             )
         classes = np.unique(labels[target])
         if len(classes) < 2:
-            raise ValueError(
+            raise _one_class_error(
                 "FineTuneClassifier needs at least two classes in the labelled target "
-                f"rows (sample_domain < 0); got only {classes[0]!r}"
+                "rows (sample_domain < 0)", classes[0], marked=bool((is_target & ~labelled).any()),
             )
         source_classes = np.unique(labels[is_source])
         self.classes_ = classes
@@ -843,6 +846,8 @@ class FineTuneRegressor(RegressorMixin, _FineTuneBase):
         Names of the parameters frozen by ``freeze``.
     n_features_in_ : int
         Number of input features (of ``X.shape[1]``).
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the features seen in ``fit``, when ``X`` has string column names.
 
     See Also
     --------

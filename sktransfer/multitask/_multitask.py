@@ -14,6 +14,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
     _num_samples,
+    check_consistent_length,
     check_is_fitted,
     validate_data,
 )
@@ -27,6 +28,7 @@ from ..base import (
     _build_from_spec,
     _check_int_ids,
     _labelled_mask,
+    _one_class_error,
     _probe_module,
     _reject_nan_labels,
 )
@@ -177,6 +179,8 @@ class MultiTaskClassifier(ClassifierMixin, TransferNetBase):
         The loss weight of each task.
     n_features_in_ : int
         Number of input features.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the features seen in ``fit``, when ``X`` has string column names.
 
     See Also
     --------
@@ -264,15 +268,16 @@ class MultiTaskClassifier(ClassifierMixin, TransferNetBase):
                     f"{where} has no labelled rows: every entry is -1 (no label). "
                     "Every task needs some labelled rows; drop the column or label some rows."
                 )
-            check_classification_targets(column[labelled])
-            encoder = LabelEncoder().fit(column[labelled])
+            labels = column[labelled]
+            check_classification_targets(labels)
+            encoder = LabelEncoder().fit(labels)
             if len(encoder.classes_) < 2:
-                raise ValueError(
+                raise _one_class_error(
                     f"{type(self).__name__} needs at least two classes in the labelled "
-                    f"rows of {where}; got only one class: {encoder.classes_[0]!r}"
+                    f"rows of {where}", encoder.classes_[0], marked=not labelled.all(),
                 )
             codes = np.full(len(column), UNLABELLED, dtype=np.int64)
-            codes[labelled] = encoder.transform(column[labelled])
+            codes[labelled] = encoder.transform(labels)
             classes.append(encoder.classes_)
             encoded.append(codes)
         self.n_tasks_ = len(columns)
@@ -555,6 +560,7 @@ class MultiTaskClassifier(ClassifierMixin, TransferNetBase):
             ``predict(X)`` on the rows labelled for that task.
         """
         check_is_fitted(self)
+        check_consistent_length(X, y, sample_weight, sample_task)
         y = np.asarray(y)
         if y.ndim == 2 and not self._multi_output and y.shape[1] == 1:
             y = y.ravel()

@@ -173,6 +173,8 @@ class ProgressiveNetClassifier(_LabelledRowsClassifierMixin, TransferNetBase):
         Number of columns (tasks so far, this one included).
     n_features_in_ : int
         Number of input features.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the features seen in ``fit``, when ``X`` has string column names.
 
     See Also
     --------

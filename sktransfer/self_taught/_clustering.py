@@ -185,6 +185,18 @@ class SelfTaughtClustering(ClusterMixin, BaseEstimator):
         self.n_feature_clusters_ = min(self.n_feature_clusters, X.shape[1])
         A = None
         if self.auxiliary is not None:
+            columns = getattr(self.auxiliary, "columns", None)
+            names_in = getattr(self, "feature_names_in_", None)
+            if columns is not None and names_in is not None and list(columns) != list(names_in):
+                where = next(
+                    (i for i, (a, x) in enumerate(zip(columns, names_in)) if a != x),
+                    min(len(columns), len(names_in)),
+                )
+                raise ValueError(
+                    "auxiliary must have X's columns, in the same order; its column "
+                    f"{where} is {_name_at(columns, where)} where X's is "
+                    f"{_name_at(names_in, where)} (auxiliary[X.columns] selects them)"
+                )
             A = check_array(self.auxiliary, dtype=np.float64, input_name="auxiliary")
             if A.shape[1] != X.shape[1]:
                 raise ValueError(
@@ -366,3 +378,8 @@ def _information(P):
     p_c = P.sum(axis=0, keepdims=True)
     mask = P > 0
     return float(np.sum(P[mask] * np.log(P[mask] / (p_r @ p_c)[mask])))
+
+
+def _name_at(names, i):
+    """The ``i``-th column name, or a note that there is none."""
+    return repr(names[i]) if i < len(names) else "missing"

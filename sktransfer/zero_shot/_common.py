@@ -109,7 +109,7 @@ def _validate_fit_data(estimator, X, y):
     y = column_or_1d(y, warn=True)
     # class names mixed with the integer mark -1 are taken: the marked rows are
     # dropped before anything reads the labels
-    labelled = _labelled_mask(y, names_with_mark=True)
+    labelled = _labelled_mask(y)
     if not labelled.any():
         raise ValueError("y has no labelled rows: every row is -1 (unlabelled)")
     y = _labels_of(y[labelled])

@@ -136,6 +136,8 @@ class EmbeddingZeroShotClassifier(_ZeroShotMixin, ClassifierMixin, TransferNetBa
         Classes of ``y``, rows of the table absent from ``y``, and all rows.
     n_features_in_ : int
         Number of input features.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the features seen in ``fit``, when ``X`` has string column names.
 
     See Also
     --------

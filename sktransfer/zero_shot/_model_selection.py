@@ -91,7 +91,7 @@ class UnseenClassSplit(BaseCrossValidator):
             raise ValueError("UnseenClassSplit splits by class: y is required")
         y = column_or_1d(np.asarray(y))
         # rows marked -1 are no class: always trained on
-        labelled = _labelled_mask(y, names_with_mark=True)
+        labelled = _labelled_mask(y)
         classes = np.unique(_labels_of(y[labelled]))
         if len(classes) < 2 * self.n_splits and len(classes) < self.n_splits + 2:
             raise ValueError(
