@@ -84,9 +84,8 @@ def _warn_if_miscalibrated(weights: np.ndarray, where: str) -> None:
             f"{where}: the importance weights average {mean:.2g} on the source rows, where "
             "a calibrated domain classifier gives about 1: it separates the source rows "
             "from the target rows too confidently (over-fit, or domains that barely "
-            "overlap), so the weighted estimate is unreliable. Cross-fitting (cv, if "
-            "it is None), a more regularised domain_classifier (a smaller C), or fewer "
-            "features may help.",
+            "overlap), so the weighted estimate is unreliable. A more regularised "
+            "domain_classifier (a smaller C), or fewer features, may help.",
             ImportanceWeightCollapseWarning,
             stacklevel=3,
         )
