@@ -40,7 +40,7 @@ from sklearn.utils.validation import (
     column_or_1d,
     validate_data,
 )
-from skorch.callbacks import BatchScoring, Callback, EpochScoring, LRScheduler
+from skorch.callbacks import BatchScoring, Callback, EpochScoring, LRScheduler, ProgressBar
 from torch import nn
 
 from ._batching import BatchIterator
@@ -339,7 +339,9 @@ class TransferNetBase(BaseEstimator):
                 )
         return callbacks
 
-    def _net_params(self, callbacks=(), optimizer_defaults: dict | None = None) -> dict:
+    def _net_params(
+        self, callbacks=(), optimizer_defaults: dict | None = None, batches_per_epoch=None
+    ) -> dict:
         """Keyword arguments for a skorch net, common to every estimator.
 
         The estimator's own callbacks come first, then copies of the user's;
@@ -348,7 +350,9 @@ class TransferNetBase(BaseEstimator):
         shuffled (from the seeded torch RNG). No validation split, so no
         ``valid_loss``; when silent, no ``PrintLog`` (it formats a table every
         epoch even when it prints nothing), else one that leaves out
-        ``_history_keys_not_printed``.
+        ``_history_keys_not_printed``. ``batches_per_epoch`` (when the
+        training iterator's count differs from skorch's ``len(X) /
+        batch_size``) is given to the user's ``ProgressBar`` left at "auto".
         """
         params = {
             f"{prefix}__{key}": value
@@ -367,6 +371,13 @@ class TransferNetBase(BaseEstimator):
             )
         own = [("finite_loss", _RaiseOnNonFiniteLoss(type(self).__name__)), *callbacks]
         user = self._user_callbacks(own_names={name for name, _ in own})
+        for _, callback in _named_callbacks(user):
+            if (
+                batches_per_epoch is not None
+                and isinstance(callback, ProgressBar)
+                and callback.batches_per_epoch == "auto"
+            ):
+                callback.batches_per_epoch = batches_per_epoch
         iterators = {
             prefix: getattr(self, f"_{prefix}_class")
             for prefix in ("iterator_train", "iterator_valid")

@@ -204,3 +204,16 @@ def test_one_class_error_names_the_unlabelled_mark(name):
         NETS[name](0).fit(X, y_pm)
     with pytest.raises(ValueError, match=r"got only one class: 1$"):
         NETS[name](0).fit(X, np.ones_like(y))
+
+
+def test_progress_bar_counts_the_domain_batches():
+    # a DA epoch is one pass over the larger domain in half batches: not len(X) / batch_size
+    from skorch.callbacks import ProgressBar
+
+    Xt = np.r_[X, X[:20] + 1]
+    yt = np.r_[y, -np.ones(20, int)]
+    est = DANNClassifier(max_epochs=1, batch_size=16, callbacks=[ProgressBar()]).fit(Xt, yt)
+    bar = dict(est.net_.callbacks_)["ProgressBar"]
+    assert bar.batches_per_epoch == len(est.net_.history[-1, "batches"]) == 10  # 80 / 8
+    fixed = DANNClassifier(max_epochs=1, batch_size=16, callbacks=[ProgressBar(batches_per_epoch=3)])
+    assert dict(fixed.fit(Xt, yt).net_.callbacks_)["ProgressBar"].batches_per_epoch == 3

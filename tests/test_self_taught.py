@@ -289,6 +289,28 @@ def test_labelled_only_sets_random_state_of_the_estimator():
     assert clf.estimator_.random_state == 3
 
 
+def test_labelled_only_hands_a_dataframe_on_as_a_dataframe():
+    # a ColumnTransformer in the estimator selects columns by name: it needs the frame
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.RandomState(0)
+    df = pd.DataFrame({"color": rng.choice(["red", "blue"], 50), "num": rng.normal(size=50)},
+                      index=np.arange(100, 150))
+    y = np.where(np.arange(50) < 40, (df["num"].to_numpy() > 0).astype(int), -1)
+    inner = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["color"]), (StandardScaler(), ["num"])),
+        LogisticRegression(),
+    )
+    clf = LabelledOnly(inner).fit(df, y)
+    assert clf.estimator_[0].n_features_in_ == 2  # it was fit on the 40 labelled rows' frame
+    assert clf.estimator_[-1].n_features_in_ == 3  # one-hot colour + num
+    assert clf.score(df, y) > 0.9
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.predict(df[["num", "color"]])
+
+
 def test_labelled_only_needs_labelled_rows():
     with pytest.raises(ValueError, match="no labelled rows"):
         LabelledOnly().fit(np.zeros((4, 2)), np.full(4, -1))

@@ -396,9 +396,8 @@ class _DeepDABase(
             )
         adapt = n_target > 0
         _, batch_size = self._train_batch_size()
-        n_steps = self.max_epochs * n_domain_batches(
-            len(y_encoded) - n_target, n_target, batch_size
-        )
+        n_batches = n_domain_batches(len(y_encoded) - n_target, n_target, batch_size)
+        n_steps = self.max_epochs * n_batches
         y_net = np.column_stack([y_encoded, is_target.astype(np.int64)])
 
         momentum = {"momentum": 0.9} if self.optimizer is torch.optim.SGD else None
@@ -419,6 +418,7 @@ class _DeepDABase(
                 **self._net_params(
                     [("dann_schedule", schedule), *self._alignment_callbacks(adapt)],
                     optimizer_defaults=momentum,
+                    batches_per_epoch=n_batches,
                 ),
             )
             try:

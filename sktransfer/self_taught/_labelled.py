@@ -17,6 +17,7 @@ from ..base import (
     _labelled_mask,
     _labels_of,
     _reject_nan_labels,
+    _take_rows,
     _WrappedClassifierMixin,
 )
 
@@ -31,7 +32,10 @@ class LabelledOnly(MetaEstimatorMixin, _WrappedClassifierMixin, BaseEstimator):
     the steps before it (e.g. :class:`~sktransfer.SelfTaughtTransformer`)
     learn from every row, unlabelled rows (``y == -1``) included, while this
     step hands only the labelled rows to ``estimator``. So ``-1`` never
-    becomes a class, and ``classes_`` holds only the labels seen.
+    becomes a class, and ``classes_`` holds only the labels seen. A pandas
+    DataFrame reaches ``estimator`` as a DataFrame (its rows selected), so a
+    :class:`~sklearn.compose.ColumnTransformer` inside it can select columns
+    by name.
 
     Parameters
     ----------
@@ -94,10 +98,12 @@ class LabelledOnly(MetaEstimatorMixin, _WrappedClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         _reject_nan_labels(y)
+        X_given = X
         X, y = validate_data(
             self, X, y, accept_sparse=("csr", "csc"), dtype=None, ensure_all_finite=False,
             y_numeric=False,
         )
+        X = _keep_frame(X_given, X)
         y = column_or_1d(y, warn=True)
         labelled = _labelled_mask(y)
         if not labelled.any():
@@ -115,16 +121,19 @@ class LabelledOnly(MetaEstimatorMixin, _WrappedClassifierMixin, BaseEstimator):
                     f"has {len(y)} rows"
                 )
             fit_params["sample_weight"] = sample_weight[labelled]
-        self.estimator_ = estimator.fit(X[labelled], _labels_of(y[labelled]), **fit_params)
+        self.estimator_ = estimator.fit(
+            _take_rows(X, labelled), _labels_of(y[labelled]), **fit_params
+        )
         self.classes_ = self.estimator_.classes_
         return self
 
     def _transform_input(self, X):
         check_is_fitted(self)
-        return validate_data(
+        checked = validate_data(
             self, X, reset=False, accept_sparse=("csr", "csc"), dtype=None,
             ensure_all_finite=False,
         )
+        return _keep_frame(X, checked)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -132,3 +141,8 @@ class LabelledOnly(MetaEstimatorMixin, _WrappedClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = inner.input_tags.sparse
         tags.input_tags.allow_nan = inner.input_tags.allow_nan
         return tags
+
+
+def _keep_frame(X_given, X_checked):
+    """The DataFrame given, once checked (its columns may matter to the estimator)."""
+    return X_given if hasattr(X_given, "iloc") else X_checked
