@@ -40,7 +40,13 @@ from sklearn.utils.validation import (
     column_or_1d,
     validate_data,
 )
-from skorch.callbacks import BatchScoring, Callback, EpochScoring, LRScheduler, ProgressBar
+from skorch.callbacks import (
+    BatchScoring,
+    Callback,
+    EpochScoring,
+    LRScheduler,
+    ProgressBar,
+)
 from torch import nn
 
 from ._batching import BatchIterator
