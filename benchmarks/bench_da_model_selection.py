@@ -51,7 +51,7 @@ import torch
 from joblib import Parallel, delayed
 from scipy.stats import spearmanr
 from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -114,13 +114,29 @@ SCORERS = {
 }
 
 
-def _scorers(scorer_cv=None):
-    """SCORERS, with IWV's and DEV's domain classifier cross-fitted on ``scorer_cv`` folds."""
-    if scorer_cv is None:
+def _logloss_cv_domain_classifier():
+    """Standardisation, then a logistic regression whose C minimises the domain classifier's
+    own held-out log-loss (3 folds; no target label involved)."""
+    return make_pipeline(
+        StandardScaler(with_mean=False),  # sparse-safe; the intercept absorbs the centring
+        LogisticRegressionCV(Cs=np.logspace(-4, 2, 7), cv=3, scoring="neg_log_loss",
+                             max_iter=1000, tol=1e-6),
+    )
+
+
+def _scorers(scorer_cv=None, domain_classifier="default"):
+    """SCORERS, with IWV's and DEV's domain classifier cross-fitted on ``scorer_cv`` folds
+    and/or replaced (``"logloss-cv"``: :func:`_logloss_cv_domain_classifier`)."""
+    options = {}
+    if scorer_cv is not None:
+        options["cv"] = scorer_cv
+    if domain_classifier == "logloss-cv":
+        options["domain_classifier"] = _logloss_cv_domain_classifier()
+    if not options:
         return SCORERS
     return {**SCORERS,
-            "IWV": partial(importance_weighted_scorer, cv=scorer_cv),
-            "DEV": partial(deep_embedded_validation_scorer, cv=scorer_cv)}
+            "IWV": partial(importance_weighted_scorer, **options),
+            "DEV": partial(deep_embedded_validation_scorer, **options)}
 
 
 # EnsV is a search, not a per-model scorer: its column comes from EnsembleValidationSearch.
@@ -200,7 +216,8 @@ def _warning_counts(caught):
     return counts
 
 
-def evaluate(task, method, kind, data, quick, stratify=True, scorer_cv=None):
+def evaluate(task, method, kind, data, quick, stratify=True, scorer_cv=None,
+             domain_classifier="default"):
     torch.set_num_threads(1)
     X, y, domain = data
     y_masked = mask_target_labels(y, domain)
@@ -210,7 +227,8 @@ def evaluate(task, method, kind, data, quick, stratify=True, scorer_cv=None):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         search = GridSearchCV(
-            est, grid, scoring=_scorers(scorer_cv), cv=SourceKFold(N_SPLITS, stratify=stratify),
+            est, grid, scoring=_scorers(scorer_cv, domain_classifier),
+            cv=SourceKFold(N_SPLITS, stratify=stratify),
             refit=False,
             error_score="raise",
         ).fit(X, y_masked)
@@ -236,7 +254,8 @@ def evaluate(task, method, kind, data, quick, stratify=True, scorer_cv=None):
     }
 
 
-def gridsearch_check(task, method, kind, data, quick, stratify=True, scorer_cv=None):
+def gridsearch_check(task, method, kind, data, quick, stratify=True, scorer_cv=None,
+                     domain_classifier="default"):
     """Single-metric GridSearchCV(refit=True) per scorer: best_params_ and their target accuracy."""
     torch.set_num_threads(1)
     X, y, domain = data
@@ -246,7 +265,7 @@ def gridsearch_check(task, method, kind, data, quick, stratify=True, scorer_cv=N
     picks = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name, scorer in _scorers(scorer_cv).items():
+        for name, scorer in _scorers(scorer_cv, domain_classifier).items():
             gs = GridSearchCV(est, grid, scoring=scorer, cv=SourceKFold(N_SPLITS, stratify=stratify),
                               refit=True, error_score="raise").fit(X, y_masked)
             picks[name] = (gs.best_params_, 100 * accuracy_score(y[target], gs.predict(X[target])))
@@ -294,7 +313,9 @@ def report(rows, check_lines, check_task, elapsed, args):
     p(f"Command: `OMP_NUM_THREADS=1 python benchmarks/bench_da_model_selection.py"
       f"{' --quick' if args.quick else ''}{' --all-pairs' if args.all_pairs else ''}"
       f"{' --unstratified' if args.unstratified else ''}"
-      f"{f' --scorer-cv {args.scorer_cv}' if args.scorer_cv else ''} --n-jobs {args.n_jobs}`; wall time {elapsed / 60:.1f} min "
+      f"{f' --scorer-cv {args.scorer_cv}' if args.scorer_cv else ''}"
+      f"{' --domain-classifier logloss-cv' if args.domain_classifier != 'default' else ''}"
+      f" --n-jobs {args.n_jobs}`; wall time {elapsed / 60:.1f} min "
       f"(sum of per-(task, method) times {sum(r['seconds'] for r in rows) / 60:.1f} min, "
       "one thread each).")
     p("")
@@ -302,6 +323,11 @@ def report(rows, check_lines, check_task, elapsed, args):
     if args.scorer_cv:
         p(f"IWV and DEV cross-fit their domain classifier: `cv={args.scorer_cv}` "
           "(default None: fit on the rows they score).")
+        p("")
+    if args.domain_classifier != "default":
+        p("IWV's and DEV's domain classifier: `make_pipeline(StandardScaler(with_mean=False), "
+          "LogisticRegressionCV(Cs=np.logspace(-4, 2, 7), cv=3, scoring='neg_log_loss', "
+          "max_iter=1000, tol=1e-6))` (C by the domain classifier's own held-out log-loss).")
         p("")
     p(f"Selection: `GridSearchCV(est, grid, scoring=scorer, cv={cv})` on the data "
       "with target labels hidden. Target accuracy (%) of each grid point refit on all rows, "
@@ -415,6 +441,9 @@ def main():
     parser.add_argument("--scorer-cv", type=int, default=None,
                         help="cross-fit IWV's and DEV's domain classifier on this many folds "
                              "(their cv parameter; default None: fit on the scored rows)")
+    parser.add_argument("--domain-classifier", choices=["default", "logloss-cv"], default="default",
+                        help="IWV's and DEV's domain classifier: the scorers' default, or C chosen "
+                             "by the domain classifier's own held-out log-loss")
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
@@ -428,8 +457,9 @@ def main():
     stratify = not args.unstratified
     out = Parallel(n_jobs=args.n_jobs)(
         [delayed(gridsearch_check)(check_name, "CORAL", check_kind, check_data, args.quick, stratify,
-                                   args.scorer_cv)]
-        + [delayed(evaluate)(name, m, kind, data, args.quick, stratify, args.scorer_cv)
+                                   args.scorer_cv, args.domain_classifier)]
+        + [delayed(evaluate)(name, m, kind, data, args.quick, stratify, args.scorer_cv,
+                             args.domain_classifier)
            for name, m, kind, data in jobs]
     )
     check_picks, results = out[0], out[1:]
@@ -446,7 +476,8 @@ def main():
     if not args.no_save and not args.quick:
         stem = RESULTS.stem + ("_all_pairs" if args.all_pairs else "") + (
             "_unstratified" if args.unstratified else "") + (
-            f"_scorer_cv{args.scorer_cv}" if args.scorer_cv else "")
+            f"_scorer_cv{args.scorer_cv}" if args.scorer_cv else "") + (
+            "_logloss_cv" if args.domain_classifier != "default" else "")
         path = RESULTS.with_stem(stem)
         path.parent.mkdir(exist_ok=True)
         path.write_text(text + "\n")
