@@ -153,6 +153,13 @@ class TransferNetBase(BaseEstimator):
             return "iterator_train__batch_size", override["batch_size"]
         return "batch_size", self.batch_size
 
+    def _batches_per_epoch(self, n_rows: int) -> int:
+        """Training batches per epoch of :class:`~sktransfer._batching.BatchIterator`."""
+        _, batch_size = self._train_batch_size()
+        if self._params_for("iterator_train").get("drop_last", False):
+            return n_rows // batch_size
+        return math.ceil(n_rows / batch_size)
+
     # ------------------------------------------------------------------
     # validation
     # ------------------------------------------------------------------
@@ -234,7 +241,7 @@ class TransferNetBase(BaseEstimator):
                 "y has no labelled rows: every row is -1 (unlabelled). At least "
                 "some rows need a class label to train a classifier."
             )
-        y_labelled = y[labelled]
+        y_labelled = _labels_of(y[labelled])
         check_classification_targets(y_labelled)
         encoder = LabelEncoder().fit(y_labelled)
         self.classes_ = encoder.classes_
@@ -318,7 +325,7 @@ class TransferNetBase(BaseEstimator):
                     f"the callback name {name!r} is taken by {type(self).__name__}'s own "
                     "callback; give yours another name, e.g. callbacks=[('my_name', cb)]"
                 )
-            monitor = overrides.get(f"{name}__monitor", getattr(callback, "monitor", None))
+            monitor = overrides.get(f"{name}__monitor", _callback_param(callback, "monitor"))
             if isinstance(monitor, str) and monitor in _VALIDATION_KEYS:
                 raise ValueError(
                     f"{kind.__name__}(monitor={monitor!r}) watches a validation "
@@ -377,13 +384,14 @@ class TransferNetBase(BaseEstimator):
             )
         own = [("finite_loss", _RaiseOnNonFiniteLoss(type(self).__name__)), *callbacks]
         user = self._user_callbacks(own_names={name for name, _ in own})
-        for _, callback in _named_callbacks(user):
+        for name, callback in _named_callbacks(user):
+            kind = callback if isinstance(callback, type) else type(callback)
             if (
                 batches_per_epoch is not None
-                and isinstance(callback, ProgressBar)
-                and callback.batches_per_epoch == "auto"
+                and issubclass(kind, ProgressBar)
+                and _callback_param(callback, "batches_per_epoch") == "auto"
             ):
-                callback.batches_per_epoch = batches_per_epoch
+                params.setdefault(f"callbacks__{name}__batches_per_epoch", batches_per_epoch)
         iterators = {
             prefix: getattr(self, f"_{prefix}_class")
             for prefix in ("iterator_train", "iterator_valid")
@@ -467,15 +475,15 @@ def _named_callbacks(callbacks):
     reaches it).
     """
     def base_name(item):
-        if isinstance(item, tuple):
+        if isinstance(item, (tuple, list)):
             return item[0]
         return item.__name__ if isinstance(item, type) else type(item).__name__
 
     names = [base_name(item) for item in callbacks]
     counts, seen = Counter(names), Counter()
     for item, name in zip(callbacks, names):
-        if isinstance(item, tuple):
-            yield item
+        if isinstance(item, (tuple, list)):
+            yield tuple(item)
             continue
         if counts[name] > 1:
             seen[name] += 1
@@ -491,6 +499,14 @@ def _one_class_error(need: str, label, *, marked: bool) -> ValueError:
         "-1/+1, map it to another value first)" if marked else ""
     )
     return ValueError(f"{need}; got only one class: {label!r}{hint}")
+
+
+def _callback_param(callback, name: str):
+    """A callback's parameter: the instance's, or the default of a callback class."""
+    if not isinstance(callback, type):
+        return getattr(callback, name, None)
+    parameter = inspect.signature(callback).parameters.get(name)
+    return None if parameter is None else parameter.default
 
 
 def _is_finite_real(value) -> bool:
@@ -789,10 +805,7 @@ def _reject_nan_labels(y) -> None:
             (isinstance(v, numbers.Real) and math.isnan(v)) or type(v).__name__ == "NAType"
             for v in values.ravel()
         )
-        how = (
-            "encode the labels of the other rows as integers (e.g. with "
-            "sklearn.preprocessing.LabelEncoder) and give the missing ones -1"
-        )
+        how = "give the missing ones the integer -1 (the other labels may stay names)"
     else:
         return
     if n_missing:
@@ -829,8 +842,15 @@ def _refuse_mark_class(name, estimator, how="it was fit with the unlabelled targ
 
 
 def _labels_of(y: np.ndarray) -> np.ndarray:
-    """Labels taken out of an object array where ``-1`` sat beside them, in their own dtype."""
-    return np.asarray(y.tolist()) if y.dtype == object else y
+    """Labels taken out of an object array where ``-1`` sat beside them.
+
+    Numbers get their own dtype (scikit-learn reads an object array of
+    numbers as an unknown label type); names stay an object array, as
+    scikit-learn keeps them.
+    """
+    if y.dtype != object or any(isinstance(v, (str, bytes)) for v in y):
+        return y
+    return np.asarray(y.tolist())
 
 
 def _labelled_mask(y: np.ndarray) -> np.ndarray:
@@ -854,8 +874,9 @@ def _labelled_mask(y: np.ndarray) -> np.ndarray:
             "are numbers read as text and '-1' means unlabelled, convert them "
             "(y = y.astype(int)); if '-1' is a class (e.g. labels -1/+1), map it to "
             "another value first, or the rows of that class become unlabelled; if "
-            "the labels are names, keep them as they are and mark the unlabelled "
-            "rows with the integer -1 (an object array)"
+            "the labels are names, keep them and mark the unlabelled rows with the "
+            "integer -1 in an object array: a list or text array turns -1 into the "
+            "string '-1', so build y with np.array(y, dtype=object)"
         )
     if kind != "O":
         return np.ones(len(y), dtype=bool)
@@ -959,7 +980,14 @@ def _check_domain_rows(y, sample_domain, n_samples: int, owner: str, *, no_targe
     """
     labelled, is_target = _domain_masks(y, sample_domain, n_samples)
     if labelled.any():
-        check_classification_targets(np.asarray(y)[labelled])
+        labels = _labels_of(column_or_1d(np.asarray(y))[labelled])
+        check_classification_targets(labels)
+        classes = np.unique(labels)
+        if len(classes) < 2:
+            raise _one_class_error(
+                f"{owner} needs at least two classes in the labelled rows of y",
+                classes[0], marked=not labelled.all(),
+            )
     is_source = ~is_target
     if np.any(is_source & ~labelled):
         raise ValueError(

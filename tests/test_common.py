@@ -335,3 +335,35 @@ def test_class_names_beside_the_integer_mark(estimator):
         assert 0 <= estimator.score(X, y) <= 1
     else:
         assert estimator.transform(X).shape[0] == 40
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [e for e in _instances() if type(e).__name__ in _READS_UNLABELLED_ROWS],
+    ids=lambda e: type(e).__name__,
+)
+def test_integer_labels_in_an_object_array(estimator):
+    # what mask_target_labels gave for a pandas object Series, and what a list of
+    # mixed Python objects becomes: integers beside -1 in an object array
+    X = np.random.RandomState(0).randn(40, 4)
+    y = np.array([0, 1] * 10 + [-1] * 20, dtype=object)
+    estimator.fit(X, y)
+    if hasattr(estimator, "predict"):
+        assert estimator.classes_.tolist() == [0, 1]
+        assert set(estimator.predict(X).tolist()) <= {0, 1}
+
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [e for e in _instances() if type(e).__name__ in _READS_UNLABELLED_ROWS
+     and hasattr(e, "predict") and type(e).__name__ != "LabelledOnly"],
+    ids=lambda e: type(e).__name__,
+)
+def test_labels_minus_one_plus_one_leave_one_class(estimator):
+    # -1 is the unlabelled mark, so labels -1/+1 leave one class: the error says why
+    X = np.random.RandomState(0).randn(40, 4)
+    y = np.array([-1, 1] * 20)
+    with pytest.raises(ValueError, match=r"got only one class: 1; the rows with y == -1 count as "
+                                         r"unlabelled"):
+        estimator.fit(X, y)

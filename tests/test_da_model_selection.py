@@ -432,6 +432,36 @@ def test_scorers_refuse_bad_cv(scorer, cv):
         scorer(clf, X, ym, cv=cv)
 
 
+@pytest.mark.parametrize("kind", [bool, np.uint8, str])
+def test_circular_validation_marks_the_reverse_fit_whatever_the_label_dtype(kind):
+    # the held-out source rows of the reverse fit get the integer -1, which a bool
+    # array (True), an unsigned one (overflow) or a text one ("-1") cannot hold
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(0, 1, (100, 1)), rng.normal(0.5, 1, (100, 1))]
+    codes = (X[:100, 0] > 0).astype(int)
+    labels = {bool: np.array([False, True]), np.uint8: np.array([3, 7], dtype=np.uint8),
+              str: np.array(["no", "yes"])}[kind]
+    y = np.r_[labels[codes].astype(object), np.full(100, -1, dtype=object)]
+    y_int = np.r_[codes, -np.ones(100, int)]
+    clf = LabelledOnly(LogisticRegression()).fit(X, y)
+    reference = LabelledOnly(LogisticRegression()).fit(X, y_int)
+    assert circular_validation_scorer(clf, X, y) == pytest.approx(
+        circular_validation_scorer(reference, X, y_int))
+
+
+def test_cross_fitting_splitter_must_keep_both_domains_in_training():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 2))
+    y = np.r_[(X[:45, 0] > 0).astype(int), -np.ones(15, int)]
+    clf = LabelledOnly(LogisticRegression()).fit(X, y)
+    from sklearn.model_selection import KFold
+
+    # unshuffled folds of the stacked rows: the last fold's training rows are all source
+    with pytest.raises(ValueError, match="importance_weighted_scorer: the cv splitter left a "
+                                         "training fold with rows of one domain only"):
+        importance_weighted_scorer(clf, X, y, cv=KFold(2))
+
+
 def test_circular_validation_names_the_reverse_fit_when_it_fails():
     import numpy as np
     import pytest

@@ -159,6 +159,12 @@ def test_mask_target_labels_class_names():
         mask_target_labels(np.array(["cat", -1, "dog"], dtype=object), [1, 1, -1])
     with pytest.raises(TypeError, match="integer labels or class names"):
         mask_target_labels(np.array([0.0, 1.0]), [1, -1])
+    for not_labels in ([0.0, 1.0], [True, False]):
+        with pytest.raises(TypeError, match="integer labels or class names"):
+            mask_target_labels(np.array(not_labels, dtype=object), [1, -1])
+    # integers in an object array (a pandas object Series) come back as integers
+    masked = mask_target_labels(np.array([0, 1, 1], dtype=object), [1, 1, -1])
+    assert masked.dtype == np.int64 and masked.tolist() == [0, 1, -1]
 
 
 def test_mask_target_labels_length_mismatch():

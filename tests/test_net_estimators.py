@@ -155,11 +155,16 @@ def test_callbacks_are_named_as_skorch_names_them():
         callbacks=[EarlyStopping(monitor="train_loss"), EarlyStopping()],
         callbacks__EarlyStopping_2__monitor="train_loss",
     ).fit(X, y)
-    assert est.net_.callbacks__EarlyStopping_2__monitor == "train_loss"
+    assert dict(est.net_.callbacks_)["EarlyStopping_2"].monitor == "train_loss"
     with pytest.raises(ValueError, match=r"monitor='valid_loss'"):
         NETS["dann"](0).set_params(
             callbacks=[EarlyStopping(monitor="train_loss"), EarlyStopping()]
         ).fit(X, y)
+    # a callback class (skorch builds it) is read by its defaults, a [name, cb] list as a tuple
+    with pytest.raises(ValueError, match=r"EarlyStopping\(monitor='valid_loss'\)"):
+        NETS["dann"](0).set_params(callbacks=[EarlyStopping]).fit(X, y)
+    with pytest.raises(ValueError, match=r"monitor='valid_loss'"):
+        NETS["dann"](0).set_params(callbacks=[["es", EarlyStopping()]]).fit(X, y)
     for name in ("finite_loss", "dann_schedule"):
         with pytest.raises(ValueError, match=f"the callback name '{name}' is taken by DANNClassifier"):
             NETS["dann"](0).set_params(callbacks=[(name, EarlyStopping(monitor="train_loss"))]).fit(X, y)
@@ -172,7 +177,8 @@ def test_scoring_callbacks_are_refused(name):
     from skorch.callbacks import BatchScoring, EpochScoring
 
     for callback in (EpochScoring("accuracy", on_train=True), EpochScoring("accuracy"),
-                     BatchScoring("accuracy", on_train=True)):
+                     BatchScoring("accuracy", on_train=True), EpochScoring,
+                     ["score", EpochScoring("accuracy", on_train=True)]):
         with pytest.raises(TypeError, match="scores the inner skorch net"):
             NETS[name](0).set_params(callbacks=[callback]).fit(X, y)
 
@@ -217,3 +223,22 @@ def test_progress_bar_counts_the_domain_batches():
     assert bar.batches_per_epoch == len(est.net_.history[-1, "batches"]) == 10  # 80 / 8
     fixed = DANNClassifier(max_epochs=1, batch_size=16, callbacks=[ProgressBar(batches_per_epoch=3)])
     assert dict(fixed.fit(Xt, yt).net_.callbacks_)["ProgressBar"].batches_per_epoch == 3
+    as_class = DANNClassifier(max_epochs=1, batch_size=16, callbacks=[("bar", ProgressBar)])
+    assert dict(as_class.fit(Xt, yt).net_.callbacks_)["bar"].batches_per_epoch == 10
+
+
+def test_progress_bar_counts_batches_without_the_dropped_last_one():
+    from skorch.callbacks import ProgressBar
+
+    from sktransfer import FineTuneClassifier
+
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    for est in (
+        FineTuneClassifier(net, max_epochs=1, batch_size=32, iterator_train__drop_last=True,
+                           callbacks=[ProgressBar()]),
+        MultiTaskClassifier(max_epochs=1, batch_size=32, iterator_train__drop_last=True,
+                            callbacks=[ProgressBar()]),
+    ):
+        est.fit(X, y)  # 80 rows: 2 full batches, the last 16 rows dropped
+        assert dict(est.net_.callbacks_)["ProgressBar"].batches_per_epoch == 2
+        assert len(est.net_.history[-1, "batches"]) == 2

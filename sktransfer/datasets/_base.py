@@ -6,6 +6,7 @@ Data-folder resolution, reading of the benchmark ``.mat`` files and
 
 from __future__ import annotations
 
+import numbers
 import os
 from pathlib import Path
 
@@ -134,7 +135,11 @@ def mask_target_labels(y: ArrayLike, sample_domain: ArrayLike) -> np.ndarray:
             f"y and sample_domain have different lengths: {y.shape[0]} and "
             f"{sample_domain.shape[0]}."
         )
-    names = y.dtype.kind in "OUS"
+    if y.dtype == object and all(_is_int(v) for v in y):
+        y = y.astype(np.int64)  # integers in an object array (e.g. a pandas object Series)
+    names = y.dtype.kind in "US" or (
+        y.dtype == object and all(isinstance(v, (str, bytes)) or _is_int(v) for v in y)
+    )
     if not (names or np.issubdtype(y.dtype, np.integer)):
         raise TypeError(
             f"y has dtype {y.dtype}, but unlabelled rows are marked with -1 and "
@@ -167,3 +172,8 @@ def mask_target_labels(y: ArrayLike, sample_domain: ArrayLike) -> np.ndarray:
         y_masked = y.copy()
     y_masked[sample_domain < 0] = -1
     return y_masked
+
+
+def _is_int(value) -> bool:
+    """Whether ``value`` is an integer (not a bool)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

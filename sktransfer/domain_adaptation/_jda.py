@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..base import (
     _check_positive_ints,
     _is_finite_real,
+    _labels_of,
     _validate_domain_fit,
     _WrappedClassifierMixin,
 )
@@ -189,7 +190,7 @@ class JDAClassifier(
             raise ValueError(
                 f"n_components={self.n_components} is more than the number of {what}={limit})"
             )
-        self.classes_, codes = np.unique(y[labelled], return_inverse=True)
+        self.classes_, codes = np.unique(_labels_of(y[labelled]), return_inverse=True)
         n_classes = len(self.classes_)
         all_codes = np.full(len(y), -1)
         all_codes[labelled] = codes

@@ -30,6 +30,7 @@ from ..base import (
     _check_positive_ints,
     _is_finite_real,
     _LabelledRowsClassifierMixin,
+    _labels_of,
     _validate_domain_fit,
 )
 from ._shallow import _gfk_factor
@@ -334,7 +335,7 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
                 f"at most min(n_features={X.shape[1]}, source rows={len(Xs)}, "
                 f"target rows={len(Xt)}) = {limit}"
             )
-        self.classes_, codes = np.unique(y[labelled], return_inverse=True)
+        self.classes_, codes = np.unique(_labels_of(y[labelled]), return_inverse=True)
         n_classes = len(self.classes_)
         rng = check_random_state(self.random_state)
         seed = rng.randint(np.iinfo(np.int32).max)

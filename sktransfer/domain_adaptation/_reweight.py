@@ -91,7 +91,9 @@ def _warn_if_miscalibrated(weights: np.ndarray, where: str) -> None:
         )
 
 
-def _discriminator_weights(X_source, X_target, classifier=None, random_state=None, cv=None):
+def _discriminator_weights(
+    X_source, X_target, classifier=None, random_state=None, cv=None, owner="the domain classifier"
+):
     """Density ratio ``p_t(x) / p_s(x)`` on ``X_source`` from a domain classifier.
 
     The odds ``P(target | x) / P(source | x)`` of a probabilistic classifier
@@ -121,6 +123,14 @@ def _discriminator_weights(X_source, X_target, classifier=None, random_state=Non
         column = list(classifier.classes_).index(1)
         p = classifier.predict_proba(X_source)[:, column]
     else:
+        for train, _ in cv.split(X, d):
+            if len(np.unique(d[train])) < 2:
+                raise ValueError(
+                    f"{owner}: the cv splitter left a training fold with rows of one domain only; "
+                    "it splits the source rows stacked above the target rows, with the "
+                    "domain (0 source, 1 target) as y: stratify by it (StratifiedKFold) "
+                    "or shuffle"
+                )
         # the two domains are in every training fold, so the columns are [source, target]
         p = cross_val_predict(classifier, X, d, cv=cv, method="predict_proba")[:n_s, 1]
         classifier = None

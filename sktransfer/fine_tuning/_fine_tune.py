@@ -468,14 +468,8 @@ class _FineTuneBase(TransferNetBase):
     def _lr_schedule_in_use(self):
         return None if self.lr_schedule == "constant" else f"lr_schedule={self.lr_schedule!r}"
 
-    def _batches_per_epoch(self, n_rows):
-        _, batch_size = self._train_batch_size()
-        if self._params_for("iterator_train").get("drop_last", False):
-            return n_rows // batch_size
-        return math.ceil(n_rows / batch_size)
-
-    def _net(self, module, callbacks, max_epochs, **extra):
-        params = self._net_params(callbacks)
+    def _net(self, module, callbacks, max_epochs, n_rows, **extra):
+        params = self._net_params(callbacks, batches_per_epoch=self._batches_per_epoch(n_rows))
         params["max_epochs"] = max_epochs
         if self.verbose:
             params.setdefault("callbacks__print_log__keys_ignored", ["group_lrs"])
@@ -498,7 +492,8 @@ class _FineTuneBase(TransferNetBase):
         module = _FineTuneModule(network, head_name, None, distill=False)
         _check_output(module, probe, n_outputs)
         self.source_net_ = self._net(
-            module, [("lr_schedule", _LRSchedule())], self._n_source_epochs(), n_targets=targets.shape[1]
+            module, [("lr_schedule", _LRSchedule())], self._n_source_epochs(), len(X),
+            n_targets=targets.shape[1],
         )
         self.source_net_.fit(X, targets)
         # the source head is the module just put in (not the last Linear inside it)
@@ -562,6 +557,7 @@ class _FineTuneBase(TransferNetBase):
             module,
             callbacks,
             self.max_epochs,
+            len(X),
             n_targets=1 if self._task == "classification" else n_outputs,
             layer_groups=layer_groups,
             l2sp_alpha=float(self.l2sp_alpha),

@@ -186,7 +186,9 @@ def importance_weighted_scorer(
         None fits the domain classifier on the rows of ``X`` and weighs the
         same rows. Otherwise it is cross-fitted: each row's weight comes from
         a classifier fit on the other folds (an int: that many shuffled folds
-        stratified by domain, fewer when a domain has fewer rows). A
+        stratified by domain, fewer when a domain has fewer rows; a splitter
+        gets the source rows stacked above the target rows and the domain, 0
+        or 1, as ``y``, and each training fold must hold both domains). A
         classifier that separates the rows it was fit on drags their weights
         towards 0; held-out rows instead get noisier, heavy-tailed weights.
         On ``benchmarks/bench_da_model_selection.py`` ``cv=5`` picked worse
@@ -232,6 +234,7 @@ def importance_weighted_scorer(
     weights, _ = _discriminator_weights(
         Xf[source], Xf[target],
         domain_classifier or _default_domain_classifier(sp.issparse(Xf)), cv=cv,
+        owner="importance_weighted_scorer",
     )
     _warn_if_collapsed(weights, "importance_weighted_scorer")
     # (a common scale of the weights does not move this self-normalised average)
@@ -270,7 +273,9 @@ def deep_embedded_validation_scorer(
         None fits the domain classifier on the rows of ``X`` and weighs the
         same rows. Otherwise it is cross-fitted: each row's weight comes from
         a classifier fit on the other folds (an int: that many shuffled folds
-        stratified by domain, fewer when a domain has fewer rows). A
+        stratified by domain, fewer when a domain has fewer rows; a splitter
+        gets the source rows stacked above the target rows and the domain, 0
+        or 1, as ``y``, and each training fold must hold both domains). A
         classifier that separates the rows it was fit on drags their weights
         towards 0; held-out rows instead get noisier, heavy-tailed weights.
         On ``benchmarks/bench_da_model_selection.py`` ``cv=5`` picked worse
@@ -315,6 +320,7 @@ def deep_embedded_validation_scorer(
     weights, _ = _discriminator_weights(
         features[source], features[target],
         domain_classifier or _default_domain_classifier(sp.issparse(features)), cv=cv,
+        owner="deep_embedded_validation_scorer",
     )
     _warn_if_collapsed(weights, "deep_embedded_validation_scorer")
     _warn_if_miscalibrated(weights, "deep_embedded_validation_scorer")
@@ -915,7 +921,7 @@ def circular_validation_scorer(estimator, X, y, *, sample_domain=None) -> float:
 
     The estimator must accept ``y == -1`` rows in ``fit`` (a
     domain-adaptation estimator or pipeline, e.g. ending in
-    :class:`~sktransfer.LabelledOnly`), and its labels must not be strings.
+    :class:`~sktransfer.LabelledOnly`).
     If the pseudo-labels hold one class only, the reverse model can only
     predict it: the score is the share of that class in the source rows.
 
@@ -971,8 +977,10 @@ def circular_validation_scorer(estimator, X, y, *, sample_domain=None) -> float:
     if len(np.unique(pseudo)) < 2:
         return float(np.mean(y_source == pseudo[0]))
     rows = np.r_[target, source]
-    # class names beside the mark -1 go in an object array (a text one would hold "-1")
-    dtype = object if pseudo.dtype.kind in "OUS" else pseudo.dtype
+    # The mark -1 beside the pseudo-labels: in their dtype if it holds -1 (signed
+    # integers, floats), in int64 for unsigned ones, else in an object array (text
+    # would store "-1", and a bool array True).
+    dtype = {"i": pseudo.dtype, "f": pseudo.dtype, "u": np.int64}.get(pseudo.dtype.kind, object)
     y_reverse = np.r_[pseudo.astype(dtype), np.full(len(source), -1, dtype=dtype)]
     try:
         reverse = clone(estimator).fit(_take_rows(X, rows), y_reverse)

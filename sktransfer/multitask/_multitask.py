@@ -471,7 +471,7 @@ class MultiTaskClassifier(ClassifierMixin, TransferNetBase):
                 criterion=nn.CrossEntropyLoss,
                 task_weights=torch.as_tensor(self.task_weights_, dtype=torch.float32),
                 predict_nonlinearity=None,
-                **self._net_params(),
+                **self._net_params(batches_per_epoch=self._batches_per_epoch(len(X))),
             )
             self.net_.fit(X_net, Y)
         return self

@@ -170,6 +170,10 @@ class EmbeddingZeroShotClassifier(_ZeroShotMixin, ClassifierMixin, TransferNetBa
     _module_params = ("module", "class_module")
     _table_param = "class_embeddings"
 
+    # skorch's DataLoader for both
+    _iterator_train_class = None
+    _iterator_valid_class = None
+
     def __init__(
         self,
         class_embeddings=None,
