@@ -270,18 +270,8 @@ def deep_embedded_validation_scorer(
         (without centring for sparse features) followed by
         :class:`~sklearn.linear_model.LogisticRegression`.
     cv : int, cross-validation splitter or None, default=None
-        None fits the domain classifier on the rows of ``X`` and weighs the
-        same rows. Otherwise it is cross-fitted: each row's weight comes from
-        a classifier fit on the other folds (an int: that many shuffled folds
-        stratified by domain, fewer when a domain has fewer rows; a splitter
-        gets the source rows stacked above the target rows and the domain, 0
-        or 1, as ``y``, and each training fold must hold both domains). A
-        classifier that separates the rows it was fit on drags their weights
-        towards 0; held-out rows instead get noisier, heavy-tailed weights.
-        On ``benchmarks/bench_da_model_selection.py`` ``cv=5`` picked worse
-        parameters than None (mean gap to the best grid point over 17 grids:
-        IWV 4.0 against 3.1, DEV 4.0 against 3.4; over 31 grids: IWV 3.4
-        against 2.3, DEV 3.0 against 2.3).
+        Cross-fitting of the domain classifier, on the features, as in
+        :func:`importance_weighted_scorer` (None: fit on the scored rows).
 
     Returns
     -------
