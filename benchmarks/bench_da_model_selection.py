@@ -124,14 +124,22 @@ def _logloss_cv_domain_classifier():
     )
 
 
+def _plain_lr_domain_classifier():
+    """The scorers' default domain classifier before C was chosen by log-loss: C=1."""
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, tol=1e-6))
+
+
 def _scorers(scorer_cv=None, domain_classifier="default"):
     """SCORERS, with IWV's and DEV's domain classifier cross-fitted on ``scorer_cv`` folds
-    and/or replaced (``"logloss-cv"``: :func:`_logloss_cv_domain_classifier`)."""
+    and/or replaced (``"logloss-cv"``: :func:`_logloss_cv_domain_classifier`, the scorers'
+    default since it was measured here; ``"plain-lr"``: the default before it)."""
     options = {}
     if scorer_cv is not None:
         options["cv"] = scorer_cv
     if domain_classifier == "logloss-cv":
         options["domain_classifier"] = _logloss_cv_domain_classifier()
+    elif domain_classifier == "plain-lr":
+        options["domain_classifier"] = _plain_lr_domain_classifier()
     if not options:
         return SCORERS
     return {**SCORERS,
@@ -314,7 +322,7 @@ def report(rows, check_lines, check_task, elapsed, args):
       f"{' --quick' if args.quick else ''}{' --all-pairs' if args.all_pairs else ''}"
       f"{' --unstratified' if args.unstratified else ''}"
       f"{f' --scorer-cv {args.scorer_cv}' if args.scorer_cv else ''}"
-      f"{' --domain-classifier logloss-cv' if args.domain_classifier != 'default' else ''}"
+      f"{f' --domain-classifier {args.domain_classifier}' if args.domain_classifier != 'default' else ''}"
       f" --n-jobs {args.n_jobs}`; wall time {elapsed / 60:.1f} min "
       f"(sum of per-(task, method) times {sum(r['seconds'] for r in rows) / 60:.1f} min, "
       "one thread each).")
@@ -324,10 +332,15 @@ def report(rows, check_lines, check_task, elapsed, args):
         p(f"IWV and DEV cross-fit their domain classifier: `cv={args.scorer_cv}` "
           "(default None: fit on the rows they score).")
         p("")
-    if args.domain_classifier != "default":
+    if args.domain_classifier == "logloss-cv":
         p("IWV's and DEV's domain classifier: `make_pipeline(StandardScaler(with_mean=False), "
           "LogisticRegressionCV(Cs=np.logspace(-4, 2, 7), cv=3, scoring='neg_log_loss', "
           "max_iter=1000, tol=1e-6))` (C by the domain classifier's own held-out log-loss).")
+        p("")
+    elif args.domain_classifier == "plain-lr":
+        p("IWV's and DEV's domain classifier: `make_pipeline(StandardScaler(), "
+          "LogisticRegression(max_iter=1000, tol=1e-6))` (C=1; their default before it was "
+          "chosen by held-out log-loss).")
         p("")
     p(f"Selection: `GridSearchCV(est, grid, scoring=scorer, cv={cv})` on the data "
       "with target labels hidden. Target accuracy (%) of each grid point refit on all rows, "
@@ -427,6 +440,13 @@ def report(rows, check_lines, check_task, elapsed, args):
     return "\n".join(out), holds
 
 
+def _at_least_two(text):
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"needs at least 2 folds, got {value}")
+    return value
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-home", default=os.environ.get("SKTRANSFER_DATA", DEFAULT_DATA))
@@ -438,12 +458,14 @@ def main():
     parser.add_argument("--unstratified", action="store_true",
                         help="SourceKFold(stratify=False): folds in the loaders' row order, sorted by "
                              "class (the protocol of the runs before SourceKFold stratified)")
-    parser.add_argument("--scorer-cv", type=int, default=None,
+    parser.add_argument("--scorer-cv", type=_at_least_two, default=None,
                         help="cross-fit IWV's and DEV's domain classifier on this many folds "
                              "(their cv parameter; default None: fit on the scored rows)")
-    parser.add_argument("--domain-classifier", choices=["default", "logloss-cv"], default="default",
-                        help="IWV's and DEV's domain classifier: the scorers' default, or C chosen "
-                             "by the domain classifier's own held-out log-loss")
+    parser.add_argument("--domain-classifier", choices=["default", "logloss-cv", "plain-lr"],
+                        default="default",
+                        help="IWV's and DEV's domain classifier: the scorers' default; C chosen by "
+                             "the domain classifier's own held-out log-loss (the default's "
+                             "configuration, given explicitly); or C=1 (the earlier default)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
@@ -477,7 +499,7 @@ def main():
         stem = RESULTS.stem + ("_all_pairs" if args.all_pairs else "") + (
             "_unstratified" if args.unstratified else "") + (
             f"_scorer_cv{args.scorer_cv}" if args.scorer_cv else "") + (
-            "_logloss_cv" if args.domain_classifier != "default" else "")
+            "" if args.domain_classifier == "default" else "_" + args.domain_classifier.replace("-", "_"))
         path = RESULTS.with_stem(stem)
         path.parent.mkdir(exist_ok=True)
         path.write_text(text + "\n")

@@ -359,21 +359,29 @@ def test_importance_weighted_scorer_warns_on_collapse():
 
 @pytest.mark.parametrize("cv, mean", [(None, r"0\.02\d*"), (5, r"6\.2")])
 def test_dev_warns_when_the_domain_classifier_separates_its_rows(cv, mean):
-    # 30 + 30 rows of the same noise in 200 dimensions: the domain classifier separates
-    # them. Fit on all rows (cv=None) every weight is tiny (mean 0.02, not 1) yet about
-    # equal, so the effective sample size does not see it; the mean does. Cross-fitted,
-    # the held-out rows get confident random odds (mean 6.2). DEV's control variate
-    # assumes a mean of 1; IWV, a self-normalised average, is not moved by the scale.
-    scorer = partial(deep_embedded_validation_scorer, cv=cv)
+    # 30 + 30 rows of the same noise in 200 dimensions: a logistic regression with C=1
+    # separates them. Fit on all rows (cv=None) every weight is tiny (mean 0.02, not 1)
+    # yet about equal, so the effective sample size does not see it; the mean does.
+    # Cross-fitted, the held-out rows get confident random odds (mean 6.2). DEV's control
+    # variate assumes a mean of 1; IWV, a self-normalised average, is not moved by the
+    # scale. The default domain classifier, whose C minimises its held-out log-loss,
+    # is not fooled: it finds nothing to tell the domains apart (weights about 1).
+    scorer = partial(deep_embedded_validation_scorer, cv=cv,
+                     domain_classifier=_plain_domain_classifier())
     rng = np.random.RandomState(0)
     X = rng.normal(size=(60, 200))
     y = np.r_[(X[:30, 0] > 0).astype(int), -np.ones(30, int)]
     clf = LabelledOnly(LogisticRegression()).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        deep_embedded_validation_scorer(clf, X, y, cv=cv)
     with pytest.warns(ImportanceWeightCollapseWarning, match=rf"average {mean} on the source rows"):
         scorer(clf, X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        importance_weighted_scorer(clf, X, y, cv=cv)
+        importance_weighted_scorer(clf, X, y, cv=cv, domain_classifier=_plain_domain_classifier())
+    weights, _ = _discriminator_weights(X[:30], X[30:], _default_domain_classifier(30))
+    assert abs(weights.mean() - 1) < 0.05 and weights.std() < 0.05
     # two dimensions, no shift: weights about 1, no warning
     X = rng.normal(size=(400, 2))
     y = np.r_[(X[:200, 0] > 0).astype(int), -np.ones(200, int)]
@@ -381,6 +389,10 @@ def test_dev_warns_when_the_domain_classifier_separates_its_rows(cv, mean):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         scorer(clf, X, y)
+
+
+def _plain_domain_classifier():
+    return make_pipeline(StandardScaler(), LogisticRegression())
 
 
 def test_domain_classifier_is_cross_fitted():
@@ -395,22 +407,22 @@ def test_domain_classifier_is_cross_fitted():
     expected = np.zeros(40)
     for train, test in folds.split(X, domains):
         held = test[test < 40]
-        model = _default_domain_classifier().fit(X[train], domains[train])
+        model = _plain_domain_classifier().fit(X[train], domains[train])
         p = model.predict_proba(X[held])[:, 1]
         expected[held] = p / (1 - p)
-    weights, fitted = _discriminator_weights(Xs, Xt, _default_domain_classifier(), cv=folds)
+    weights, fitted = _discriminator_weights(Xs, Xt, _plain_domain_classifier(), cv=folds)
     assert fitted is None
     np.testing.assert_allclose(weights, expected, rtol=1e-6)
-    in_sample, fitted = _discriminator_weights(Xs, Xt, _default_domain_classifier(), cv=None)
+    in_sample, fitted = _discriminator_weights(Xs, Xt, _plain_domain_classifier(), cv=None)
     p = fitted.predict_proba(Xs)[:, 1]
     np.testing.assert_allclose(in_sample, p / (1 - p), rtol=1e-6)
     # deterministic, and capped by the smaller domain (3 target rows: 3 folds)
-    a, _ = _discriminator_weights(Xs, Xt, _default_domain_classifier(), cv=5)
-    b, _ = _discriminator_weights(Xs, Xt, _default_domain_classifier(), cv=5)
+    a, _ = _discriminator_weights(Xs, Xt, _plain_domain_classifier(), cv=5)
+    b, _ = _discriminator_weights(Xs, Xt, _plain_domain_classifier(), cv=5)
     np.testing.assert_array_equal(a, b)
-    small, _ = _discriminator_weights(Xs, Xt[:3], _default_domain_classifier(), cv=5)
+    small, _ = _discriminator_weights(Xs, Xt[:3], _plain_domain_classifier(), cv=5)
     three, _ = _discriminator_weights(
-        Xs, Xt[:3], _default_domain_classifier(), cv=StratifiedKFold(3, shuffle=True, random_state=0)
+        Xs, Xt[:3], _plain_domain_classifier(), cv=StratifiedKFold(3, shuffle=True, random_state=0)
     )
     np.testing.assert_array_equal(small, three)
     # the scorer uses them: IWV is the accuracy weighted by the cross-fitted weights
@@ -418,7 +430,9 @@ def test_domain_classifier_is_cross_fitted():
     clf = make_pipeline(blind, LogisticRegression()).fit(Xs, clf_rows[:40])
     correct = clf.predict(Xs) == clf_rows[:40]
     assert 0.3 < correct.mean() < 0.8
-    score = importance_weighted_scorer(clf, X, clf_rows, cv=folds)
+    score = importance_weighted_scorer(
+        clf, X, clf_rows, cv=folds, domain_classifier=_plain_domain_classifier()
+    )
     assert score == pytest.approx(np.average(correct, weights=expected))
 
 
@@ -944,3 +958,20 @@ def test_source_free_scorers_leave_the_models_probabilities_alone(scorer):
     model = _FixedProba(proba.copy())
     scorer(model, np.zeros((4, 1)), np.array([0, -1, -1, -1]))
     assert_array_equal(model.proba, proba)
+
+
+@pytest.mark.parametrize("n_target", [1, 2, 3])
+@pytest.mark.parametrize("cv", [None, 5])
+def test_default_domain_classifier_fits_small_domains(n_target, cv):
+    # C is chosen on 3 folds, fewer when a domain (or its share of a cross-fitting
+    # fold) has fewer rows, none below 2: no fold without a domain, no warning
+    if cv and n_target < 2:
+        pytest.skip("cross-fitting needs two rows of each domain")
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(0, 1, (40, 2)), rng.normal(1, 1, (n_target, 2))]
+    y = np.r_[(X[:40, 0] > 0).astype(int), -np.ones(n_target, int)]
+    clf = LabelledOnly(LogisticRegression()).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for scorer in (importance_weighted_scorer, deep_embedded_validation_scorer):
+            assert np.isfinite(scorer(clf, X, y, cv=cv))

@@ -11,6 +11,7 @@ holds the target rows. Options are keyword-only: bind them with
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -20,7 +21,7 @@ from scipy.stats import entropy
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.metrics import adjusted_mutual_info_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -103,16 +104,37 @@ def _target_proba(name, estimator, X, y, sample_domain, **rows_options):
     return _target_output(name, estimator, X, y, sample_domain, "predict_proba", **rows_options)
 
 
-def _default_domain_classifier(sparse=False):
-    # Learnt features can be wide (256 for DANN's default): give the solver room.
-    # Sparse rows are scaled without centring, which would densify them; the
-    # unpenalised intercept absorbs the centring, so the optimum is the same,
-    # and a tolerance tighter than lbfgs's default 1e-4 makes the two paths
-    # stop at it (with 1e-4 they stopped up to 0.75 accuracy points apart on
-    # the Amazon reviews, with 1e-6 at most 0.008).
-    return make_pipeline(
-        StandardScaler(with_mean=not sparse), LogisticRegression(max_iter=1000, tol=1e-6)
-    )
+def _default_domain_classifier(n_smaller=3):
+    """Scaling, then a logistic regression whose C minimises its own held-out log-loss.
+
+    A domain classifier that separates the rows it is fit on (learnt features
+    are wide: 256 for DANN's default) drags the weights towards 0; C chosen
+    by the log-loss of telling the domains apart on held-out rows (3 folds,
+    C in 1e-4..1e2) keeps its probabilities calibrated, with no target label
+    involved. Rows are scaled without centring, dense or sparse alike (the
+    unpenalised intercept absorbs the centring; centring would densify sparse
+    rows), and lbfgs stops at ``tol=1e-6`` so that fits reach that optimum.
+    ``n_smaller`` is the number of rows of the smaller domain it will be fit
+    on: with 2, 2 folds; with 1, no choice (``C=1``).
+    """
+    if n_smaller < 2:
+        classifier = LogisticRegression(max_iter=1000, tol=1e-6)
+    else:
+        classifier = LogisticRegressionCV(
+            Cs=np.logspace(-4, 2, 7), cv=min(3, n_smaller), scoring="neg_log_loss",
+            max_iter=1000, tol=1e-6, l1_ratios=(0.0,), use_legacy_attributes=False,
+        )
+    return make_pipeline(StandardScaler(with_mean=False), classifier)
+
+
+def _domain_classifier(domain_classifier, n_source, n_target, cv):
+    """``domain_classifier``, or the default sized for the rows each fit of it sees."""
+    if domain_classifier is not None:
+        return domain_classifier
+    n_smaller = min(n_source, n_target)
+    if isinstance(cv, numbers.Integral):  # the rows left out by the cross-fitting
+        n_smaller -= math.ceil(n_smaller / min(cv, n_smaller))
+    return _default_domain_classifier(n_smaller)
 
 
 def _check_cv(name, cv):
@@ -179,9 +201,12 @@ def importance_weighted_scorer(
         Domain of each row (positive: source, negative: target); None means
         the unlabelled rows are the target rows.
     domain_classifier : classifier with predict_proba, default=None
-        Tells the domains apart; None means standardisation (without
-        centring for sparse rows) followed by
-        :class:`~sklearn.linear_model.LogisticRegression`.
+        Tells the domains apart; None means scaling to unit variance
+        followed by :class:`~sklearn.linear_model.LogisticRegressionCV`
+        choosing ``C`` in ``np.logspace(-4, 2, 7)`` by its held-out log-loss
+        (3 folds): calibrated probabilities, which the density ratio needs
+        (on ``benchmarks/bench_da_model_selection.py`` it picked better
+        parameters than a logistic regression with ``C=1``).
     cv : int, cross-validation splitter or None, default=None
         None fits the domain classifier on the rows of ``X`` and weighs the
         same rows. Otherwise it is cross-fitted: each row's weight comes from
@@ -233,7 +258,7 @@ def importance_weighted_scorer(
     Xf = _as_float("importance_weighted_scorer", X, "rows")
     weights, _ = _discriminator_weights(
         Xf[source], Xf[target],
-        domain_classifier or _default_domain_classifier(sp.issparse(Xf)), cv=cv,
+        _domain_classifier(domain_classifier, len(source), len(target), cv), cv=cv,
         owner="importance_weighted_scorer",
     )
     _warn_if_collapsed(weights, "importance_weighted_scorer")
@@ -266,9 +291,9 @@ def deep_embedded_validation_scorer(
     sample_domain : array-like of int of shape (n_samples,), default=None
         Domain of each row (positive: source, negative: target).
     domain_classifier : classifier with predict_proba, default=None
-        Tells the domains apart in feature space; None means standardisation
-        (without centring for sparse features) followed by
-        :class:`~sklearn.linear_model.LogisticRegression`.
+        Tells the domains apart in feature space; None means the default of
+        :func:`importance_weighted_scorer` (``C`` chosen by held-out
+        log-loss).
     cv : int, cross-validation splitter or None, default=None
         Cross-fitting of the domain classifier, on the features, as in
         :func:`importance_weighted_scorer` (None: fit on the scored rows).
@@ -309,7 +334,7 @@ def deep_embedded_validation_scorer(
     features = _as_float("deep_embedded_validation_scorer", _embed(estimator, X))
     weights, _ = _discriminator_weights(
         features[source], features[target],
-        domain_classifier or _default_domain_classifier(sp.issparse(features)), cv=cv,
+        _domain_classifier(domain_classifier, len(source), len(target), cv), cv=cv,
         owner="deep_embedded_validation_scorer",
     )
     _warn_if_collapsed(weights, "deep_embedded_validation_scorer")
