@@ -42,8 +42,8 @@ import os
 import sys
 import time
 import warnings
-from functools import partial
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,7 @@ import torch
 from joblib import Parallel, delayed
 from scipy.stats import spearmanr
 from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -83,6 +83,7 @@ from sktransfer.model_selection import (
     prediction_entropy_scorer,
     soft_neighborhood_density_scorer,
 )
+from sktransfer.model_selection._scorers import _default_domain_classifier
 
 from _environment import describe  # a sibling module of this script
 
@@ -115,13 +116,10 @@ SCORERS = {
 
 
 def _logloss_cv_domain_classifier():
-    """Standardisation, then a logistic regression whose C minimises the domain classifier's
-    own held-out log-loss (3 folds; no target label involved)."""
-    return make_pipeline(
-        StandardScaler(with_mean=False),  # sparse-safe; the intercept absorbs the centring
-        LogisticRegressionCV(Cs=np.logspace(-4, 2, 7), cv=3, scoring="neg_log_loss",
-                             max_iter=1000, tol=1e-6),
-    )
+    """Scaling, then a logistic regression whose C minimises the domain classifier's
+    own held-out log-loss (3 folds; no target label involved): the scorers' default
+    domain classifier since it was measured here, given explicitly."""
+    return _default_domain_classifier()
 
 
 def _plain_lr_domain_classifier():

@@ -829,8 +829,8 @@ def test_scorers_give_on_sparse_rows_the_score_of_the_dense_rows(scorer, fmt):
         warnings.simplefilter("ignore", ImportanceWeightCollapseWarning)
         dense = scorer(model, X.toarray(), y)
         sparse = scorer(model, X.asformat(fmt), y)
-    # the domain classifier of IWV and DEV skips the centring on sparse rows,
-    # which its unpenalised intercept absorbs: the same fit, to the solver's tolerance
+    # the default domain classifier of IWV and DEV scales dense and sparse rows alike
+    # (no centring: its unpenalised intercept absorbs it), so the fits are the same
     assert sparse == pytest.approx(dense, abs=1e-5)
 
 
@@ -960,18 +960,24 @@ def test_source_free_scorers_leave_the_models_probabilities_alone(scorer):
     assert_array_equal(model.proba, proba)
 
 
-@pytest.mark.parametrize("n_target", [1, 2, 3])
-@pytest.mark.parametrize("cv", [None, 5])
+@pytest.mark.parametrize("n_target", [1, 2, 3, 4, 7])
+@pytest.mark.parametrize("cv", [None, 5, "stratified-2", "kfold-3"])
 def test_default_domain_classifier_fits_small_domains(n_target, cv):
     # C is chosen on 3 folds, fewer when a domain (or its share of a cross-fitting
-    # fold) has fewer rows, none below 2: no fold without a domain, no warning
-    if cv and n_target < 2:
-        pytest.skip("cross-fitting needs two rows of each domain")
+    # fold, a splitter's included) has fewer rows, none below 2: no fold without a
+    # domain, no warning (cross-fitting a one-row domain falls back to in-sample)
+    from sklearn.model_selection import KFold
+
+    cv = {"stratified-2": StratifiedKFold(2), "kfold-3": KFold(3, shuffle=True, random_state=0)
+          }.get(cv, cv)
+    if not isinstance(cv, (int, type(None))) and n_target < 2 * cv.get_n_splits():
+        pytest.skip("a splitter's folds must each hold both domains")
     rng = np.random.RandomState(0)
     X = np.r_[rng.normal(0, 1, (40, 2)), rng.normal(1, 1, (n_target, 2))]
     y = np.r_[(X[:40, 0] > 0).astype(int), -np.ones(n_target, int)]
     clf = LabelledOnly(LogisticRegression()).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ImportanceWeightCollapseWarning)  # (tiny domains)
         for scorer in (importance_weighted_scorer, deep_embedded_validation_scorer):
             assert np.isfinite(scorer(clf, X, y, cv=cv))

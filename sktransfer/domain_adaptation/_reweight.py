@@ -98,7 +98,8 @@ def _discriminator_weights(
 
     The odds ``P(target | x) / P(source | x)`` of a probabilistic classifier
     fit to tell the domains apart, times ``n_source / n_target``. With ``cv``
-    (an int or a splitter), each row's odds come from a classifier fit on the
+    (an int, a splitter or its list of (train, test) index pairs over the
+    stacked rows), each row's odds come from a classifier fit on the
     other folds (cross-fitting: a classifier that saw the row tends to
     separate it); an int means that many domain-stratified shuffled folds,
     fewer when a domain has fewer rows, and none (an in-sample fit) below
@@ -123,7 +124,8 @@ def _discriminator_weights(
         column = list(classifier.classes_).index(1)
         p = classifier.predict_proba(X_source)[:, column]
     else:
-        for train, _ in cv.split(X, d):
+        cv = list(cv.split(X, d)) if hasattr(cv, "split") else list(cv)  # (train, test) pairs
+        for train, _ in cv:
             if len(np.unique(d[train])) < 2:
                 raise ValueError(
                     f"{owner}: the cv splitter left a training fold with rows of one domain only; "
