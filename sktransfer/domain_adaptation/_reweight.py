@@ -115,17 +115,14 @@ def _discriminator_weights(
         )
     X = _stack_rows(X_source, X_target)
     n_s, n_t = X_source.shape[0], X_target.shape[0]
-    d = np.r_[np.zeros(n_s, dtype=int), np.ones(n_t, dtype=int)]
-    if isinstance(cv, numbers.Integral):
-        n_splits = min(int(cv), n_s, n_t)
-        cv = StratifiedKFold(n_splits, shuffle=True, random_state=0) if n_splits >= 2 else None
-    if cv is None:
+    d = _domain_labels(n_s, n_t)
+    folds = _domain_folds(cv, n_s, n_t)
+    if folds is None:
         classifier.fit(X, d)
         column = list(classifier.classes_).index(1)
         p = classifier.predict_proba(X_source)[:, column]
     else:
-        cv = list(cv.split(X, d)) if hasattr(cv, "split") else list(cv)  # (train, test) pairs
-        for train, _ in cv:
+        for train, _ in folds:
             if len(np.unique(d[train])) < 2:
                 raise ValueError(
                     f"{owner}: the cv splitter left a training fold with rows of one domain only; "
@@ -134,11 +131,36 @@ def _discriminator_weights(
                     "or shuffle"
                 )
         # the two domains are in every training fold, so the columns are [source, target]
-        p = cross_val_predict(classifier, X, d, cv=cv, method="predict_proba")[:n_s, 1]
+        p = cross_val_predict(classifier, X, d, cv=folds, method="predict_proba")[:n_s, 1]
         classifier = None
     p = np.clip(p, 1e-6, 1 - 1e-6)
     weights = p / (1 - p) * (n_s / n_t)
     return weights, classifier
+
+
+def _domain_labels(n_source, n_target):
+    """0 for the source rows, 1 for the target rows stacked below them."""
+    return np.r_[np.zeros(n_source, dtype=int), np.ones(n_target, dtype=int)]
+
+
+def _domain_folds(cv, n_source, n_target):
+    """``cv`` as (train, test) index pairs over the stacked rows, or None (no cross-fitting).
+
+    An int means that many domain-stratified shuffled folds (seeded), fewer
+    when a domain has fewer rows, and none below two; a splitter's folds are
+    drawn once, so that every use of them sees the same ones.
+    """
+    if cv is None:
+        return None
+    d = _domain_labels(n_source, n_target)
+    if isinstance(cv, numbers.Integral):
+        n_splits = min(int(cv), n_source, n_target)
+        if n_splits < 2:
+            return None
+        cv = StratifiedKFold(n_splits, shuffle=True, random_state=0)
+    if hasattr(cv, "split"):
+        return list(cv.split(np.zeros((len(d), 1)), d))
+    return list(cv)
 
 
 def _stack_rows(X_source, X_target):

@@ -11,7 +11,6 @@ holds the target rows. Options are keyword-only: bind them with
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 
@@ -33,6 +32,7 @@ from sklearn.utils.validation import _num_samples, check_array, column_or_1d
 from ..base import _domain_masks, _is_finite_real, _refuse_mark_class, _take_rows
 from ..domain_adaptation._reweight import (
     _discriminator_weights,
+    _domain_folds,
     _warn_if_collapsed,
     _warn_if_miscalibrated,
 )
@@ -144,19 +144,17 @@ def _scorer_weights(name, X_source, X_target, domain_classifier, cv):
         return _discriminator_weights(
             X_source, X_target, domain_classifier, cv=cv, owner=name
         )[0]
-    n_smaller = min(n_source, n_target)
-    if isinstance(cv, numbers.Integral):  # the rows left out by the cross-fitting
-        n_smaller -= math.ceil(n_smaller / min(cv, n_smaller))
-    elif cv is not None:
-        domains = np.r_[np.zeros(n_source, dtype=int), np.ones(n_target, dtype=int)]
-        cv = list(cv.split(np.zeros((len(domains), 1)), domains))
+    folds = _domain_folds(cv, n_source, n_target)
+    if folds is None:
+        n_smaller = min(n_source, n_target)
+    else:  # the rows of each domain in the smallest training fold
         n_smaller = min(
-            min(np.sum(domains[train] == 0), np.sum(domains[train] == 1)) for train, _ in cv
+            min(np.sum(train < n_source), np.sum(train >= n_source)) for train, _ in folds
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return _discriminator_weights(
-            X_source, X_target, _default_domain_classifier(n_smaller), cv=cv, owner=name
+            X_source, X_target, _default_domain_classifier(n_smaller), cv=folds, owner=name
         )[0]
 
 
