@@ -318,8 +318,9 @@ class TransferNetBase(BaseEstimator):
         # skorch initialises (mutates) callbacks: give it copies, as clone would.
         callbacks = copy.deepcopy(list(self.callbacks or []))
         overrides = self._params_for("callbacks")
+        schedule = self._lr_schedule_in_use()
         for name, callback in _named_callbacks(callbacks):
-            kind = callback if isinstance(callback, type) else type(callback)
+            kind = _callback_class(callback)
             if name in own_names:
                 raise ValueError(
                     f"the callback name {name!r} is taken by {type(self).__name__}'s own "
@@ -343,7 +344,6 @@ class TransferNetBase(BaseEstimator):
                     "(net_.history[:, 'train_loss']); score the fitted estimator with "
                     "scikit-learn's tools (cross_validate, GridSearchCV)."
                 )
-            schedule = self._lr_schedule_in_use()
             if issubclass(kind, LRScheduler) and schedule is not None:
                 raise ValueError(
                     f"{schedule} sets the learning rate at every batch and would undo "
@@ -385,10 +385,9 @@ class TransferNetBase(BaseEstimator):
         own = [("finite_loss", _RaiseOnNonFiniteLoss(type(self).__name__)), *callbacks]
         user = self._user_callbacks(own_names={name for name, _ in own})
         for name, callback in _named_callbacks(user):
-            kind = callback if isinstance(callback, type) else type(callback)
             if (
                 batches_per_epoch is not None
-                and issubclass(kind, ProgressBar)
+                and issubclass(_callback_class(callback), ProgressBar)
                 and _callback_param(callback, "batches_per_epoch") == "auto"
             ):
                 params.setdefault(f"callbacks__{name}__batches_per_epoch", batches_per_epoch)
@@ -499,6 +498,11 @@ def _one_class_error(need: str, label, *, marked: bool) -> ValueError:
         "-1/+1, map it to another value first)" if marked else ""
     )
     return ValueError(f"{need}; got only one class: {label!r}{hint}")
+
+
+def _callback_class(callback) -> type:
+    """The class of a callback given as an instance or as a class (skorch takes both)."""
+    return callback if isinstance(callback, type) else type(callback)
 
 
 def _callback_param(callback, name: str):
