@@ -23,8 +23,10 @@ import copy
 import inspect
 import math
 import numbers
+import warnings
 from collections import Counter
 from collections.abc import Callable
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,6 +37,7 @@ from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    _num_samples,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
@@ -436,7 +439,18 @@ class TransferNetBase(BaseEstimator):
                         f"{shape}: the rows (or images) have another shape than the "
                         f"network was built for in fit. torch said: {exc}"
                     ) from exc
-        return torch.cat(outputs).numpy()
+        out = torch.cat(outputs).numpy()
+        finite = np.isfinite(out).reshape(len(out), -1).all(axis=1)
+        if not finite.all():
+            # A loss can stay finite while some outputs overflow (float32 logits of
+            # 1e38 and more); NaN probabilities would turn into class 0 in argmax.
+            raise FloatingPointError(
+                f"{type(self).__name__}'s network gives non-finite outputs (NaN or inf) on "
+                f"{int((~finite).sum())} of {len(out)} rows: its training diverged, or these "
+                "rows lie far outside the range of the training rows. Standardise the "
+                "features, lower lr, or lower the weight of the loss terms."
+            )
+        return out
 
 
 class _RaiseOnNonFiniteLoss(Callback):
@@ -461,8 +475,10 @@ class _RaiseOnNonFiniteLoss(Callback):
             epoch, n_batches = len(net.history), len(batches)
             raise FloatingPointError(
                 f"{self.estimator_name}: the training loss became {value} at epoch {epoch}, "
-                f"batch {n_batches}; training diverged. Lower lr, or the weight of the "
-                "loss terms added to the task's loss (the adaptation or regularisation weight)."
+                f"batch {n_batches}; training diverged. Standardise the features (e.g. "
+                "sklearn.preprocessing.StandardScaler first in a Pipeline), lower lr, or "
+                "lower the weight of the loss terms added to the task's loss (the adaptation "
+                "or regularisation weight)."
             )
 
 
@@ -695,7 +711,57 @@ def _estimator_has(attr):
     return check
 
 
-class _WrappedClassifierMixin(_LabelledRowsClassifierMixin):
+def _ignore_prediction_domain(sample_domain, X) -> None:
+    """Check a ``sample_domain`` given to a prediction method, then ignore it.
+
+    Prediction needs no domain; the argument is accepted because skada's
+    scorers pass it to ``predict`` / ``predict_proba``.
+    """
+    if sample_domain is not None:
+        _check_sample_domain(sample_domain, _num_samples(X), require_source=False)
+
+
+class _PredictionDomainMixin:
+    """Prediction methods that accept (and ignore) skada's ``sample_domain``.
+
+    The methods (``predict``, ``predict_proba``, ``predict_log_proba``,
+    ``decision_function``, ``score``) take ``sample_domain=None`` and pass it to
+    :func:`_ignore_prediction_domain`. They request it by default, as skada's
+    estimators do, so a :class:`~sklearn.pipeline.Pipeline` ending in one of
+    them routes it there when metadata routing is on (skada switches it on).
+    """
+
+    __metadata_request__predict: ClassVar[dict] = {"sample_domain": True}
+    __metadata_request__predict_proba: ClassVar[dict] = {"sample_domain": True}
+    __metadata_request__predict_log_proba: ClassVar[dict] = {"sample_domain": True}
+    __metadata_request__decision_function: ClassVar[dict] = {"sample_domain": True}
+    __metadata_request__score: ClassVar[dict] = {"sample_domain": True}
+
+    def score(self, X, y, sample_weight=None, sample_domain=None) -> float:
+        """Accuracy on the labelled rows of ``X, y`` (rows with ``y == -1`` are ignored).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test rows.
+        y : array-like of shape (n_samples,)
+            True labels, ``-1`` for rows to ignore.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+        sample_domain : array-like of shape (n_samples,), default=None
+            Ignored: prediction needs no domain. Accepted, and checked against
+            ``X``, because skada's scorers pass it.
+
+        Returns
+        -------
+        score : float
+            Mean accuracy of ``predict(X)`` on the labelled rows.
+        """
+        _ignore_prediction_domain(sample_domain, X)
+        return super().score(X, y, sample_weight=sample_weight)
+
+
+class _WrappedClassifierMixin(_PredictionDomainMixin, _LabelledRowsClassifierMixin):
     """Prediction methods of a meta-estimator that fits one inner classifier.
 
     The subclass sets ``estimator_`` in ``fit`` and defines ``_transform_input``
@@ -708,70 +774,86 @@ class _WrappedClassifierMixin(_LabelledRowsClassifierMixin):
 
         return LogisticRegression() if self.estimator is None else self.estimator
 
-    def predict(self, X):
+    def predict(self, X, sample_domain=None):
         """Predict with the fitted estimator.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Rows to classify.
+        sample_domain : array-like of shape (n_samples,), default=None
+            Ignored: prediction needs no domain. Accepted, and checked against
+            ``X``, because skada's scorers pass it.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
+        _ignore_prediction_domain(sample_domain, X)
         X = self._transform_input(X)
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
+    def predict_proba(self, X, sample_domain=None):
         """Class probabilities from the fitted estimator.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Rows to classify.
+        sample_domain : array-like of shape (n_samples,), default=None
+            Ignored: prediction needs no domain. Accepted, and checked against
+            ``X``, because skada's scorers pass it.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Columns ordered as ``classes_``.
         """
+        _ignore_prediction_domain(sample_domain, X)
         X = self._transform_input(X)
         return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X, sample_domain=None):
         """Log class probabilities from the fitted estimator.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Rows to classify.
+        sample_domain : array-like of shape (n_samples,), default=None
+            Ignored: prediction needs no domain. Accepted, and checked against
+            ``X``, because skada's scorers pass it.
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
             Columns ordered as ``classes_``.
         """
+        _ignore_prediction_domain(sample_domain, X)
         X = self._transform_input(X)
         return self.estimator_.predict_log_proba(X)
 
     @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
+    def decision_function(self, X, sample_domain=None):
         """Decision function of the fitted estimator.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Rows to classify.
+        sample_domain : array-like of shape (n_samples,), default=None
+            Ignored: prediction needs no domain. Accepted, and checked against
+            ``X``, because skada's scorers pass it.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             As returned by the estimator.
         """
+        _ignore_prediction_domain(sample_domain, X)
         X = self._transform_input(X)
         return self.estimator_.decision_function(X)
 
@@ -893,6 +975,10 @@ def _check_int_ids(ids, name: str, n_samples: int, id_name: str, meaning: str = 
     A column vector is flattened and whole floats are accepted; returns int64.
     """
     ids = np.asarray(ids)
+    if ids.dtype == object and all(
+        isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in ids.flat
+    ):
+        ids = ids.astype(np.int64)  # e.g. a pandas object column of integers
     if ids.ndim == 2 and ids.shape[1] == 1:
         ids = ids.ravel()
     if ids.ndim != 1:
@@ -924,11 +1010,30 @@ def _check_sample_domain(sample_domain, n_samples: int, require_source: bool = T
     if np.any(sample_domain == 0):
         raise ValueError(
             "sample_domain must not contain 0: use positive ids for source domains "
-            "and negative ids for target domains"
+            "and negative ids for target domains (skada counts 0 as a source domain; "
+            "sktransfer asks for a sign on every id)"
         )
     if require_source and not np.any(sample_domain > 0):
         raise ValueError("sample_domain has no source domain (no positive id)")
     return sample_domain.astype(np.int64)
+
+
+def _warn_if_every_target_row_labelled(labelled, is_target, sample_domain, owner: str) -> None:
+    """Warn when ``sample_domain`` names target rows and every one of them is labelled.
+
+    sktransfer trains on labelled target rows (semi-supervised adaptation);
+    skada masks them itself. A skada user who passes unmasked labels with
+    ``sample_domain`` would otherwise train on the target labels unawares.
+    """
+    if sample_domain is not None and is_target.any() and labelled[is_target].all():
+        warnings.warn(
+            f"{owner}: every target row (sample_domain < 0) is labelled, and sktransfer "
+            "trains on labelled target rows like source rows (semi-supervised adaptation; "
+            "skada masks them instead). For unsupervised adaptation, mark them unlabelled: "
+            "y = sktransfer.datasets.mask_target_labels(y, sample_domain).",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _domain_masks(y, sample_domain, n_samples: int):
@@ -983,6 +1088,7 @@ def _check_domain_rows(y, sample_domain, n_samples: int, owner: str, *, no_targe
     that names the option allowing it) a fit without target rows is refused.
     """
     labelled, is_target = _domain_masks(y, sample_domain, n_samples)
+    _warn_if_every_target_row_labelled(labelled, is_target, sample_domain, owner)
     if labelled.any():
         labels = _labels_of(column_or_1d(np.asarray(y))[labelled])
         check_classification_targets(labels)

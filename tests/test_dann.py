@@ -276,10 +276,11 @@ def test_classes_are_preserved(labels, fast_params):
         clf = DANNClassifier(**{**fast_params, "max_epochs": 30}).fit(X, y_train)
     else:
         # a text array cannot hold the integer mark: mark the target rows with
-        # sample_domain (semi-supervised adaptation, every row labelled)
-        clf = DANNClassifier(**{**fast_params, "max_epochs": 30}).fit(
-            X, y_true, sample_domain=sample_domain
-        )
+        # sample_domain (semi-supervised adaptation, every row labelled: warned)
+        with pytest.warns(UserWarning, match="every target row"):
+            clf = DANNClassifier(**{**fast_params, "max_epochs": 30}).fit(
+                X, y_true, sample_domain=sample_domain
+            )
     assert_array_equal(clf.classes_, np.sort(labels))
     assert clf.classes_.dtype.kind == labels.dtype.kind
     y_pred = clf.predict(X)

@@ -540,8 +540,9 @@ def test_pipeline_with_sample_domain_and_several_sources(unequal_moons, cls):
     step = pipe.steps[-1][0]
     pipe.fit(unequal_moons.X, unequal_moons.y_train, **{f"{step}__sample_domain": sample_domain})
     assert pipe.predict(unequal_moons.X).shape == (160,)
-    # Labelled target rows are allowed (semi-supervised adaptation).
-    pipe.fit(unequal_moons.X, unequal_moons.y, **{f"{step}__sample_domain": sample_domain})
+    # Labelled target rows are allowed (semi-supervised adaptation); all of them: warned.
+    with pytest.warns(UserWarning, match="every target row"):
+        pipe.fit(unequal_moons.X, unequal_moons.y, **{f"{step}__sample_domain": sample_domain})
     assert WEIGHT[cls][1] in pipe[-1].net_.history[-1]
 
 
@@ -559,7 +560,8 @@ def test_read_only_domain_adaptation_input_reaches_torch_as_a_writable_copy(
     clf.predict_proba(X)
     several = np.where(np.arange(len(X)) < 30, 2, small_moons.sample_domain)
     several.setflags(write=False)
-    cls(**FAST).fit(X, small_moons.y, sample_domain=several).predict(X)
+    with pytest.warns(UserWarning, match="every target row"):
+        cls(**FAST).fit(X, small_moons.y, sample_domain=several).predict(X)
 
 
 # ----------------------------------------------------------------------
@@ -641,3 +643,15 @@ def test_label_predictor_params_reach_the_head(small_moons, cls):
 def test_unknown_kwarg_raises(small_moons, cls):
     with pytest.raises(TypeError, match="unexpected keyword argument 'foo'"):
         _fit_refused(cls, small_moons, foo=1)
+
+
+def test_overflowing_outputs_raise_instead_of_predicting_class_zero():
+    # lr=1e3: the loss stays finite in float32 (2.7e32) while some logits overflow;
+    # their NaN probabilities would turn into class 0 in argmax, silently.
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(size=(64, 4)), rng.normal(size=(64, 4)) + 1].astype(np.float32)
+    y = np.r_[(X[:64, 0] > 0).astype(int), -np.ones(64, dtype=int)]
+    clf = CDANClassifier(max_epochs=2, lr=1e3, random_state=0).fit(X, y)
+    for method in (clf.predict, clf.predict_proba, clf.decision_function):
+        with pytest.raises(FloatingPointError, match="non-finite outputs .* on 27 of 128 rows"):
+            method(X)

@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -20,6 +21,7 @@ from sktransfer import (
 )
 from sktransfer.datasets import make_rotated_moons, mask_target_labels
 from sktransfer.domain_adaptation._shallow import CORAL
+from sktransfer.model_selection import SourceKFold
 
 
 def _data(n=100, angle=40, seed=0):
@@ -49,6 +51,9 @@ def test_agreement_is_accuracy_against_the_averaged_probabilities():
     assert search.best_params_ == search.results_["params"][search.best_index_]
     assert search.results_["rank"][search.best_index_] == 1
     assert len(search.results_["fit_time"]) == len(search.results_["params"]) == 6
+    np.testing.assert_array_equal(
+        search.results_["param_coral__reg"], [p["coral__reg"] for p in search.results_["params"]]
+    )
     # best_estimator_ is that candidate, fitted on all rows
     refit = clone(_pipe()).set_params(**search.best_params_).fit(X, ym)
     np.testing.assert_array_equal(search.predict(X), refit.predict(X))
@@ -261,3 +266,15 @@ def test_a_candidate_that_learnt_the_mark_as_a_class_is_refused():
     X, ym, _, _ = _data(30)
     with pytest.raises(ValueError, match="EnsembleValidationSearch: LogisticRegression has learnt -1"):
         EnsembleValidationSearch(LogisticRegression(), {"C": [0.1, 1.0]}).fit(X, ym)
+
+
+def test_param_columns_as_grid_search_has_them():
+    # A list of grids: a column is masked where a candidate does not set its parameter,
+    # as in GridSearchCV.cv_results_.
+    X, ym, _, _ = _data()
+    grids = [{"coral__reg": [0.1, 1.0]}, {"labelledonly__estimator__C": [0.5]}]
+    search = EnsembleValidationSearch(_pipe(), grids).fit(X, ym)
+    reference = GridSearchCV(_pipe(), grids, cv=SourceKFold(3)).fit(X, ym).cv_results_
+    for name in ("param_coral__reg", "param_labelledonly__estimator__C"):
+        np.testing.assert_array_equal(search.results_[name].mask, reference[name].mask)
+        np.testing.assert_array_equal(search.results_[name].compressed(), reference[name].compressed())

@@ -190,3 +190,22 @@ def test_nan_wrong_width_and_unfitted():
     clf = JDAClassifier(n_components=2).fit(X, ym)
     with pytest.raises(ValueError, match="features"):
         clf.predict(np.zeros((2, 3)))
+
+
+def test_kernel_near_the_identity_still_gives_every_component():
+    # A huge gamma makes the kernel nearly the identity: LAPACK's subset solver
+    # returned no eigenvector, and the 1-NN failed on 0 features.
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(size=(40, 4)), rng.normal(size=(40, 4)) + 1]
+    y = np.r_[(X[:40, 0] > 0).astype(int), -np.ones(40, dtype=int)]
+    jda = JDAClassifier(n_components=2, kernel="rbf", gamma=1e10).fit(X, y)
+    assert jda.components_.shape == (80, 2)
+    assert np.isfinite(jda.transform(X)).all()
+
+
+def test_ridge_too_small_says_so():
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(size=(40, 4)), rng.normal(size=(40, 4)) + 1]
+    y = np.r_[(X[:40, 0] > 0).astype(int), -np.ones(40, dtype=int)]
+    with pytest.raises(ValueError, match="ridge reg is too small"):
+        JDAClassifier(n_components=2, kernel="rbf", reg=1e-300).fit(X, y)

@@ -464,7 +464,7 @@ def test_entropic_ot_class_penalty_with_string_labels_and_several_sources():
     X, y, d = make_rotated_moons(60, 60, angle=90, random_state=0)
     names = np.array(["down", "up"], dtype=object)[y]
     domain = np.where(d > 0, 1 + (np.arange(len(d)) % 2), -1)  # two source domains
-    labels = np.where(d > 0, names, "?").astype(object)
+    labels = np.where(d > 0, names, -1).astype(object)  # names beside the integer mark
     ot = EntropicOTMapping(class_reg=1.0).fit(X, labels, sample_domain=domain)
     same = EntropicOTMapping(class_reg=1.0).fit(X, mask_target_labels(y, d))
     np.testing.assert_allclose(ot.coupling_, same.coupling_, atol=1e-12)
@@ -1161,7 +1161,8 @@ def test_importance_weighting_with_string_labels(dtype):
     X = rng.randn(60, 2)
     y = np.where(X[:, 0] > 0, "pos", "neg").astype(dtype)
     domain = np.r_[np.ones(30, int), -np.ones(30, int)]
-    clf = ImportanceWeightedClassifier(LogisticRegression()).fit(X, y, sample_domain=domain)
+    with pytest.warns(UserWarning, match="every target row"):
+        clf = ImportanceWeightedClassifier(LogisticRegression()).fit(X, y, sample_domain=domain)
     assert list(clf.classes_) == ["neg", "pos"]
     assert set(clf.predict(X)) <= {"neg", "pos"}
     assert clf.score(X, y) > 0.9
@@ -1183,3 +1184,48 @@ def test_coral_auto_regularisation_is_ledoit_wolf_and_checked():
     assert np.all(np.isfinite(coral.coral_matrix_))
     with pytest.raises(ValueError, match="reg must be 'auto'"):
         CORAL(reg="lw").fit(X, y)
+
+
+# ----------------------------------------------------------------------
+# numerical edge cases
+# ----------------------------------------------------------------------
+def _unscaled_shift(n=20, scale=100.0):
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(size=(n, 4)), rng.normal(size=(n, 4)) + 1] * scale
+    return X, np.r_[rng.randint(2, size=n), -np.ones(n, dtype=int)]
+
+
+@pytest.mark.parametrize("n_components", [1, 3, 7])
+def test_tca_gives_every_component_when_the_kernel_is_near_the_identity(n_components):
+    # Unscaled rows under a fixed gamma: the RBF kernel is nearly the identity and
+    # its eigenvalues repeat; LAPACK's subset solver returned fewer vectors than
+    # asked (none for n_components=1) and transform had too few columns.
+    X, y = _unscaled_shift()
+    tca = TransferComponentAnalysis(n_components=n_components, kernel="rbf", gamma=1.0)
+    Z = tca.fit(X, y).transform(X)
+    assert Z.shape == (len(X), n_components) == (len(X), len(tca.get_feature_names_out()))
+    assert np.isfinite(Z).all()
+
+
+def test_tca_ridge_too_small_for_the_feature_scale_says_so():
+    X, y = _unscaled_shift(n=30, scale=1e4)
+    with pytest.raises(ValueError, match="ridge mu is too small.*StandardScaler"):
+        TransferComponentAnalysis(n_components=2).fit(X, y)
+    # Standardised, the same rows fit.
+    TransferComponentAnalysis(n_components=2).fit(StandardScaler().fit_transform(X), y)
+
+
+def test_entropic_ot_with_a_reg_below_float64_range_raises():
+    X, y = _unscaled_shift(scale=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # and exp overflows on the way
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ValueError, match="reg=1e-20 is too small for float64"):
+            EntropicOTMapping(reg=1e-20).fit(X, y)
+
+
+def test_effective_sample_size_of_tiny_equal_weights_is_every_row():
+    # The squares of 1e-300 underflow to 0: the collapse warning reported 0.0 rows.
+    assert _reweight._effective_sample_size(np.full(40, 1e-300)) == pytest.approx(40)
+    assert _reweight._effective_sample_size(np.array([1.0, 0.0, 0.0])) == pytest.approx(1)
+    assert _reweight._effective_sample_size(np.zeros(3)) == 0.0

@@ -36,10 +36,14 @@ from torch import nn
 
 from .._batching import DomainBatchIterator, n_domain_batches
 from ..base import (
+    UNLABELLED,
     TransferNetBase,
+    _ignore_prediction_domain,
     _is_finite_real,
     _LabelledRowsClassifierMixin,
+    _PredictionDomainMixin,
     _probe_module,
+    _warn_if_every_target_row_labelled,
 )
 from ..nn import MLP, GradientReversal
 
@@ -251,7 +255,11 @@ class _TradeOffSchedule(Callback):
 # estimator
 # ----------------------------------------------------------------------
 class _DeepDABase(
-    ClassNamePrefixFeaturesOutMixin, _LabelledRowsClassifierMixin, TransformerMixin, TransferNetBase
+    ClassNamePrefixFeaturesOutMixin,
+    _PredictionDomainMixin,
+    _LabelledRowsClassifierMixin,
+    TransformerMixin,
+    TransferNetBase,
 ):
     """Base of the deep domain adaptation classifiers (not public).
 
@@ -385,6 +393,9 @@ class _DeepDABase(
         self.__dict__.pop("net_", None)
         self._check_params()
         X, y_encoded, is_target = self._validate_training_data(X, y, sample_domain)
+        _warn_if_every_target_row_labelled(
+            y_encoded != UNLABELLED, is_target, sample_domain, type(self).__name__
+        )
         n_target = int(is_target.sum())
         if n_target == 0 and self.no_target == "raise":
             for name in ("classes_", "n_features_in_", "feature_names_in_"):
@@ -431,28 +442,54 @@ class _DeepDABase(
                         callback.forget_training_data()
         return self
 
-    def predict_proba(self, X):
+    def predict(self, X, sample_domain=None):
+        """Predicted class labels: the most probable class of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Rows of any domain.
+        sample_domain : array-like of shape (n_samples,), default=None
+            Ignored: prediction needs no domain. Accepted, and checked against
+            ``X``, because skada's scorers pass it.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        _ignore_prediction_domain(sample_domain, X)
+        return super().predict(X)
+
+    def predict_proba(self, X, sample_domain=None):
         """Class probabilities.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, ...)
             Rows of any domain.
+        sample_domain : array-like of shape (n_samples,), default=None
+            Ignored: prediction needs no domain. Accepted, and checked against
+            ``X``, because skada's scorers pass it.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, columns ordered as ``classes_``.
         """
+        _ignore_prediction_domain(sample_domain, X)
         return self._run_batches(lambda x: torch.softmax(self.net_.module_(x), dim=1), X)
 
-    def decision_function(self, X):
+    def decision_function(self, X, sample_domain=None):
         """The network's class scores (logits), before the softmax of :meth:`predict_proba`.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, ...)
             Rows of any domain.
+        sample_domain : array-like of shape (n_samples,), default=None
+            Ignored: prediction needs no domain. Accepted, and checked against
+            ``X``, because skada's scorers pass it.
 
         Returns
         -------
@@ -461,6 +498,7 @@ class _DeepDABase(
             classes, scikit-learn's convention: the logit of ``classes_[1]``
             minus that of ``classes_[0]`` (positive means ``classes_[1]``).
         """
+        _ignore_prediction_domain(sample_domain, X)
         logits = self._run_batches(lambda x: self.net_.module_(x), X)
         if logits.shape[1] == 2:
             return logits[:, 1] - logits[:, 0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -22,6 +21,7 @@ from ..base import (
     _WrappedClassifierMixin,
 )
 from ._meda import _kernel, _mmd_factors, _unit_rows
+from ._shallow import _top_eigenvectors
 
 __all__ = ["JDAClassifier"]
 
@@ -207,10 +207,9 @@ class JDAClassifier(
             # spread v = nu system v. Columns of unit length, as the eigensolvers of the
             # reference code return them (rescaling them to A' X' H X A = I would weight
             # the low-variance directions up, and the 1-NN distances with them).
-            _, vectors = linalg.eigh(
-                spread, system, subset_by_index=[limit - self.n_components, limit - 1]
+            vectors = _top_eigenvectors(
+                spread, system, self.n_components, owner=type(self).__name__, ridge="reg"
             )
-            vectors = vectors[:, ::-1]
             self.components_ = vectors / np.linalg.norm(vectors, axis=0)
             Z = _unit_rows(features @ self.components_)
             self.estimator_ = clone(self._get_estimator()).fit(Z[labelled], self.classes_[codes])

@@ -28,9 +28,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import (
     _check_positive_ints,
+    _ignore_prediction_domain,
     _is_finite_real,
     _LabelledRowsClassifierMixin,
     _labels_of,
+    _PredictionDomainMixin,
     _validate_domain_fit,
 )
 from ._shallow import _gfk_factor
@@ -139,7 +141,7 @@ def _select_confident(codes, candidates, margin, n_classes, fraction):
     return selected
 
 
-class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
+class MEDAClassifier(_PredictionDomainMixin, _LabelledRowsClassifierMixin, BaseEstimator):
     """Manifold embedded distribution alignment (MEDA), a kernel classifier.
 
     MEDA (Wang et al., ACM MM 2018) embeds both domains with the geodesic
@@ -389,13 +391,16 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
         self.transduction_ = self.classes_[all_codes]
         return self
 
-    def decision_function(self, X) -> np.ndarray:
+    def decision_function(self, X, sample_domain=None) -> np.ndarray:
         """Kernel scores of each class (for two classes, class 1 minus class 0).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Rows of any domain.
+        sample_domain : array-like of shape (n_samples,), default=None
+            Ignored: prediction needs no domain. Accepted, and checked against
+            ``X``, because skada's scorers pass it.
 
         Returns
         -------
@@ -404,6 +409,7 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
             difference of the two columns, positive for ``classes_[1]``.
         """
         check_is_fitted(self)
+        _ignore_prediction_domain(sample_domain, X)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         Z = _unit_rows(X @ self.embedding_)
         scores = _kernel(Z, self.X_fit_, self.kernel, self.gamma) @ self.dual_coef_
@@ -411,20 +417,23 @@ class MEDAClassifier(_LabelledRowsClassifierMixin, BaseEstimator):
             return scores[:, 1] - scores[:, 0]
         return scores
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, sample_domain=None) -> np.ndarray:
         """Class of each row: the highest kernel score.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Rows of any domain.
+        sample_domain : array-like of shape (n_samples,), default=None
+            Ignored: prediction needs no domain. Accepted, and checked against
+            ``X``, because skada's scorers pass it.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
             Predicted class labels.
         """
-        scores = self.decision_function(X)
+        scores = self.decision_function(X, sample_domain=sample_domain)
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(int)]
         return self.classes_[scores.argmax(axis=1)]

@@ -395,9 +395,19 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
                 ConvergenceWarning,
                 stacklevel=2,
             )
+        mass = plan.sum(axis=1)
+        if not (np.isfinite(plan).all() and (mass > 0).all()):
+            # Past float64's range the log-domain iterations lose every digit and a
+            # row of the plan can be empty: its barycentre would be 0 / 0.
+            raise ValueError(
+                f"{type(self).__name__}: reg={self.reg!r} is too small for float64 "
+                f"(the cost is divided by its median, so reg is relative to it): the "
+                f"coupling of {int(np.sum(~(mass > 0)))} source rows came out empty or "
+                "not finite. Raise reg."
+            )
         self.coupling_ = plan
         self.source_rows_ = Xs
-        barycentres = (plan @ Xt) / plan.sum(axis=1, keepdims=True)
+        barycentres = (plan @ Xt) / mass[:, None]
         self.displacements_ = barycentres - Xs
         self._fit_is_source_ = is_source & ~is_target
         return self

@@ -56,10 +56,16 @@ class ImportanceWeightCollapseWarning(UserWarning):
 # density ratio estimation
 # ----------------------------------------------------------------------
 def _effective_sample_size(weights: np.ndarray) -> float:
-    """Kish's effective sample size ``(sum w)^2 / sum w^2``."""
-    total = float(np.sum(weights))
-    squares = float(np.sum(weights**2))
-    return total**2 / squares if squares > 0 else 0.0
+    """Kish's effective sample size ``(sum w)^2 / sum w^2``.
+
+    Computed on ``w / max(w)``: the same ratio, without the squares of tiny
+    weights underflowing to zero.
+    """
+    largest = float(np.max(weights)) if len(weights) else 0.0
+    if not largest > 0:
+        return 0.0
+    scaled = np.asarray(weights, dtype=np.float64) / largest
+    return float(np.sum(scaled)) ** 2 / float(np.sum(scaled**2))
 
 
 def _warn_if_collapsed(weights: np.ndarray, where: str) -> float:

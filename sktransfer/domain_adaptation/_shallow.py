@@ -41,7 +41,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..base import _domain_masks, _is_finite_real
+from ..base import _domain_masks, _is_finite_real, _warn_if_every_target_row_labelled
 
 __all__ = [
     "CORAL",
@@ -57,6 +57,29 @@ _SINGLE_DOMAIN = ("raise", "fit")
 # ----------------------------------------------------------------------
 # geodesic flow kernel
 # ----------------------------------------------------------------------
+def _top_eigenvectors(A: np.ndarray, B: np.ndarray, k: int, *, owner: str, ridge: str) -> np.ndarray:
+    """The ``k`` eigenvectors of ``A v = nu B v`` with the largest ``nu``, largest first.
+
+    LAPACK's subset solver may return fewer than ``k`` vectors when eigenvalues
+    repeat (a kernel matrix close to the identity): the full solve is used then.
+    ``B`` not positive definite (a ridge ``ridge`` too small for the scale of
+    the features) gets an error that says so.
+    """
+    n = A.shape[0]
+    try:
+        _, vectors = linalg.eigh(A, B, subset_by_index=[n - k, n - 1])
+        if vectors.shape[1] < k:
+            _, vectors = linalg.eigh(A, B)
+            vectors = vectors[:, n - k:]
+    except linalg.LinAlgError as exc:
+        raise ValueError(
+            f"{owner}: the regularised matrix of its eigenproblem is not positive definite "
+            f"({exc}). Its ridge {ridge} is too small for the scale of the features: "
+            f"standardise them (sklearn.preprocessing.StandardScaler), or raise {ridge}."
+        ) from exc
+    return vectors[:, ::-1]
+
+
 def _pca_basis(X: np.ndarray, n_components: int) -> np.ndarray:
     """Orthonormal basis (n_features, n_components) of X's leading principal directions."""
     _, _, vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
@@ -104,7 +127,8 @@ class _DomainTransformerMixin(TransformerMixin):
         """Validate ``X`` and return it with the source and target masks."""
         self._check_single_domain_param()
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
-        _, is_target = _domain_masks(y, sample_domain, len(X))
+        labelled, is_target = _domain_masks(y, sample_domain, len(X))
+        _warn_if_every_target_row_labelled(labelled, is_target, sample_domain, type(self).__name__)
         is_source = ~is_target
         missing = "target" if not is_target.any() else "source" if not is_source.any() else None
         if missing is not None:
@@ -812,8 +836,7 @@ class TransferComponentAnalysis(ClassNamePrefixFeaturesOutMixin, _DomainTransfor
         A = (A + A.T) / 2
         B = K @ L @ K + self.mu * np.eye(n)
         B = (B + B.T) / 2
-        _, vecs = linalg.eigh(A, B, subset_by_index=[n - self.n_components_, n - 1])
-        W = vecs[:, ::-1]
+        W = _top_eigenvectors(A, B, self.n_components_, owner=type(self).__name__, ridge="mu")
         # Deterministic signs: the largest entry of each column is positive.
         signs = np.sign(W[np.argmax(np.abs(W), axis=0), np.arange(W.shape[1])])
         signs[signs == 0] = 1

@@ -67,11 +67,17 @@ def _rows(name, X, y, sample_domain, *, estimator=None, need_source=True, min_ta
     target = np.flatnonzero(is_target)
     source = np.flatnonzero(labelled & ~is_target)
     if not len(target):
+        hint = (
+            " Every row of y here is labelled: a search hands its scorers no "
+            "sample_domain, so target rows must carry y == -1 (e.g. "
+            "sktransfer.datasets.mask_target_labels(y, sample_domain))."
+            if sample_domain is None and labelled.all() else ""
+        )
         raise ValueError(
             f"{name} found no target rows (y == -1 or sample_domain < 0) in the data it "
             "scores: it estimates the target performance from them. Use "
             "sktransfer.model_selection.SourceKFold as cv, which puts every target row "
-            "in every validation fold."
+            "in every validation fold." + hint
         )
     if len(target) < min_target:
         raise ValueError(f"{name} needs at least {min_target} target rows: {why}")

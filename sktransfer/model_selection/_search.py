@@ -60,6 +60,19 @@ def _fit_and_predict(estimator, params, X, y, rows, fit_params, error_score):
     return estimator, classes, proba, fit_time, None
 
 
+def _param_columns(candidates: list[dict]) -> dict:
+    """``param_<name>`` columns as ``GridSearchCV.cv_results_`` has them (masked arrays)."""
+    names = sorted({name for candidate in candidates for name in candidate})
+    columns = {}
+    for name in names:
+        column = np.ma.MaskedArray(np.empty(len(candidates), dtype=object), mask=True)
+        for i, candidate in enumerate(candidates):
+            if name in candidate:
+                column[i] = candidate[name]
+        columns[f"param_{name}"] = column
+    return columns
+
+
 class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, BaseEstimator):
     """Pick the parameters whose target predictions agree most with the ensemble of all candidates.
 
@@ -127,7 +140,9 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
         candidate), ``"rank"`` (1 is the best; ties share the better rank;
         failed candidates rank last, whatever their ``error_score``) and
         ``"fit_time"`` (seconds), one entry per candidate, in the order of
-        ``ParameterGrid(param_grid)``.
+        ``ParameterGrid(param_grid)``; and, as in ``GridSearchCV.cv_results_``,
+        a ``"param_<name>"`` masked array per parameter searched (masked where
+        a candidate of a list of grids does not set it).
         ``pandas.DataFrame(results_)`` makes a table of it.
     ensemble_proba_ : ndarray of shape (n_scored_rows, n_classes)
         The candidates' average class probabilities on the scored rows (the
@@ -169,7 +184,7 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
     ...     {"lambda_max": [0.0, 1.0]},
     ... ).fit(X, mask_target_labels(y, domain))
     >>> sorted(search.results_)
-    ['agreement', 'fit_time', 'params', 'rank']
+    ['agreement', 'fit_time', 'param_lambda_max', 'params', 'rank']
     >>> search.predict(X[:3]).shape
     (3,)
     """
@@ -300,6 +315,7 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
         self.best_estimator_ = self.estimator_ = out[self.best_index_][0]
         self.results_ = {
             "params": candidates,
+            **_param_columns(candidates),
             "agreement": agreement,
             "rank": rank,
             "fit_time": np.array([item[3] for item in out]),

@@ -35,7 +35,8 @@ class SourceKFold(BaseCrossValidator):
     shuffle : bool, default=False
         Shuffle the source rows before folding.
     random_state : int, RandomState instance or None, default=None
-        Seeds the shuffle (only with ``shuffle=True``).
+        Seeds the shuffle; a seed without ``shuffle=True`` is refused, as by
+        :class:`~sklearn.model_selection.KFold`.
     stratify : bool, default=True
         Keep each class's share of the source rows in every fold (as
         ``StratifiedKFold``) when the labels are classes (binary or
@@ -87,6 +88,12 @@ class SourceKFold(BaseCrossValidator):
             raise ValueError(f"n_splits must be an integer >= 2, got {self.n_splits!r}")
         if self.stratify not in (True, False):
             raise ValueError(f"stratify must be True or False, got {self.stratify!r}")
+        if not self.shuffle and self.random_state is not None:
+            # As scikit-learn's KFold: a seed without shuffling is a mistake.
+            raise ValueError(
+                "Setting a random_state has no effect since shuffle is False. You should "
+                "leave random_state to its default (None), or set shuffle=True."
+            )
 
     def get_n_splits(self, X=None, y=None, groups=None, sample_domain=None) -> int:
         """Number of folds.
@@ -136,10 +143,21 @@ class SourceKFold(BaseCrossValidator):
         source = np.flatnonzero(labelled & ~is_target)
         unlabelled = np.flatnonzero(~labelled)
         labelled_target = np.flatnonzero(labelled & is_target)
+        if sample_domain is not None and np.any(~labelled & ~is_target):
+            raise ValueError(
+                "rows of source domains (sample_domain > 0) must be labelled; "
+                f"{int(np.sum(~labelled & ~is_target))} of them have y == -1"
+            )
         if not len(unlabelled):
+            hint = (
+                " The target rows (sample_domain < 0) are all labelled: mark unlabelled "
+                "those the folds should hold out of training, e.g. "
+                "y = sktransfer.datasets.mask_target_labels(y, sample_domain)."
+                if len(labelled_target) else ""
+            )
             raise ValueError(
                 "SourceKFold found no unlabelled target rows (y == -1): domain "
-                "adaptation needs them in every fold"
+                "adaptation needs them in every fold." + hint
             )
         if len(source) < self.n_splits:
             raise ValueError(
