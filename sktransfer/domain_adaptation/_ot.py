@@ -209,7 +209,10 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
     The cost is divided by its median (over the source-target pairs), so
     ``reg`` is relative to a typical squared distance whatever the features'
     scale. New source rows (``transform_source``) move as their nearest
-    training source row moved.
+    training source row moved. The plan is a dense ``n_source x n_target``
+    matrix, kept as ``coupling_`` (and a few of that size at fit): memory
+    grows with the product of the domains' sizes (8 bytes an entry), which
+    suits up to some ten thousand rows a domain.
 
     Within a :class:`~sklearn.pipeline.Pipeline` the final classifier must
     skip the ``y == -1`` rows, e.g. :class:`~sktransfer.LabelledOnly`.
