@@ -55,8 +55,13 @@ skada is never a dependency of sktransfer: it runs in its own environment, throu
 .npz/JSON files in a temporary folder). Set it up once with::
 
     python3 -m venv /tmp/skada-venv
-    /tmp/skada-venv/bin/pip install torch==2.13.0   # the CPU build
-    /tmp/skada-venv/bin/pip install skada skorch    # no [deep] extra: it pulls CUDA torch
+    /tmp/skada-venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+    /tmp/skada-venv/bin/pip install skada==0.6.0 skorch==1.4.0 pot==0.9.7.post1
+    # (no [deep] extra: it pulls the CUDA build of torch)
+
+This downloads packages: it needs network access, once. The runner imports some
+of skada's private modules, so another skada version may not run it; every
+saved result was measured with the versions above.
 
 Without that interpreter the skada columns read "skada: not installed".
 
@@ -79,6 +84,7 @@ import argparse
 import ast
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -613,7 +619,11 @@ def main():
         name, sep, value = item.partition("=")
         if not sep:
             parser.error(f"--param takes NAME=VALUE, got {item!r}")
-        EXTRA_PARAMS[name] = ast.literal_eval(value)
+        try:
+            EXTRA_PARAMS[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            parser.error(f"--param {name}=... takes a Python literal, got {value!r}: quote "
+                         "strings for the shell too, e.g. --param \"weight_schedule='constant'\"")
     torch.set_num_threads(1)
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(ALL_METHODS)
@@ -629,7 +639,7 @@ def main():
            "parallel, 1 thread each)\n")
     report(describe() + "\n")
     report(f"Command: `OMP_NUM_THREADS=1 python benchmarks/bench_domain_adaptation.py "
-           f"{' '.join(sys.argv[1:])}`".rstrip() + "\n")
+           f"{shlex.join(sys.argv[1:])}`".rstrip() + "\n")
     if not deep_ok:
         report("sktransfer's DeepCORAL/DAN/CDAN did not import: left out.\n")
 

@@ -23,6 +23,7 @@ import copy
 import inspect
 import math
 import numbers
+import os
 import warnings
 from collections import Counter
 from collections.abc import Callable
@@ -711,12 +712,14 @@ def _estimator_has(attr):
     return check
 
 
-def _ignore_prediction_domain(sample_domain, X) -> None:
+def _ignore_prediction_domain(estimator, sample_domain, X) -> None:
     """Check a ``sample_domain`` given to a prediction method, then ignore it.
 
     Prediction needs no domain; the argument is accepted because skada's
-    scorers pass it to ``predict`` / ``predict_proba``.
+    scorers pass it to ``predict`` / ``predict_proba``. An unfitted
+    ``estimator`` gets its ``NotFittedError`` first.
     """
+    check_is_fitted(estimator)
     if sample_domain is not None:
         _check_sample_domain(sample_domain, _num_samples(X), require_source=False)
 
@@ -757,7 +760,7 @@ class _PredictionDomainMixin:
         score : float
             Mean accuracy of ``predict(X)`` on the labelled rows.
         """
-        _ignore_prediction_domain(sample_domain, X)
+        _ignore_prediction_domain(self, sample_domain, X)
         return super().score(X, y, sample_weight=sample_weight)
 
 
@@ -790,7 +793,7 @@ class _WrappedClassifierMixin(_PredictionDomainMixin, _LabelledRowsClassifierMix
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        _ignore_prediction_domain(sample_domain, X)
+        _ignore_prediction_domain(self, sample_domain, X)
         X = self._transform_input(X)
         return self.estimator_.predict(X)
 
@@ -811,7 +814,7 @@ class _WrappedClassifierMixin(_PredictionDomainMixin, _LabelledRowsClassifierMix
         proba : ndarray of shape (n_samples, n_classes)
             Columns ordered as ``classes_``.
         """
-        _ignore_prediction_domain(sample_domain, X)
+        _ignore_prediction_domain(self, sample_domain, X)
         X = self._transform_input(X)
         return self.estimator_.predict_proba(X)
 
@@ -832,7 +835,7 @@ class _WrappedClassifierMixin(_PredictionDomainMixin, _LabelledRowsClassifierMix
         log_proba : ndarray of shape (n_samples, n_classes)
             Columns ordered as ``classes_``.
         """
-        _ignore_prediction_domain(sample_domain, X)
+        _ignore_prediction_domain(self, sample_domain, X)
         X = self._transform_input(X)
         return self.estimator_.predict_log_proba(X)
 
@@ -853,7 +856,7 @@ class _WrappedClassifierMixin(_PredictionDomainMixin, _LabelledRowsClassifierMix
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             As returned by the estimator.
         """
-        _ignore_prediction_domain(sample_domain, X)
+        _ignore_prediction_domain(self, sample_domain, X)
         X = self._transform_input(X)
         return self.estimator_.decision_function(X)
 
@@ -1018,22 +1021,49 @@ def _check_sample_domain(sample_domain, n_samples: int, require_source: bool = T
     return sample_domain.astype(np.int64)
 
 
-def _warn_if_every_target_row_labelled(labelled, is_target, sample_domain, owner: str) -> None:
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` for ``warnings.warn`` that names the first caller outside sktransfer.
+
+    For a warning raised some calls deep inside the package (``fit`` -> a
+    validation helper -> the warning), so that it points at the user's line, as
+    Python 3.12's ``skip_file_prefixes`` would.
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame = inspect.currentframe().f_back  # the function that calls warnings.warn
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def _warn_if_every_target_row_labelled(
+    labelled, is_target, sample_domain, owner: str, *, uses_labels: bool = True
+) -> None:
     """Warn when ``sample_domain`` names target rows and every one of them is labelled.
 
     sktransfer trains on labelled target rows (semi-supervised adaptation);
     skada masks them itself. A skada user who passes unmasked labels with
     ``sample_domain`` would otherwise train on the target labels unawares.
+    ``uses_labels=False`` (a transformer, which does not read them) words it for
+    the classifier that follows in a pipeline.
     """
-    if sample_domain is not None and is_target.any() and labelled[is_target].all():
-        warnings.warn(
-            f"{owner}: every target row (sample_domain < 0) is labelled, and sktransfer "
-            "trains on labelled target rows like source rows (semi-supervised adaptation; "
-            "skada masks them instead). For unsupervised adaptation, mark them unlabelled: "
-            "y = sktransfer.datasets.mask_target_labels(y, sample_domain).",
-            UserWarning,
-            stacklevel=3,
-        )
+    if sample_domain is None or not is_target.any() or not labelled[is_target].all():
+        return
+    who = (
+        "sktransfer trains on labelled target rows like source rows"
+        if uses_labels else
+        "this transformer does not use them, but a classifier after it in a pipeline "
+        "(e.g. LabelledOnly) trains on labelled target rows like source rows"
+    )
+    warnings.warn(
+        f"{owner}: every target row (sample_domain < 0) is labelled, and {who} "
+        "(semi-supervised adaptation; skada masks them instead). For unsupervised "
+        "adaptation, mark them unlabelled: "
+        "y = sktransfer.datasets.mask_target_labels(y, sample_domain).",
+        UserWarning,
+        stacklevel=_caller_stacklevel(),
+    )
 
 
 def _domain_masks(y, sample_domain, n_samples: int):

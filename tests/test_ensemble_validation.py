@@ -272,9 +272,15 @@ def test_param_columns_as_grid_search_has_them():
     # A list of grids: a column is masked where a candidate does not set its parameter,
     # as in GridSearchCV.cv_results_.
     X, ym, _, _ = _data()
-    grids = [{"coral__reg": [0.1, 1.0]}, {"labelledonly__estimator__C": [0.5]}]
+    grids = [
+        {"coral__reg": [0.1, 1.0], "labelledonly__estimator__solver": ["lbfgs", "newton-cg"]},
+        {"labelledonly__estimator__C": [0.5]},
+    ]
     search = EnsembleValidationSearch(_pipe(), grids).fit(X, ym)
     reference = GridSearchCV(_pipe(), grids, cv=SourceKFold(3)).fit(X, ym).cv_results_
-    for name in ("param_coral__reg", "param_labelledonly__estimator__C"):
+    for name in (
+        "param_coral__reg", "param_labelledonly__estimator__C", "param_labelledonly__estimator__solver"
+    ):
+        assert search.results_[name].dtype == reference[name].dtype
         np.testing.assert_array_equal(search.results_[name].mask, reference[name].mask)
         np.testing.assert_array_equal(search.results_[name].compressed(), reference[name].compressed())

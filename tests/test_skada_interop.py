@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn import clone, config_context
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -51,6 +53,15 @@ ESTIMATORS = [
 PREDICTION_METHODS = ["predict", "predict_proba", "predict_log_proba", "decision_function"]
 
 
+def _request_prediction_domain(estimator):
+    """Opt LabelledOnly (a pipeline's last step, or alone) in to skada's sample_domain."""
+    last = estimator[-1] if hasattr(estimator, "steps") else estimator
+    if type(last) is LabelledOnly:
+        for method in ["predict", "predict_proba", "predict_log_proba", "decision_function", "score"]:
+            getattr(last, f"set_{method}_request")(sample_domain=True)
+    return estimator
+
+
 def _name(estimator):
     if hasattr(estimator, "steps"):
         return "Pipeline(" + ", ".join(type(step).__name__ for _, step in estimator.steps) + ")"
@@ -70,6 +81,8 @@ def test_prediction_methods_take_and_ignore_sample_domain(estimator, moons):
     # Without routing, a Pipeline refuses extra arguments to some methods (its own
     # rule); with it, the final step's default request takes sample_domain.
     with config_context(enable_metadata_routing=hasattr(estimator, "steps")):
+        if hasattr(estimator, "steps"):
+            _request_prediction_domain(estimator)
         estimator.fit(X, y_masked)
         methods = [m for m in PREDICTION_METHODS if hasattr(estimator, m)]
         assert "predict" in methods
@@ -95,6 +108,7 @@ def test_skada_scorer_calls_with_metadata_routing_on(estimator, moons):
     with config_context(enable_metadata_routing=True):
         if hasattr(estimator, "steps"):
             estimator[1].set_fit_request(sample_domain=True)
+        _request_prediction_domain(estimator)
         # LabelledOnly takes no domains: it fits the labelled rows.
         fit_params = {} if isinstance(estimator, LabelledOnly) else {"sample_domain": domain}
         estimator.fit(X, y_masked, **fit_params)
@@ -129,20 +143,57 @@ def test_prediction_requests_sample_domain_by_default_but_fit_does_not():
     assert CORAL().get_metadata_routing().consumes("transform", ["sample_domain"]) == set()
 
 
+def test_labelled_only_does_not_swallow_a_sample_domain_meant_for_its_fit(moons):
+    # LabelledOnly's fit takes no domains: had its score requested sample_domain by
+    # default, a router would hand it there and drop it, silently training on the
+    # target labels. Unrequested, the router raises, as before.
+    X, y, y_masked, domain = moons
+    with config_context(enable_metadata_routing=True):
+        assert LabelledOnly().get_metadata_routing().consumes("score", ["sample_domain"]) == set()
+        with pytest.raises(TypeError, match="sample_domain.*not routed to any object"):
+            cross_validate(
+                LabelledOnly(LogisticRegression()), X, y, params={"sample_domain": domain}, cv=3
+            )
+        # Routed to a splitter beside it, it is not pressed on LabelledOnly.score either.
+        cv = SourceKFold(3).set_split_request(sample_domain=True)
+        scores = cross_validate(
+            LabelledOnly(LogisticRegression()), X, y_masked, params={"sample_domain": domain}, cv=cv
+        )["test_score"]
+        assert len(scores) == 3
+
+
 def test_unmasked_target_labels_with_sample_domain_warn(moons):
     # skada masks the target labels itself when sample_domain is given; sktransfer
     # trains on labelled target rows, so unmasked labels would leak: warned.
     X, y, y_masked, domain = moons
-    for estimator in [CORAL(), JDAClassifier(n_components=2), DANNClassifier(**_DEEP)]:
-        with pytest.warns(UserWarning, match="every target row .* is labelled.*mask_target_labels"):
+    search = EnsembleValidationSearch(LabelledOnly(LogisticRegression()), {"estimator__C": [1.0]})
+    for estimator in [
+        CORAL(), JDAClassifier(n_components=2), MEDAClassifier(n_components=2),
+        ImportanceWeightedClassifier(), DANNClassifier(**_DEEP), search,
+    ]:
+        routing = config_context(enable_metadata_routing=estimator is search)
+        labelled = "every target row .* is labelled.*mask_target_labels"
+        with routing, pytest.warns(UserWarning, match=labelled) as record:
             estimator.fit(X, y, sample_domain=domain)
+        # It points at this line (the caller), not into the library.
+        assert [w.filename for w in record] == [__file__]
+        # A transformer does not read the labels: the warning says who does.
+        transformer = isinstance(estimator, CORAL)
+        assert ("this transformer does not use them" in str(record[0].message)) is transformer
         # Masked, or a few labelled target rows (semi-supervised): no warning.
         some = y_masked.copy()
         some[np.flatnonzero(domain < 0)[:5]] = y[np.flatnonzero(domain < 0)[:5]]
         for labels in [y_masked, some]:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), config_context(enable_metadata_routing=estimator is search):
                 warnings.simplefilter("error")
                 estimator.fit(X, labels, sample_domain=domain)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_name)
+def test_unfitted_estimator_says_so_before_checking_sample_domain(estimator, moons):
+    X, _, _, domain = moons
+    with pytest.raises(NotFittedError):
+        clone(estimator).predict(X, sample_domain=domain[:5])
 
 
 def test_source_kfold_with_skada_style_labels(moons):

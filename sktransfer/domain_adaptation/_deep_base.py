@@ -458,7 +458,7 @@ class _DeepDABase(
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        _ignore_prediction_domain(sample_domain, X)
+        _ignore_prediction_domain(self, sample_domain, X)
         return super().predict(X)
 
     def predict_proba(self, X, sample_domain=None):
@@ -477,7 +477,7 @@ class _DeepDABase(
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, columns ordered as ``classes_``.
         """
-        _ignore_prediction_domain(sample_domain, X)
+        _ignore_prediction_domain(self, sample_domain, X)
         return self._run_batches(lambda x: torch.softmax(self.net_.module_(x), dim=1), X)
 
     def decision_function(self, X, sample_domain=None):
@@ -498,7 +498,7 @@ class _DeepDABase(
             classes, scikit-learn's convention: the logit of ``classes_[1]``
             minus that of ``classes_[0]`` (positive means ``classes_[1]``).
         """
-        _ignore_prediction_domain(sample_domain, X)
+        _ignore_prediction_domain(self, sample_domain, X)
         logits = self._run_batches(lambda x: self.net_.module_(x), X)
         if logits.shape[1] == 2:
             return logits[:, 1] - logits[:, 0]

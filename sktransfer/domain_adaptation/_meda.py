@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator
 from sklearn.neighbors import KNeighborsClassifier, kneighbors_graph
 from sklearn.svm import LinearSVC
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from ..base import (
     _check_positive_ints,
@@ -408,8 +408,7 @@ class MEDAClassifier(_PredictionDomainMixin, _LabelledRowsClassifierMixin, BaseE
             The least-squares fit of the one-hot labels; for two classes the
             difference of the two columns, positive for ``classes_[1]``.
         """
-        check_is_fitted(self)
-        _ignore_prediction_domain(sample_domain, X)
+        _ignore_prediction_domain(self, sample_domain, X)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         Z = _unit_rows(X @ self.embedding_)
         scores = _kernel(Z, self.X_fit_, self.kernel, self.gamma) @ self.dual_coef_

@@ -128,7 +128,10 @@ class _DomainTransformerMixin(TransformerMixin):
         self._check_single_domain_param()
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         labelled, is_target = _domain_masks(y, sample_domain, len(X))
-        _warn_if_every_target_row_labelled(labelled, is_target, sample_domain, type(self).__name__)
+        _warn_if_every_target_row_labelled(
+            labelled, is_target, sample_domain, type(self).__name__,
+            uses_labels=False,
+        )
         is_source = ~is_target
         missing = "target" if not is_target.any() else "source" if not is_source.any() else None
         if missing is not None:

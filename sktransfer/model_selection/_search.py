@@ -23,7 +23,12 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from ..base import _domain_masks, _refuse_mark_class, _WrappedClassifierMixin
+from ..base import (
+    _domain_masks,
+    _refuse_mark_class,
+    _warn_if_every_target_row_labelled,
+    _WrappedClassifierMixin,
+)
 
 __all__ = ["EnsembleValidationSearch"]
 
@@ -61,11 +66,22 @@ def _fit_and_predict(estimator, params, X, y, rows, fit_params, error_score):
 
 
 def _param_columns(candidates: list[dict]) -> dict:
-    """``param_<name>`` columns as ``GridSearchCV.cv_results_`` has them (masked arrays)."""
+    """``param_<name>`` columns as ``GridSearchCV.cv_results_`` has them.
+
+    Masked arrays, masked where a candidate does not set the parameter; a
+    numeric dtype when the values have one, else object.
+    """
     names = sorted({name for candidate in candidates for name in candidate})
     columns = {}
     for name in names:
-        column = np.ma.MaskedArray(np.empty(len(candidates), dtype=object), mask=True)
+        values = [candidate[name] for candidate in candidates if name in candidate]
+        try:
+            dtype = np.array(values).dtype
+        except ValueError:  # ragged values (tuples of several lengths, ...)
+            dtype = np.dtype(object)
+        if dtype.kind not in "biufc" or np.array(values).ndim != 1:
+            dtype = np.dtype(object)
+        column = np.ma.MaskedArray(np.empty(len(candidates), dtype=dtype), mask=True)
         for i, candidate in enumerate(candidates):
             if name in candidate:
                 column[i] = candidate[name]
@@ -247,7 +263,10 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
                 "(labels of the source rows, -1 on the target rows)"
             )
         n_samples = _num_samples(X)
-        _, is_target = _domain_masks(y, fit_params.get("sample_domain"), n_samples)
+        labelled, is_target = _domain_masks(y, fit_params.get("sample_domain"), n_samples)
+        _warn_if_every_target_row_labelled(
+            labelled, is_target, fit_params.get("sample_domain"), type(self).__name__
+        )
         if is_target.all():
             raise ValueError(
                 "EnsembleValidationSearch found no labelled source rows: the candidates "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin
 from sklearn.utils import get_tags
@@ -75,6 +77,17 @@ class LabelledOnly(MetaEstimatorMixin, _WrappedClassifierMixin, BaseEstimator):
     >>> clf.predict([[0.05], [0.95]])
     array([0, 1])
     """
+
+    # Its fit takes no domains, so its prediction methods, which accept skada's
+    # sample_domain, do not ask routers for it (the domain-adaptation estimators do):
+    # a sample_domain meant for this fit is refused as before ("not routed to any
+    # object") instead of being handed to score and dropped, and one routed to a
+    # splitter beside it is not pressed on it either.
+    __metadata_request__predict: ClassVar[dict] = {"sample_domain": False}
+    __metadata_request__predict_proba: ClassVar[dict] = {"sample_domain": False}
+    __metadata_request__predict_log_proba: ClassVar[dict] = {"sample_domain": False}
+    __metadata_request__decision_function: ClassVar[dict] = {"sample_domain": False}
+    __metadata_request__score: ClassVar[dict] = {"sample_domain": False}
 
     def __init__(self, estimator=None, random_state=None):
         self.estimator = estimator
