@@ -1229,3 +1229,15 @@ def test_effective_sample_size_of_tiny_equal_weights_is_every_row():
     assert _reweight._effective_sample_size(np.full(40, 1e-300)) == pytest.approx(40)
     assert _reweight._effective_sample_size(np.array([1.0, 0.0, 0.0])) == pytest.approx(1)
     assert _reweight._effective_sample_size(np.zeros(3)) == 0.0
+
+
+def test_kmm_bound_that_cannot_meet_its_constraint_is_refused():
+    # Weights at most 1e-300 cannot average within eps of 1: KMM minimised the
+    # penalty alone and the classifier got a near-zero total weight.
+    from sktransfer import ImportanceWeightedClassifier
+
+    X, y = _unscaled_shift(scale=1.0)
+    with pytest.raises(ValueError, match="kmm_bound=1e-300 is below 1 - kmm_eps"):
+        ImportanceWeightedClassifier(weighting="kmm", kmm_bound=1e-300).fit(X, y)
+    # A bound below 1 that the tolerance allows still fits.
+    ImportanceWeightedClassifier(weighting="kmm", kmm_bound=0.9, kmm_eps=0.2).fit(X, y)

@@ -202,6 +202,14 @@ def _kmm_weights(X_source, X_target, *, gamma=None, bound=1000.0, eps=None):
         gamma = _default_gamma(X_source, X_target)
     if eps is None:
         eps = (np.sqrt(n_s) - 1) / np.sqrt(n_s)
+    if bound < 1 - eps:
+        # Every weight at most ``bound`` cannot average within eps of 1: the fit would
+        # only minimise the penalty, with weights far below 1 (a near-zero total weight).
+        raise ValueError(
+            f"kmm_bound={bound!r} is below 1 - kmm_eps = {1 - eps:.3g}: no weights under "
+            "that bound average within kmm_eps of 1 (KMM's constraint). Raise kmm_bound "
+            "(the default is 1000) or kmm_eps."
+        )
     K = rbf_kernel(X_source, X_source, gamma=gamma)
     kappa = (n_s / n_t) * rbf_kernel(X_source, X_target, gamma=gamma).sum(axis=1)
     penalty = float(n_s)

@@ -520,7 +520,7 @@ class SubspaceAlignment(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixin
 
     Parameters
     ----------
-    n_components : int, default=None
+    n_components : int or None, default=None
         Dimension of the subspaces; at most the number of features and of the
         rows of each domain. None means all of them
         (``min(n_features, n_source, n_target)``); SA adapts only when the
@@ -728,7 +728,7 @@ class TransferComponentAnalysis(ClassNamePrefixFeaturesOutMixin, _DomainTransfor
 
     Parameters
     ----------
-    n_components : int, default=None
+    n_components : int or None, default=None
         Dimension of the embedding; None means ``min(n_features, n_samples)``.
     kernel : {"linear", "rbf"}, default="linear"
         The kernel.
