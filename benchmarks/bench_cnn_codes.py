@@ -24,6 +24,7 @@ import argparse
 import time
 
 import numpy as np
+from _environment import command  # a sibling module of this script
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -45,6 +46,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
     args = parser.parse_args()
+    print(command(), flush=True)
     from skimage.data import lfw_subset
 
     faces = lfw_subset()

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from _environment import command  # a sibling module of this script
 
 CHILD = r"""
 import json, resource, sys, time
@@ -44,6 +45,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[256, 2048])
     args = parser.parse_args()
+    print(command(), flush=True)
     from PIL import Image
 
     rng = np.random.default_rng(0)

@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 import torch
+from _environment import command  # a sibling module of this script
 
 from sktransfer import CNNFeatureExtractor
 from sktransfer.nn import EfficientNetLite0
@@ -48,6 +49,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--layout", choices=("channels_last", "contiguous"), default="channels_last")
     args = parser.parse_args()
+    print(command(), flush=True)
     torch.set_num_threads(args.threads)
     channels_last = args.layout == "channels_last"
 

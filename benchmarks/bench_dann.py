@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _environment import command  # a sibling module of this script
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
@@ -230,6 +231,7 @@ def main():
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-overhead", action="store_true")
     args = parser.parse_args()
+    print(command(), flush=True)
     torch.set_num_threads(1)  # the same for both sides; parallel jobs run one thread each
     print(f"# DANN benchmark (torch {torch.__version__}, {os.cpu_count()} CPUs)")
     if not args.skip_overhead:

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _environment import command  # a sibling module of this script
 from torch import nn
 
 from sktransfer.datasets import load_domain
@@ -115,6 +116,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seeds", type=int, default=None, help="alias of --rounds (round r uses seed r)")
     args = parser.parse_args()
+    print(command(), flush=True)
     torch.set_num_threads(1)
     rounds = 2 if args.quick else (args.seeds or args.rounds)
     epochs = 2 if args.quick else args.epochs

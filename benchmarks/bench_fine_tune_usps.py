@@ -54,11 +54,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _digit_net import conv_net  # a sibling module of this script
+from _environment import command  # a sibling module of this script
 
 from sktransfer.datasets import load_domain
 from sktransfer.fine_tuning import FineTuneClassifier
-
-from _digit_net import conv_net  # a sibling module of this script
 
 DATA = Path(os.environ.get("SKTRANSFER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -123,6 +123,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 seed, 10/class, few epochs")
     args = parser.parse_args()
+    print(command(), flush=True)
     torch.set_num_threads(1)
     seeds = list(range(1 if args.quick else args.seeds))
     sizes = [10] if args.quick else [10, 50, 100]

@@ -55,11 +55,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _digit_net import conv_net  # a sibling module of this script
+from _environment import command  # a sibling module of this script
 
 from sktransfer.datasets import load_domain
 from sktransfer.fine_tuning import FineTuneClassifier
-
-from _digit_net import conv_net  # a sibling module of this script
 
 DATA = Path(os.environ.get("SKTRANSFER_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -155,6 +155,7 @@ def main():
     parser.add_argument("--b-train", type=int, default=500, help="training rows of task B")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 seed, 3 epochs")
     args = parser.parse_args()
+    print(command(), flush=True)
     torch.set_num_threads(1)
     seeds = list(range(1 if args.quick else args.seeds))
     epochs = 3 if args.quick else args.epochs

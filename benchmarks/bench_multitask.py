@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _environment import command  # a sibling module of this script
 
 from sktransfer import MultiTaskClassifier, ProgressiveNetClassifier
 from sktransfer.datasets import load_domain
@@ -182,6 +183,7 @@ def main():
     parser.add_argument("--targets", nargs="+", default=["books", "kitchen"], choices=DOMAINS)
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 seed, 2 sizes, few epochs")
     args = parser.parse_args()
+    print(command(), flush=True)
     torch.set_num_threads(1)
     seeds = list(range(1 if args.quick else args.seeds))
     sizes = [25, 400] if args.quick else [25, 50, 100, 200, 400]

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _environment import command  # a sibling module of this script
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
@@ -159,6 +160,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n-target", type=int, default=300)
     args = parser.parse_args()
+    print(command(), flush=True)
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     X_mnist, _ = load_domain("mnist_usps", "mnist", data_home=DATA)

@@ -47,6 +47,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _environment import command  # a sibling module of this script
 from scipy import ndimage
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
@@ -269,6 +270,7 @@ def main():
     parser.add_argument("--splits", type=int, default=5)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    print(command(), flush=True)
     splits = 2 if args.quick else args.splits
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     start = time.perf_counter()
