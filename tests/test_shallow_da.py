@@ -1241,3 +1241,23 @@ def test_kmm_bound_that_cannot_meet_its_constraint_is_refused():
         ImportanceWeightedClassifier(weighting="kmm", kmm_bound=1e-300).fit(X, y)
     # A bound below 1 that the tolerance allows still fits.
     ImportanceWeightedClassifier(weighting="kmm", kmm_bound=0.9, kmm_eps=0.2).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "transformer",
+    [CORAL(), LinearOTMapping(), EntropicOTMapping(), SubspaceAlignment(n_components=3),
+     GeodesicFlowKernel(n_components=2), TransferComponentAnalysis(n_components=3)],
+    ids=_ids,
+)
+def test_float32_rows_come_back_float32_and_agree_with_float64(transformer):
+    # As scikit-learn's PCA: float32 in, float32 out (half the memory of CNN codes);
+    # the map itself is computed in float64, so the two agree to float32 precision.
+    X, y, d = shifted_problem(0, n=60)
+    ym = mask_target_labels(y, d)
+    X32 = X.astype(np.float32)
+    t32, t64 = clone(transformer).fit(X32, ym), clone(transformer).fit(X, ym)
+    for method in ("transform", "transform_source"):
+        out32, out64 = getattr(t32, method)(X32), getattr(t64, method)(X)
+        assert out32.dtype == np.float32 and out64.dtype == np.float64
+        np.testing.assert_allclose(out32, out64, rtol=1e-4, atol=1e-4)
+    assert clone(transformer).fit_transform(X32, ym).dtype == np.float32

@@ -435,11 +435,11 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
             target rows as they are.
         """
         self.fit(X, y, sample_domain=sample_domain)
-        X = self._validated(X).copy()
+        X_new = self._validated(X).copy()
         # each training source row by its own row of the coupling (a nearest
         # row could be a duplicate with another label, hence another place)
-        X[self._fit_is_source_] += self.displacements_[: self._fit_is_source_.sum()]
-        return X
+        X_new[self._fit_is_source_] += self.displacements_[: self._fit_is_source_.sum()]
+        return self._in_dtype_of(X, X_new)
 
     def _map(self, X, is_source):
         X = X.copy()

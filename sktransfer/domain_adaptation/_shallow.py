@@ -186,10 +186,11 @@ class _DomainTransformerMixin(TransformerMixin):
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_components)
-            Source rows mapped by the source map, target rows by the target map.
+            Source rows mapped by the source map, target rows by the target map;
+            float32 for a float32 ``X``, else float64.
         """
         self.fit(X, y, sample_domain=sample_domain)
-        return self._map(self._validated(X), self._fit_is_source_)
+        return self._in_dtype_of(X, self._map(self._validated(X), self._fit_is_source_))
 
     def transform(self, X):
         """Map rows into the adapted space as *target* rows (rows without a domain).
@@ -205,8 +206,8 @@ class _DomainTransformerMixin(TransformerMixin):
             Rows mapped by the target map.
         """
         check_is_fitted(self)
-        X = self._validated(X)
-        return self._map(X, np.zeros(len(X), dtype=bool))
+        X_new = self._validated(X)
+        return self._in_dtype_of(X, self._map(X_new, np.zeros(len(X_new), dtype=bool)))
 
     def transform_source(self, X):
         """Map rows into the adapted space as *source* rows.
@@ -227,11 +228,27 @@ class _DomainTransformerMixin(TransformerMixin):
             ``transform`` and ``fit_transform`` only.
         """
         check_is_fitted(self)
-        X = self._validated(X)
-        return self._map(X, np.ones(len(X), dtype=bool))
+        X_new = self._validated(X)
+        return self._in_dtype_of(X, self._map(X_new, np.ones(len(X_new), dtype=bool)))
 
     def _validated(self, X):
         return validate_data(self, X, reset=False, dtype=np.float64)
+
+    @staticmethod
+    def _in_dtype_of(X, X_new):
+        """``X_new`` in float32 when ``X`` is a float32 array, as scikit-learn's PCA.
+
+        The maps are computed in float64 (covariances, eigenproblems); only
+        their output goes back to the input's precision, halving its memory.
+        """
+        if getattr(X, "dtype", None) == np.float32:
+            return X_new.astype(np.float32)
+        return X_new
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
 
 
 class _LinearMapMixin(_DomainTransformerMixin):
