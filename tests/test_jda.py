@@ -209,3 +209,14 @@ def test_ridge_too_small_says_so():
     y = np.r_[(X[:40, 0] > 0).astype(int), -np.ones(40, dtype=int)]
     with pytest.raises(ValueError, match="ridge reg is too small"):
         JDAClassifier(n_components=2, kernel="rbf", reg=1e-300).fit(X, y)
+
+
+def test_float32_rows_are_projected_to_float32():
+    # As the shallow transformers: computed in float64, given back in the input's precision.
+    X, y, d = make_rotated_moons(40, 40, angle=30, random_state=0)
+    ym = mask_target_labels(y, d)
+    jda = JDAClassifier(n_components=2).fit(X.astype(np.float32), ym)
+    Z32 = jda.transform(X.astype(np.float32))
+    assert Z32.dtype == np.float32
+    np.testing.assert_allclose(Z32, jda.transform(X), rtol=1e-5, atol=1e-6)
+    assert jda.fit_transform(X.astype(np.float32), ym).dtype == np.float32

@@ -21,7 +21,7 @@ from ..base import (
     _WrappedClassifierMixin,
 )
 from ._meda import _kernel, _mmd_factors, _unit_rows
-from ._shallow import _top_eigenvectors
+from ._shallow import _in_dtype_of, _top_eigenvectors
 
 __all__ = ["JDAClassifier"]
 
@@ -232,9 +232,15 @@ class JDAClassifier(
         Returns
         -------
         Z : ndarray of shape (n_samples, n_components)
-            The projected rows, the input of ``estimator_``.
+            The projected rows, the input of ``estimator_`` (computed in
+            float64; float32 for a float32 ``X``).
         """
-        return self._transform_input(X)
+        return _in_dtype_of(X, self._transform_input(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
 
     def _transform_input(self, X):
         # the projection itself: ``transform`` is wrapped by set_output (a DataFrame

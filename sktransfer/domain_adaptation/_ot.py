@@ -21,7 +21,7 @@ from sklearn.metrics import pairwise_distances_argmin
 from sklearn.metrics.pairwise import euclidean_distances
 
 from ..base import _check_positive_ints, _is_finite_real, _labelled_mask
-from ._shallow import _DomainTransformerMixin
+from ._shallow import _DomainTransformerMixin, _in_dtype_of
 
 __all__ = ["EntropicOTMapping"]
 
@@ -439,7 +439,7 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
         # each training source row by its own row of the coupling (a nearest
         # row could be a duplicate with another label, hence another place)
         X_new[self._fit_is_source_] += self.displacements_[: self._fit_is_source_.sum()]
-        return self._in_dtype_of(X, X_new)
+        return _in_dtype_of(X, X_new)
 
     def _map(self, X, is_source):
         X = X.copy()

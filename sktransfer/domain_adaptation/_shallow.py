@@ -57,6 +57,17 @@ _SINGLE_DOMAIN = ("raise", "fit")
 # ----------------------------------------------------------------------
 # geodesic flow kernel
 # ----------------------------------------------------------------------
+def _in_dtype_of(X, X_new: np.ndarray) -> np.ndarray:
+    """``X_new`` in float32 when ``X`` is a float32 array, as scikit-learn's PCA.
+
+    The maps are computed in float64 (covariances, eigenproblems); only their
+    output goes back to the input's precision, halving its memory.
+    """
+    if getattr(X, "dtype", None) == np.float32:
+        return X_new.astype(np.float32)
+    return X_new
+
+
 def _top_eigenvectors(A: np.ndarray, B: np.ndarray, k: int, *, owner: str, ridge: str) -> np.ndarray:
     """The ``k`` eigenvectors of ``A v = nu B v`` with the largest ``nu``, largest first.
 
@@ -190,7 +201,7 @@ class _DomainTransformerMixin(TransformerMixin):
             float32 for a float32 ``X``, else float64.
         """
         self.fit(X, y, sample_domain=sample_domain)
-        return self._in_dtype_of(X, self._map(self._validated(X), self._fit_is_source_))
+        return _in_dtype_of(X, self._map(self._validated(X), self._fit_is_source_))
 
     def transform(self, X):
         """Map rows into the adapted space as *target* rows (rows without a domain).
@@ -207,7 +218,7 @@ class _DomainTransformerMixin(TransformerMixin):
         """
         check_is_fitted(self)
         X_new = self._validated(X)
-        return self._in_dtype_of(X, self._map(X_new, np.zeros(len(X_new), dtype=bool)))
+        return _in_dtype_of(X, self._map(X_new, np.zeros(len(X_new), dtype=bool)))
 
     def transform_source(self, X):
         """Map rows into the adapted space as *source* rows.
@@ -229,21 +240,10 @@ class _DomainTransformerMixin(TransformerMixin):
         """
         check_is_fitted(self)
         X_new = self._validated(X)
-        return self._in_dtype_of(X, self._map(X_new, np.ones(len(X_new), dtype=bool)))
+        return _in_dtype_of(X, self._map(X_new, np.ones(len(X_new), dtype=bool)))
 
     def _validated(self, X):
         return validate_data(self, X, reset=False, dtype=np.float64)
-
-    @staticmethod
-    def _in_dtype_of(X, X_new):
-        """``X_new`` in float32 when ``X`` is a float32 array, as scikit-learn's PCA.
-
-        The maps are computed in float64 (covariances, eigenproblems); only
-        their output goes back to the input's precision, halving its memory.
-        """
-        if getattr(X, "dtype", None) == np.float32:
-            return X_new.astype(np.float32)
-        return X_new
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
