@@ -16,12 +16,14 @@ sktransfer's ``SourceKFold``.
 
 import os
 import warnings
+from importlib.metadata import version
 from inspect import signature
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import skada  # switches metadata routing on
+from _environment import command  # a sibling module of this script
 from skada.datasets import make_shifted_datasets
 from skada.metrics import (
     CircularValidation,
@@ -73,6 +75,9 @@ def main():
                                                labelled_only()),
     }
     print(f"# skada {skada.__version__} scorers on sktransfer {sktransfer.__version__} estimators\n")
+    versions = ", ".join(f"{name} {version(name)}"
+                         for name in ("skada", "POT", "skorch", "torch", "scikit-learn"))
+    print(f"{command()}, run with `PYTHONPATH=.` and skada's interpreter ({versions})\n")
     print("| estimator | " + " | ".join(s.__name__ for s in SCORERS) + " |")
     print("|---" * (len(SCORERS) + 1) + "|")
     errors = {}

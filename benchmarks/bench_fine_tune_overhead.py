@@ -116,7 +116,6 @@ def main():
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seeds", type=int, default=None, help="alias of --rounds (round r uses seed r)")
     args = parser.parse_args()
-    print(command(), flush=True)
     torch.set_num_threads(1)
     rounds = 2 if args.quick else (args.seeds or args.rounds)
     epochs = 2 if args.quick else args.epochs
@@ -129,6 +128,7 @@ def main():
     out = io.StringIO()
     with redirect_stdout(out):
         print("# bench_fine_tune_overhead\n")
+        print(command() + "\n")
         print(f"Time per epoch, MNIST 2000 x 256, batch {BATCH}, Adam {LR}, shuffled, "
               f"torch {torch.__version__}, threads={torch.get_num_threads()}; median over "
               f"{rounds} alternating rounds of the per-round median of {epochs} epochs. "

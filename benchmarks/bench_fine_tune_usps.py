@@ -123,7 +123,6 @@ def main():
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 seed, 10/class, few epochs")
     args = parser.parse_args()
-    print(command(), flush=True)
     torch.set_num_threads(1)
     seeds = list(range(1 if args.quick else args.seeds))
     sizes = [10] if args.quick else [10, 50, 100]
@@ -136,6 +135,7 @@ def main():
     out = io.StringIO()
     with redirect_stdout(out):
         print("# bench_fine_tune_usps\n")
+        print(command() + "\n")
         before = [r["before"] for r in rows if r["cond"] == "scratch" and r["k"] == sizes[0]]
         print(f"Source: ConvNet trained on 1500 MNIST rows ({source_epochs} epochs); its MNIST "
               f"held-out accuracy before fine-tuning: {_ms(before)}. USPS: k labelled rows per "

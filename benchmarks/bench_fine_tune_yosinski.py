@@ -155,7 +155,6 @@ def main():
     parser.add_argument("--b-train", type=int, default=500, help="training rows of task B")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 seed, 3 epochs")
     args = parser.parse_args()
-    print(command(), flush=True)
     torch.set_num_threads(1)
     seeds = list(range(1 if args.quick else args.seeds))
     epochs = 3 if args.quick else args.epochs
@@ -169,6 +168,7 @@ def main():
     out = io.StringIO()
     with redirect_stdout(out):
         print("# bench_fine_tune_yosinski\n")
+        print(command() + "\n")
         print(f"MNIST (shared data, 2000 rows 16x16): A = digits 0-4 (all rows) trains base A; "
               f"B = digits 5-9, {args.b_train} training rows, the rest held out. ConvNet with "
               f"L = {len(GROUPS)} layer groups ({', '.join(GROUPS)}) + head; every fit "

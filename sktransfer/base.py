@@ -23,7 +23,6 @@ import copy
 import inspect
 import math
 import numbers
-import os
 import warnings
 from collections import Counter
 from collections.abc import Callable
@@ -1022,16 +1021,19 @@ def _check_sample_domain(sample_domain, n_samples: int, require_source: bool = T
 
 
 def _caller_stacklevel() -> int:
-    """The ``stacklevel`` for ``warnings.warn`` that names the first caller outside sktransfer.
+    """The ``stacklevel`` for ``warnings.warn`` that names the user's line.
 
     For a warning raised some calls deep inside the package (``fit`` -> a
-    validation helper -> the warning), so that it points at the user's line, as
-    Python 3.12's ``skip_file_prefixes`` would.
+    validation helper -> the warning): it skips the frames of sktransfer's
+    modules and of scikit-learn's ``set_output`` wrapper (around
+    ``fit_transform``), as Python 3.12's ``skip_file_prefixes`` would.
     """
-    package = os.path.dirname(os.path.abspath(__file__))
     frame = inspect.currentframe().f_back  # the function that calls warnings.warn
     level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.partition(".")[0] != "sktransfer" and module != "sklearn.utils._set_output":
+            break
         frame = frame.f_back
         level += 1
     return level

@@ -1241,6 +1241,10 @@ def test_kmm_bound_that_cannot_meet_its_constraint_is_refused():
         ImportanceWeightedClassifier(weighting="kmm", kmm_bound=1e-300).fit(X, y)
     # A bound below 1 that the tolerance allows still fits.
     ImportanceWeightedClassifier(weighting="kmm", kmm_bound=0.9, kmm_eps=0.2).fit(X, y)
+    # A tolerance of 1 or more would let every weight go to 0: refused.
+    for eps in (1.0, 5.0, True):
+        with pytest.raises(ValueError, match=r"kmm_eps must be a number in \[0, 1\)"):
+            ImportanceWeightedClassifier(weighting="kmm", kmm_eps=eps).fit(X, y)
 
 
 @pytest.mark.parametrize(
@@ -1261,3 +1265,9 @@ def test_float32_rows_come_back_float32_and_agree_with_float64(transformer):
         assert out32.dtype == np.float32 and out64.dtype == np.float64
         np.testing.assert_allclose(out32, out64, rtol=1e-4, atol=1e-4)
     assert clone(transformer).fit_transform(X32, ym).dtype == np.float32
+    # A DataFrame of float32 columns too, as PCA; mixed columns stay float64.
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X32)
+    assert clone(transformer).fit(frame, ym).transform(frame).dtype == np.float32
+    mixed = frame.astype({0: np.float64})
+    assert clone(transformer).fit(mixed, ym).transform(mixed).dtype == np.float64

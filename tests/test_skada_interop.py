@@ -175,7 +175,8 @@ def test_unmasked_target_labels_with_sample_domain_warn(moons):
         labelled = "every target row .* is labelled.*mask_target_labels"
         with routing, pytest.warns(UserWarning, match=labelled) as record:
             estimator.fit(X, y, sample_domain=domain)
-        # It points at this line (the caller), not into the library.
+        # It points at this line (the caller), not into the library, and the search
+        # says it once (its candidates are silenced).
         assert [w.filename for w in record] == [__file__]
         # A transformer does not read the labels: the warning says who does.
         transformer = isinstance(estimator, CORAL)
@@ -230,3 +231,17 @@ def test_sample_domain_as_object_integers_and_domain_zero(moons):
         JDAClassifier().fit(X, y_masked, sample_domain=np.array([1, "a"] * 60, dtype=object))
     with pytest.raises(ValueError, match="must not contain 0.*skada counts 0 as a source"):
         JDAClassifier().fit(X, y_masked, sample_domain=np.where(domain > 0, 0, domain))
+
+
+def test_labelled_target_warning_points_at_the_caller_through_sklearn_wrappers(moons):
+    # fit_transform goes through scikit-learn's set_output wrapper, and a Pipeline through
+    # its own frames: the warning still names the user's line, not the wrapper's.
+    X, y, _, domain = moons
+    with pytest.warns(UserWarning, match="every target row") as record:
+        CORAL().fit_transform(X, y, sample_domain=domain)
+    assert [w.filename for w in record] == [__file__]
+    pipe = make_pipeline(CORAL(), LabelledOnly())
+    with pytest.warns(UserWarning, match="every target row") as record:
+        pipe.fit(X, y, coral__sample_domain=domain)
+    assert all("sktransfer" not in w.filename for w in record)
+    assert all("_set_output" not in w.filename for w in record)

@@ -422,7 +422,8 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
     kmm_bound : float, default=1000.0
         Upper bound ``B`` of each KMM weight.
     kmm_eps : float, default=None
-        Tolerance of KMM's constraint ``|mean(w) - 1| <= kmm_eps``; None means
+        Tolerance of KMM's constraint ``|mean(w) - 1| <= kmm_eps``, in [0, 1)
+        (at 1 every weight could be 0); None means
         ``(sqrt(n_source) - 1) / sqrt(n_source)`` (Huang et al.).
     kliep_n_centres : int, default=100
         Number of target rows, drawn at random, that carry KLIEP's kernels
@@ -546,8 +547,12 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
         if not (isinstance(self.kmm_bound, numbers.Real) and self.kmm_bound > 0):
             raise ValueError(f"kmm_bound must be a positive number, got {self.kmm_bound!r}")
-        if self.kmm_eps is not None and not (isinstance(self.kmm_eps, numbers.Real) and self.kmm_eps >= 0):
-            raise ValueError(f"kmm_eps must be a non-negative number or None, got {self.kmm_eps!r}")
+        if self.kmm_eps is not None and not (
+            isinstance(self.kmm_eps, numbers.Real) and not isinstance(self.kmm_eps, bool)
+            and 0 <= self.kmm_eps < 1
+        ):
+            # At 1 or more, |mean(w) - 1| <= kmm_eps lets every weight go to 0.
+            raise ValueError(f"kmm_eps must be a number in [0, 1) or None, got {self.kmm_eps!r}")
         return gammas
 
     def _gammas(self):

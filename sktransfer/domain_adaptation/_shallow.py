@@ -58,14 +58,18 @@ _SINGLE_DOMAIN = ("raise", "fit")
 # geodesic flow kernel
 # ----------------------------------------------------------------------
 def _in_dtype_of(X, X_new: np.ndarray) -> np.ndarray:
-    """``X_new`` in float32 when ``X`` is a float32 array, as scikit-learn's PCA.
+    """``X_new`` in float32 when ``X`` is float32 (an array, or a DataFrame of
+    float32 columns), as scikit-learn's PCA.
 
     The maps are computed in float64 (covariances, eigenproblems); only their
     output goes back to the input's precision, halving its memory.
     """
-    if getattr(X, "dtype", None) == np.float32:
-        return X_new.astype(np.float32)
-    return X_new
+    dtypes = getattr(X, "dtypes", None)  # a DataFrame: every column float32
+    if dtypes is not None and hasattr(dtypes, "__iter__") and len(dtypes):
+        float32 = all(dtype == np.float32 for dtype in dtypes)
+    else:
+        float32 = getattr(X, "dtype", None) == np.float32
+    return X_new.astype(np.float32) if float32 else X_new
 
 
 def _top_eigenvectors(A: np.ndarray, B: np.ndarray, k: int, *, owner: str, ridge: str) -> np.ndarray:

@@ -32,6 +32,9 @@ from ..base import (
 
 __all__ = ["EnsembleValidationSearch"]
 
+#: The all-labelled-target warning of the candidates (see _warn_if_every_target_row_labelled).
+_LABELLED_TARGET_MESSAGE = r".*every target row \(sample_domain < 0\) is labelled"
+
 
 def _fit_and_predict(estimator, params, X, y, rows, fit_params, error_score):
     """Fit one candidate on all rows; its class probabilities on ``rows`` (None: all).
@@ -42,7 +45,10 @@ def _fit_and_predict(estimator, params, X, y, rows, fit_params, error_score):
     """
     start = time.perf_counter()
     try:
-        estimator = clone(estimator).set_params(**params).fit(X, y, **fit_params)
+        with warnings.catch_warnings():
+            # The search has said it once for all its candidates.
+            warnings.filterwarnings("ignore", message=_LABELLED_TARGET_MESSAGE, category=UserWarning)
+            estimator = clone(estimator).set_params(**params).fit(X, y, **fit_params)
         fit_time = time.perf_counter() - start
         if rows is None:
             X_rows = X
@@ -79,7 +85,7 @@ def _param_columns(candidates: list[dict]) -> dict:
             dtype = np.array(values).dtype
         except ValueError:  # ragged values (tuples of several lengths, ...)
             dtype = np.dtype(object)
-        if dtype.kind not in "biufc" or np.array(values).ndim != 1:
+        if dtype.kind == "U" or np.array(values).ndim != 1:  # GridSearchCV's rule
             dtype = np.dtype(object)
         column = np.ma.MaskedArray(np.empty(len(candidates), dtype=dtype), mask=True)
         for i, candidate in enumerate(candidates):
