@@ -261,11 +261,7 @@ class TransferNetBase(BaseEstimator):
         else:
             sample_domain = _check_sample_domain(sample_domain, len(y))
             is_target = sample_domain < 0
-            if np.any(~labelled & ~is_target):
-                raise ValueError(
-                    "rows of source domains (sample_domain > 0) must be labelled; "
-                    f"{int(np.sum(~labelled & ~is_target))} of them have y == -1"
-                )
+            _refuse_unlabelled_source_rows(labelled, is_target)
         return X, y_encoded, is_target
 
     # ------------------------------------------------------------------
@@ -1039,6 +1035,15 @@ def _caller_stacklevel() -> int:
     return level
 
 
+class _LabelledTargetWarning(UserWarning):
+    """Every target row is labelled (see :func:`_warn_if_every_target_row_labelled`).
+
+    Its own category, so that a caller that has warned once for many fits
+    (:class:`~sktransfer.model_selection.EnsembleValidationSearch`) can silence it
+    in those fits by category rather than by the wording of its message.
+    """
+
+
 def _warn_if_every_target_row_labelled(
     labelled, is_target, sample_domain, owner: str, *, uses_labels: bool = True
 ) -> None:
@@ -1063,9 +1068,23 @@ def _warn_if_every_target_row_labelled(
         "(semi-supervised adaptation; skada masks them instead). For unsupervised "
         "adaptation, mark them unlabelled: "
         "y = sktransfer.datasets.mask_target_labels(y, sample_domain).",
-        UserWarning,
+        _LabelledTargetWarning,
         stacklevel=_caller_stacklevel(),
     )
+
+
+def _refuse_unlabelled_source_rows(labelled, is_target) -> None:
+    """Source rows must be labelled (``y == -1`` there is a mistake, not "unlabelled").
+
+    Only ``sample_domain`` can make a row with ``y == -1`` a source row: without
+    it, the unlabelled rows are the target rows.
+    """
+    unlabelled_source = ~labelled & ~is_target
+    if unlabelled_source.any():
+        raise ValueError(
+            "rows of source domains (sample_domain > 0) must be labelled; "
+            f"{int(unlabelled_source.sum())} of them have y == -1"
+        )
 
 
 def _domain_masks(y, sample_domain, n_samples: int):
@@ -1130,12 +1149,8 @@ def _check_domain_rows(y, sample_domain, n_samples: int, owner: str, *, no_targe
                 f"{owner} needs at least two classes in the labelled rows of y",
                 classes[0], marked=not labelled.all(),
             )
+    _refuse_unlabelled_source_rows(labelled, is_target)
     is_source = ~is_target
-    if np.any(is_source & ~labelled):
-        raise ValueError(
-            "rows of source domains (sample_domain > 0) must be labelled; "
-            f"{int(np.sum(is_source & ~labelled))} of them have y == -1"
-        )
     if not is_source.any():
         raise ValueError(
             f"{owner} found no source rows: it needs labelled source rows (y != -1, or "

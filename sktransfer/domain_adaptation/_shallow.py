@@ -55,7 +55,7 @@ _SINGLE_DOMAIN = ("raise", "fit")
 
 
 # ----------------------------------------------------------------------
-# geodesic flow kernel
+# shared numerics
 # ----------------------------------------------------------------------
 def _in_dtype_of(X, X_new: np.ndarray) -> np.ndarray:
     """``X_new`` in float32 when ``X`` is float32 (an array, or a DataFrame of
@@ -64,12 +64,10 @@ def _in_dtype_of(X, X_new: np.ndarray) -> np.ndarray:
     The maps are computed in float64 (covariances, eigenproblems); only their
     output goes back to the input's precision, halving its memory.
     """
-    dtypes = getattr(X, "dtypes", None)  # a DataFrame: every column float32
-    if dtypes is not None and hasattr(dtypes, "__iter__") and len(dtypes):
-        float32 = all(dtype == np.float32 for dtype in dtypes)
-    else:
-        float32 = getattr(X, "dtype", None) == np.float32
-    return X_new.astype(np.float32) if float32 else X_new
+    dtypes = getattr(X, "dtypes", [getattr(X, "dtype", None)])  # a DataFrame: per column
+    if len(dtypes) and all(dtype == np.float32 for dtype in dtypes):
+        return X_new.astype(np.float32)
+    return X_new
 
 
 def _top_eigenvectors(A: np.ndarray, B: np.ndarray, k: int, *, owner: str, ridge: str) -> np.ndarray:
@@ -95,6 +93,9 @@ def _top_eigenvectors(A: np.ndarray, B: np.ndarray, k: int, *, owner: str, ridge
     return vectors[:, ::-1]
 
 
+# ----------------------------------------------------------------------
+# geodesic flow kernel
+# ----------------------------------------------------------------------
 def _pca_basis(X: np.ndarray, n_components: int) -> np.ndarray:
     """Orthonormal basis (n_features, n_components) of X's leading principal directions."""
     _, _, vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)

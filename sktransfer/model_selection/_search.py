@@ -25,15 +25,13 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ..base import (
     _domain_masks,
+    _LabelledTargetWarning,
     _refuse_mark_class,
     _warn_if_every_target_row_labelled,
     _WrappedClassifierMixin,
 )
 
 __all__ = ["EnsembleValidationSearch"]
-
-#: The all-labelled-target warning of the candidates (see _warn_if_every_target_row_labelled).
-_LABELLED_TARGET_MESSAGE = r".*every target row \(sample_domain < 0\) is labelled"
 
 
 def _fit_and_predict(estimator, params, X, y, rows, fit_params, error_score):
@@ -47,7 +45,7 @@ def _fit_and_predict(estimator, params, X, y, rows, fit_params, error_score):
     try:
         with warnings.catch_warnings():
             # The search has said it once for all its candidates.
-            warnings.filterwarnings("ignore", message=_LABELLED_TARGET_MESSAGE, category=UserWarning)
+            warnings.simplefilter("ignore", _LabelledTargetWarning)
             estimator = clone(estimator).set_params(**params).fit(X, y, **fit_params)
         fit_time = time.perf_counter() - start
         if rows is None:
@@ -82,11 +80,11 @@ def _param_columns(candidates: list[dict]) -> dict:
     for name in names:
         values = [candidate[name] for candidate in candidates if name in candidate]
         try:
-            dtype = np.array(values).dtype
+            array = np.array(values)
         except ValueError:  # ragged values (tuples of several lengths, ...)
-            dtype = np.dtype(object)
-        if dtype.kind == "U" or np.array(values).ndim != 1:  # GridSearchCV's rule
-            dtype = np.dtype(object)
+            array = np.empty(0, dtype=object)
+        # GridSearchCV's rule: the values' own dtype, unless text or not one per candidate
+        dtype = object if array.dtype.kind == "U" or array.ndim != 1 else array.dtype
         column = np.ma.MaskedArray(np.empty(len(candidates), dtype=dtype), mask=True)
         for i, candidate in enumerate(candidates):
             if name in candidate:

@@ -9,7 +9,7 @@ from sklearn.model_selection import BaseCrossValidator, KFold, StratifiedKFold
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _num_samples
 
-from ..base import _domain_masks, _labels_of
+from ..base import _domain_masks, _labels_of, _refuse_unlabelled_source_rows
 
 __all__ = ["SourceKFold"]
 
@@ -143,11 +143,7 @@ class SourceKFold(BaseCrossValidator):
         source = np.flatnonzero(labelled & ~is_target)
         unlabelled = np.flatnonzero(~labelled)
         labelled_target = np.flatnonzero(labelled & is_target)
-        if sample_domain is not None and np.any(~labelled & ~is_target):
-            raise ValueError(
-                "rows of source domains (sample_domain > 0) must be labelled; "
-                f"{int(np.sum(~labelled & ~is_target))} of them have y == -1"
-            )
+        _refuse_unlabelled_source_rows(labelled, is_target)
         if not len(unlabelled):
             hint = (
                 " The target rows (sample_domain < 0) are all labelled: mark unlabelled "
