@@ -991,7 +991,10 @@ def _check_int_ids(ids, name: str, n_samples: int, id_name: str, meaning: str = 
     if ids.dtype.kind == "f" and np.all(np.mod(ids, 1) == 0):
         ids = ids.astype(np.int64)
     if ids.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integer {id_name}s{meaning}, got dtype {ids.dtype}")
+        missing = " with NaN entries" if ids.dtype.kind == "f" and np.isnan(ids).any() else ""
+        raise TypeError(
+            f"{name} must hold integer {id_name}s{meaning}, got dtype {ids.dtype}{missing}"
+        )
     return ids.astype(np.int64)
 
 

@@ -130,6 +130,38 @@ def test_source_kfold_stratifies_source_rows_sorted_by_class():
     assert all(np.bincount(y[t][y[t] != -1]).tolist() == [10, 10, 10] for t in once)
 
 
+def test_source_kfold_keeps_each_source_domains_share_in_every_fold():
+    # two source domains stacked one after the other (as the benchmark loaders stack
+    # them): by class alone, two of three validation sides held a single source
+    d = np.r_[np.full(12, 1), np.full(12, 5), np.full(12, -2), np.full(12, -3)]
+    y = np.r_[np.tile([0, 1], 12), -np.ones(24, int)]
+    X = np.zeros((len(y), 1))
+    for shuffle, seed in [(False, None), (True, 0)]:
+        folds = list(SourceKFold(3, shuffle=shuffle, random_state=seed).split(X, y, sample_domain=d))
+        for train, test in folds:
+            assert [np.sum(d[test] == k) for k in (1, 5, -2, -3)] == [4, 4, 12, 12]
+            assert [np.sum(d[train] == k) for k in (1, 5, -2, -3)] == [8, 8, 12, 12]
+            labelled = test[y[test] != -1]
+            assert np.bincount(y[labelled]).tolist() == [4, 4]
+    # one source domain: the folds of the classes alone, unchanged by sample_domain
+    d1 = np.where(d > 0, 1, -1)
+    for kwargs in [{}, {"shuffle": True, "random_state": 3}]:
+        with_domain = [t for _, t in SourceKFold(3, **kwargs).split(X, y, sample_domain=d1)]
+        without = [t for _, t in SourceKFold(3, **kwargs).split(X, y)]
+        assert all(np.array_equal(a, b) for a, b in zip(with_domain, without, strict=True))
+    # no (domain, class) pair has n_splits rows: the classes alone, which can still be cut
+    d_small = np.r_[np.repeat([1, 2, 3], 2), -np.ones(4, int)]
+    y_small = np.r_[[0, 1] * 3, -np.ones(4, int)]
+    folds = list(SourceKFold(3).split(np.zeros((10, 1)), y_small, sample_domain=d_small))
+    assert len(folds) == 3
+    # small classes: the warning speaks of the classes, not of (domain, class) pairs
+    d_warn = np.r_[np.full(6, 1), np.full(6, 2), -np.ones(4, int)]
+    y_warn = np.r_[[0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 1], -np.ones(4, int)]
+    with pytest.warns(UserWarning, match="least populated class in y has only 2 members") as record:
+        list(SourceKFold(3).split(np.zeros((16, 1)), y_warn, sample_domain=d_warn))
+    assert len(record) == 1
+
+
 def test_source_kfold_stratifies_object_labels_and_says_when_it_cannot():
     # labels and -1 in one object array (a pandas column of object dtype, say)
     y = np.array([0, 0, 0, 0, 1, 1, 1, 1, -1, -1], dtype=object)

@@ -172,6 +172,19 @@ def test_mask_target_labels_length_mismatch():
         mask_target_labels([0, 1, 1], [1, -1])
 
 
+def test_mask_target_labels_checks_domain_ids_as_fit_does():
+    # each was accepted here, then refused at fit (NaN: kept silently as a source row)
+    with pytest.raises(TypeError, match="integer domain ids.*with NaN entries"):
+        mask_target_labels([0, 1, 0, 1], [np.nan, 1, -1, -1])
+    with pytest.raises(TypeError, match="integer domain ids"):
+        mask_target_labels([0, 1, 0, 1], [1.5, 1, -1, -1])
+    with pytest.raises(ValueError, match="must not contain 0"):
+        mask_target_labels([0, 1, 0, 1], [0, 1, -1, -1])
+    # whole floats and target-only arrays are fine, as in fit
+    assert mask_target_labels([0, 1, 0, 1], [1.0, 1.0, -1.0, -1.0]).tolist() == [0, 1, -1, -1]
+    assert mask_target_labels([0, 1], [-1, -2]).tolist() == [-1, -1]
+
+
 def test_mask_target_labels_on_moons():
     _, y, sd = make_rotated_moons(30, 20, random_state=0)
     masked = mask_target_labels(y, sd)

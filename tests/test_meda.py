@@ -217,6 +217,7 @@ def test_sample_domain_checked():
     "params, message",
     [
         (dict(n_components=3), "n_components=3 is more than"),
+        (dict(n_components=30), r"target rows - 1=29\) = 2 \(centred rows span no more\)"),
         (dict(n_components=0), "n_components must be a positive integer"),
         (dict(kernel="poly"), "kernel must be"),
         (dict(mu=1.5), "mu must be"),

@@ -1127,6 +1127,41 @@ def test_bad_parameters(estimator, message):
         estimator.fit(X, mask_target_labels(y, d))
 
 
+def test_subspaces_hold_no_more_components_than_centred_rows_span():
+    # 3 target rows span 2 centred directions: a third component was an arbitrary
+    # direction with no target variance along it
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(size=(50, 5)), rng.normal(size=(3, 5)) + 1]
+    y = np.r_[np.arange(50) % 2, -np.ones(3, int)]
+    sa = SubspaceAlignment().fit(X, y)
+    assert sa.n_components_ == 2
+    target = X[y == -1] - X[y == -1].mean(axis=0)
+    assert np.all(np.var(target @ sa.components_target_, axis=0) > 1e-3)
+    for est in [SubspaceAlignment(n_components=3), GeodesicFlowKernel(n_components=3)]:
+        with pytest.raises(ValueError, match=r"n_components must be an integer in \[1, 2\]"):
+            est.fit(X, y)
+    assert GeodesicFlowKernel(n_components=2).fit(X, y).n_components_ == 2
+    # one row in a domain spans nothing: every subspace of it would be arbitrary
+    for rows in ([[100.0, -3, 7, 0, 0]], [[-2.0, 50, 0, 0, 0]]):
+        X1, y1 = np.r_[X[:50], rows], np.r_[y[:50], -1]
+        for est in [SubspaceAlignment(), GeodesicFlowKernel(n_components=1)]:
+            with pytest.raises(ValueError, match=r"at least 2 rows per domain: the target domain has 1"):
+                est.fit(X1, y1)
+
+
+@pytest.mark.parametrize("cls", [CORAL, LinearOTMapping], ids=lambda c: c.__name__)
+def test_reg_auto_refuses_a_domain_of_one_row(cls):
+    # Ledoit-Wolf has no covariance to shrink: the identity it gave squeezed the
+    # source's scales (std 5 and 10) to 1, whatever the target row
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(size=(30, 3)) * [1, 5, 10], [[100.0, -3, 7]]]
+    y = np.r_[np.arange(30) % 2, -1]
+    with pytest.raises(ValueError, match=r"reg='auto'\).*at least 2 rows per domain.*reg \* I"):
+        cls().fit(X, y)
+    mapped = cls(reg=1.0).fit_transform(X, y)  # an explicit ridge is the user's choice
+    assert np.all(np.isfinite(mapped))
+
+
 @pytest.mark.parametrize("cls", [CORAL, LinearOTMapping], ids=lambda c: c.__name__)
 def test_reg_zero_with_a_singular_source_covariance_warns(cls):
     # 10 source rows in 20 dimensions: the unregularised whitening divides by ~0

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.io import loadmat
 
-from ..base import _is_mark
+from ..base import _check_sample_domain, _is_mark
 
 DATA_HOME_ENV = "SKTRANSFER_DATA"
 _DEFAULT_DATA_HOME = "~/sktransfer_data"
@@ -111,11 +111,12 @@ def mask_target_labels(y: ArrayLike, sample_domain: ArrayLike) -> np.ndarray:
     Raises
     ------
     TypeError
-        If ``y`` holds neither integers nor names (e.g. floats).
+        If ``y`` holds neither integers nor names (e.g. floats), or
+        ``sample_domain`` holds other than whole numbers (e.g. 1.5, NaN).
     ValueError
         If ``y`` and ``sample_domain`` are not 1-D arrays of the same length,
-        or ``y`` holds ``-1`` on a source row (a class ``-1`` would become
-        unlabelled).
+        ``sample_domain`` holds a ``0`` (ids need a sign), or ``y`` holds
+        ``-1`` on a source row (a class ``-1`` would become unlabelled).
 
     Examples
     --------
@@ -146,14 +147,8 @@ def mask_target_labels(y: ArrayLike, sample_domain: ArrayLike) -> np.ndarray:
             "need integer labels or class names: encode the labels first, e.g. with "
             "sklearn.preprocessing.LabelEncoder."
         )
-    if not (
-        np.issubdtype(sample_domain.dtype, np.integer)
-        or np.issubdtype(sample_domain.dtype, np.floating)
-    ):
-        raise TypeError(
-            f"sample_domain must hold integer domain ids, got dtype "
-            f"{sample_domain.dtype}."
-        )
+    # the checks fit makes (integer ids, no 0), so a mistake shows here, not at fit
+    sample_domain = _check_sample_domain(sample_domain, len(y), require_source=False)
     is_mark = np.array([_is_mark(v) for v in y], dtype=bool) if names else y == -1
     n_marked = int(np.count_nonzero(is_mark & (sample_domain >= 0)))
     if n_marked:

@@ -381,7 +381,9 @@ class _DeepDABase(
             Class labels; ``-1`` marks unlabelled rows.
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: positive ids for source domains, negative ids
-            for target domains (skada's convention). Target rows may be
+            for target domains (skada's convention); several source (or
+            target) domains are pooled into one: one domain classifier
+            (or discrepancy) tells source from target. Target rows may be
             labelled (semi-supervised adaptation); source rows must be. If
             None, labelled rows are source and unlabelled rows are target.
 

@@ -46,8 +46,8 @@ class JDAClassifier(
     fitted ``estimator``.
 
     Each row is scaled to unit length before the projection, and each
-    projected row again after it, as in the paper; with the default 1-NN
-    the classifier is the paper's. Fit on the rows of both domains, target
+    projected row again after it, as the authors' reference code does; with
+    the default 1-NN the classifier is the paper's. Fit on the rows of both domains, target
     rows with ``y == -1`` (or domains given by ``sample_domain``); labelled
     target rows, when a few exist, keep their labels. Several source domains
     are pooled into one.
@@ -168,7 +168,8 @@ class JDAClassifier(
             Class labels; ``-1`` marks unlabelled rows.
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: positive ids for source domains, negative ids
-            for target domains. If None, labelled rows are source and
+            for target domains; several source (or target) domains are
+            pooled into one. If None, labelled rows are source and
             unlabelled rows are target.
 
         Returns

@@ -35,7 +35,7 @@ from ..base import (
     _PredictionDomainMixin,
     _validate_domain_fit,
 )
-from ._shallow import _gfk_factor
+from ._shallow import _gfk_factor, _subspace_limit
 
 __all__ = ["MEDAClassifier"]
 
@@ -60,7 +60,11 @@ def _proxy_a_distance(Za: np.ndarray, Zb: np.ndarray, random_state) -> float:
 
 
 def _estimate_mu(Zs, ys, Zt, yt, classes, random_state) -> float:
-    """Weight of the conditional MMD: ``d_cond / (d_cond + d_marginal)`` (MEDA, eq. 9)."""
+    """Weight of the conditional MMD: ``d_cond / (d_cond + d_marginal)`` (MEDA, eq. 9).
+
+    ``d_cond`` is the mean of the per-class A-distances, as the authors'
+    ``estimate_mu.m`` computes it.
+    """
     marginal = _proxy_a_distance(Zs, Zt, random_state)
     conditional = np.mean([
         _proxy_a_distance(Zs[ys == c], Zt[yt == c], random_state) for c in classes
@@ -315,7 +319,8 @@ class MEDAClassifier(_PredictionDomainMixin, _LabelledRowsClassifierMixin, BaseE
             Class labels; ``-1`` marks unlabelled rows.
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: positive ids for source domains, negative ids
-            for target domains. If None, labelled rows are source and
+            for target domains; several source (or target) domains are
+            pooled into one. If None, labelled rows are source and
             unlabelled rows are target.
 
         Returns
@@ -330,12 +335,12 @@ class MEDAClassifier(_PredictionDomainMixin, _LabelledRowsClassifierMixin, BaseE
         )
         Xs = X[~is_target]
         Xt = X[is_target] if is_target.any() else Xs
-        limit = min(X.shape[1], len(Xs), len(Xt))
+        limit = _subspace_limit(type(self).__name__, X.shape[1], len(Xs), len(Xt))
         if self.n_components > limit:
             raise ValueError(
                 f"n_components={self.n_components} is more than the subspaces can hold: "
-                f"at most min(n_features={X.shape[1]}, source rows={len(Xs)}, "
-                f"target rows={len(Xt)}) = {limit}"
+                f"at most min(n_features={X.shape[1]}, source rows - 1={len(Xs) - 1}, "
+                f"target rows - 1={len(Xt) - 1}) = {limit} (centred rows span no more)"
             )
         self.classes_, codes = np.unique(_labels_of(y[labelled]), return_inverse=True)
         n_classes = len(self.classes_)

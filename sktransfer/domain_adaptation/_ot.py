@@ -348,7 +348,8 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
             The source rows' labels are used only with ``class_reg > 0``.
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: positive ids for source domains, negative ids
-            for target domains.
+            for target domains; several source (or target) domains are
+            pooled into one.
 
         Returns
         -------
@@ -426,7 +427,8 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
             Labels; ``-1`` marks target rows when ``sample_domain`` is None.
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: positive ids for source domains, negative ids
-            for target domains.
+            for target domains; several source (or target) domains are
+            pooled into one.
 
         Returns
         -------

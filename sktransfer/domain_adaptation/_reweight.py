@@ -590,7 +590,8 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
             Class labels; ``-1`` marks unlabelled rows.
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: positive ids for source domains, negative ids
-            for target domains. If None, labelled rows are source and
+            for target domains; several source (or target) domains are
+            pooled into one. If None, labelled rows are source and
             unlabelled rows are target.
 
         Returns

@@ -96,6 +96,18 @@ def _top_eigenvectors(A: np.ndarray, B: np.ndarray, k: int, *, owner: str, ridge
 # ----------------------------------------------------------------------
 # geodesic flow kernel
 # ----------------------------------------------------------------------
+def _subspace_limit(name: str, n_features: int, n_source: int, n_target: int) -> int:
+    """Most PCA components each domain's centred rows can give: min(d, n_s - 1, n_t - 1)."""
+    smallest = min(int(n_source), int(n_target))
+    if smallest < 2:
+        which = "source" if n_source <= n_target else "target"
+        raise ValueError(
+            f"{name} fits a PCA subspace to each domain, which needs at least 2 rows per "
+            f"domain: the {which} domain has {smallest} (n_samples = {smallest})"
+        )
+    return min(int(n_features), smallest - 1)
+
+
 def _pca_basis(X: np.ndarray, n_components: int) -> np.ndarray:
     """Orthonormal basis (n_features, n_components) of X's leading principal directions."""
     _, _, vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
@@ -174,15 +186,19 @@ class _DomainTransformerMixin(TransformerMixin):
         return X, is_source, is_target
 
     def _subspace_dimension(self, X, is_source, is_target) -> int:
-        """``n_components`` checked against the features and rows of each domain (None: all)."""
-        limit = min(X.shape[1], int(is_source.sum()), int(is_target.sum()))
+        """``n_components`` checked against the features and rows of each domain (None: all).
+
+        Centred, ``n`` rows span at most ``n - 1`` directions: a component past
+        them would be an arbitrary direction, not one of the domain's.
+        """
+        limit = _subspace_limit(type(self).__name__, X.shape[1], is_source.sum(), is_target.sum())
         k = self.n_components
         if k is None:
             return limit
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= limit:
             raise ValueError(
-                f"n_components must be an integer in [1, {limit}] (the number of features "
-                f"and of rows of each domain), got {k!r}"
+                f"n_components must be an integer in [1, {limit}] (the number of features, "
+                f"and of rows of each domain minus one: centred rows span no more), got {k!r}"
             )
         return int(k)
 
@@ -197,7 +213,8 @@ class _DomainTransformerMixin(TransformerMixin):
             Labels; ``-1`` marks target rows when ``sample_domain`` is None.
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: positive ids for source domains, negative ids
-            for target domains.
+            for target domains; several source (or target) domains are
+            pooled into one.
 
         Returns
         -------
@@ -290,7 +307,12 @@ class _LinearMapMixin(_DomainTransformerMixin):
     def _regularised_covariance(self, X):
         if self.reg == "auto":
             if len(X) < 2:
-                return np.eye(X.shape[1])
+                raise ValueError(
+                    f"{type(self).__name__}(reg='auto') estimates each domain's covariance "
+                    f"(Ledoit-Wolf), which needs at least 2 rows per domain: a domain has "
+                    f"{len(X)} (n_samples = {len(X)}). Pass a number as reg to use reg * I "
+                    "as that domain's covariance."
+                )
             # Shrink the correlation matrix, then scale back: shrinking towards
             # a multiple of the identity only makes sense on comparable scales.
             scale = X.std(axis=0)
@@ -395,7 +417,8 @@ class CORAL(OneToOneFeatureMixin, _LinearMapMixin, BaseEstimator):
             (only that mark is used).
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: positive ids for source domains, negative ids
-            for target domains.
+            for target domains; several source (or target) domains are
+            pooled into one.
 
         Returns
         -------
@@ -503,7 +526,8 @@ class LinearOTMapping(OneToOneFeatureMixin, _LinearMapMixin, BaseEstimator):
             (only that mark is used).
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: positive ids for source domains, negative ids
-            for target domains.
+            for target domains; several source (or target) domains are
+            pooled into one.
 
         Returns
         -------
@@ -600,7 +624,8 @@ class SubspaceAlignment(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixin
             Labels; ``-1`` marks target rows when ``sample_domain`` is None.
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: positive ids for source domains, negative ids
-            for target domains.
+            for target domains; several source (or target) domains are
+            pooled into one.
 
         Returns
         -------
@@ -640,7 +665,7 @@ class GeodesicFlowKernel(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixi
     GFK projects a row onto every subspace along the geodesic between them
     and integrates the inner products, which has a closed form in the
     principal angles between the two subspaces (Gong et al., 2012):
-    ``<x, x'>_G = x' G x'^T`` with ``G = F F^T``. This transformer maps each
+    ``<x, x'>_G = x G x'^T`` with ``G = F F^T``. This transformer maps each
     row to ``x F`` (``2 n_components`` columns), so any estimator after it
     works with the GFK inner products and distances; with
     ``KNeighborsClassifier(1)`` it is the GFK + 1-NN of the paper.
@@ -709,7 +734,8 @@ class GeodesicFlowKernel(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixi
             Labels; ``-1`` marks target rows when ``sample_domain`` is None.
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: positive ids for source domains, negative ids
-            for target domains.
+            for target domains; several source (or target) domains are
+            pooled into one.
 
         Returns
         -------
@@ -824,7 +850,8 @@ class TransferComponentAnalysis(ClassNamePrefixFeaturesOutMixin, _DomainTransfor
             Labels; ``-1`` marks target rows when ``sample_domain`` is None.
         sample_domain : array-like of int of shape (n_samples,), default=None
             Domain of each row: positive ids for source domains, negative ids
-            for target domains.
+            for target domains; several source (or target) domains are
+            pooled into one.
 
         Returns
         -------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.model_selection import BaseCrossValidator, KFold, StratifiedKFold
@@ -44,6 +45,11 @@ class SourceKFold(BaseCrossValidator):
         them); continuous targets are folded as
         :class:`~sklearn.model_selection.KFold` folds them (integer-valued
         regression targets read as classes: pass ``stratify=False``).
+        Given ``sample_domain`` with several source domains, the rows are
+        stratified by (source domain, class), so each source domain keeps its
+        share in every fold (by class alone, rows stacked domain by domain
+        would put most of a domain in one validation side); the classes alone
+        when no (domain, class) pair has ``n_splits`` rows.
         ``False`` folds the source rows in their order (as ``KFold``): with
         rows sorted by class (as the benchmark loaders return them) and no
         shuffle, a fold's validation side then holds classes its training
@@ -167,16 +173,55 @@ class SourceKFold(BaseCrossValidator):
             shuffle=self.shuffle,
             random_state=self.random_state if self.shuffle else None,
         )
+        strata = y_source
         if stratified:
-            largest = int(np.unique(y_source, return_counts=True)[1].max())
+            _, class_counts = np.unique(y_source, return_counts=True)
+            largest = int(class_counts.max())
             if largest < self.n_splits:
                 raise ValueError(
                     f"SourceKFold(n_splits={self.n_splits}) stratifies the source rows by "
                     f"class, and no class has {self.n_splits} labelled source rows (the "
                     f"largest has {largest}): use fewer splits, or stratify=False"
                 )
-        for train, test in folds.split(source, y_source):
+            if sample_domain is not None:
+                strata = _domain_class_strata(
+                    y_source, np.asarray(sample_domain)[source], class_counts, self.n_splits
+                )
+        with warnings.catch_warnings():
+            if strata is not y_source:  # StratifiedKFold would speak of (domain, class) groups
+                warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+            splits = list(folds.split(source, strata))
+        for train, test in splits:
             yield (
                 np.sort(np.r_[source[train], labelled_target, unlabelled]),
                 np.sort(np.r_[source[test], unlabelled]),
             )
+
+
+def _domain_class_strata(y_source, source_domain, class_counts, n_splits):
+    """Stratum of each source row: its (source domain, class) pair, or its class.
+
+    With several source domains, folds stratified by class alone cut each class
+    in row order, so rows stacked domain by domain (as the benchmark loaders
+    give them) put whole domains in one validation side. Stratifying by the
+    (domain, class) pair keeps each domain's share in every fold; with one
+    source domain the pairs are the classes and the folds are unchanged. When
+    no pair has ``n_splits`` rows, the classes alone are used.
+    """
+    if len(np.unique(source_domain)) < 2:
+        return y_source
+    _, domain_codes = np.unique(source_domain, return_inverse=True)
+    _, class_codes = np.unique(y_source, return_inverse=True)
+    _, strata, pair_counts = np.unique(
+        np.c_[domain_codes, class_codes], axis=0, return_inverse=True, return_counts=True
+    )
+    if pair_counts.max() < n_splits:
+        return y_source
+    if class_counts.min() < n_splits:  # what StratifiedKFold would have said of the classes
+        warnings.warn(
+            f"The least populated class in y has only {class_counts.min()} members, which "
+            f"is less than n_splits={n_splits}.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return strata.ravel()
