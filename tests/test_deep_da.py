@@ -655,3 +655,41 @@ def test_overflowing_outputs_raise_instead_of_predicting_class_zero():
     for method in (clf.predict, clf.predict_proba, clf.decision_function):
         with pytest.raises(FloatingPointError, match="non-finite outputs .* on 27 of 128 rows"):
             method(X)
+
+
+@pytest.mark.parametrize("cls", [DANNClassifier, *CLASSES], ids=["DANNClassifier", *ids])
+def test_a_part_given_in_eval_mode_trains_in_training_mode(cls):
+    # a feature extractor put in eval mode (as pretrained weights are often loaded)
+    # trained with its dropout off and its BatchNorm statistics frozen
+    X, y, d = make_rotated_moons(60, 60, random_state=0)
+    extractor = torch.nn.Sequential(
+        torch.nn.Linear(2, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(), torch.nn.Dropout(0.5)
+    ).eval()
+    modes = []
+
+    class _Modes(Callback):
+        def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+            if training:
+                modes.append({m.training for m in net.module_.modules()})
+
+    clf = cls(module=extractor, callbacks=[_Modes()], **FAST).fit(X, mask_target_labels(y, d))
+    assert modes and all(m == {True} for m in modes)
+    norm = next(m for m in clf.net_.module_.modules() if isinstance(m, torch.nn.BatchNorm1d))
+    assert norm.num_batches_tracked.item() == len(modes)
+    assert not extractor.training  # the user's instance is left as it was
+    # prediction is still in eval mode: repeated calls agree despite the dropout
+    assert_array_equal(clf.predict_proba(X), clf.predict_proba(X))
+
+
+def test_deep_coral_refuses_a_single_target_row():
+    # the one row repeated in every batch has covariance zero: CORAL pulled the source
+    # features' covariance towards it, silently
+    X, y, d = make_rotated_moons(60, 60, random_state=0)
+    keep = np.r_[np.flatnonzero(d > 0), np.flatnonzero(d < 0)[:1]]
+    clf = DeepCORALClassifier(**FAST)
+    with pytest.raises(ValueError, match="at least 2 target rows.*covariance of one row is zero"):
+        clf.fit(X[keep], mask_target_labels(y, d)[keep])
+    assert not hasattr(clf, "classes_")
+    keep = np.r_[np.flatnonzero(d > 0), np.flatnonzero(d < 0)[:2]]
+    DeepCORALClassifier(**FAST).fit(X[keep], mask_target_labels(y, d)[keep])
+    DANClassifier(**FAST).fit(X[keep[:-1]], mask_target_labels(y, d)[keep[:-1]])  # MMD: one row is enough

@@ -329,6 +329,11 @@ class DeepCORALClassifier(_DeepDABase):
     _weight_key = "coral_weight"
     _min_batch_size = 4
     _min_batch_reason = "; CORAL needs two rows of each domain for a covariance"
+    _min_target_rows = 2
+    _min_target_rows_why = (
+        "a covariance of one row is zero, and CORAL would pull the source features' "
+        "covariance to it"
+    )
 
     def __init__(
         self,

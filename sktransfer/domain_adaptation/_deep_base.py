@@ -179,6 +179,15 @@ class _DeepDANet(NeuralNet):
         if self.module_.training != training:
             super()._set_training(training)
 
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        # The whole tree in training mode once, as skorch's own _set_training
+        # would put it before each batch: a part given in eval mode (pretrained
+        # weights are often loaded that way) would otherwise train with its
+        # dropout off and its BatchNorm statistics frozen, the shortcut above
+        # reading only the top module's flag.
+        super()._set_training(True)
+
     def on_epoch_begin(self, net, **kwargs):
         super().on_epoch_begin(net, **kwargs)
         self._loss_parts = []
@@ -280,6 +289,9 @@ class _DeepDABase(
     #: Smallest batch_size, and why (completes "half source, half target rows").
     _min_batch_size = 2
     _min_batch_reason = ""
+    #: Fewest target rows the alignment can use, and why (when there are any).
+    _min_target_rows = 1
+    _min_target_rows_why = ""
 
     def _check_params(self):
         self._check_common_params()
@@ -406,6 +418,13 @@ class _DeepDABase(
                 f"{type(self).__name__} found no target rows to adapt to: mark the target "
                 "rows with y == -1, or pass sample_domain with negative ids for "
                 "target domains. To train without adaptation, set no_target='source_only'."
+            )
+        if 0 < n_target < self._min_target_rows:
+            for name in ("classes_", "n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(name, None)
+            raise ValueError(
+                f"{type(self).__name__} needs at least {self._min_target_rows} target rows "
+                f"({self._min_target_rows_why}); got {n_target}"
             )
         adapt = n_target > 0
         _, batch_size = self._train_batch_size()

@@ -239,7 +239,13 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
         **fit_params : dict
             Passed to each candidate's ``fit``. A ``sample_domain`` among them
             (negative ids for target domains) also decides which rows are
-            target rows.
+            target rows. A :class:`~sklearn.pipeline.Pipeline` refuses a bare
+            ``sample_domain``: with a pipeline as the estimator, enable
+            metadata routing (``sklearn.set_config(enable_metadata_routing=True)``)
+            and request it from the steps that take it (e.g.
+            ``CORAL().set_fit_request(sample_domain=True)``); a step-prefixed
+            ``coral__sample_domain`` reaches the step but does not mark the
+            target rows here (only ``y == -1`` does).
 
         Returns
         -------
