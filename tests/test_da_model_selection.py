@@ -357,6 +357,19 @@ def test_soft_neighborhood_density_prefers_boundaries_between_target_clusters():
     assert snd(through, X, y, temperature=0.01) < snd(through, X, y, temperature=0.5) <= np.log(199)
 
 
+def test_soft_neighborhood_density_rewards_one_class_everywhere():
+    # what the docstring warns of: the same probabilities on every target row make
+    # every row's neighbours uniform, the highest score, above the model that splits
+    # the two clusters correctly
+    from sklearn.dummy import DummyClassifier
+
+    X, y, between, _ = _two_target_clusters(spread=0.3)
+    constant = DummyClassifier(strategy="prior").fit(X[:4], [0, 0, 1, 1])
+    snd = soft_neighborhood_density_scorer
+    assert snd(constant, X, y) == pytest.approx(np.log(199))
+    assert snd(constant, X, y) > snd(between, X, y) + 0.6
+
+
 def test_soft_neighborhood_density_bad_input():
     X, ym, _, _ = _data(20)
     clf = _pipe().fit(X, ym)

@@ -213,7 +213,11 @@ def importance_weighted_scorer(
     Accuracy of ``estimator`` on the labelled source rows of ``X``, each row
     weighted by the density ratio ``p_target(x) / p_source(x)`` estimated
     from the rows of ``X`` by a domain classifier (Sugiyama et al., 2007).
-    Under covariate shift its expectation is the target accuracy.
+    The average is self-normalised, ``sum(w * correct) / sum(w)``, where
+    Sugiyama et al.'s importance-weighted cross-validation takes the plain
+    mean of ``w * correct``: under covariate shift it is then a consistent
+    estimate of the target accuracy rather than an unbiased one, with less
+    variance, and it stays in [0, 1] whatever the weights' scale.
 
     Parameters
     ----------
@@ -300,13 +304,18 @@ def deep_embedded_validation_scorer(
 ) -> float:
     """Deep embedded validation (DEV): importance weighting with a control variate.
 
-    Like :func:`importance_weighted_scorer`, with two changes (You et al.,
+    Like :func:`importance_weighted_scorer`, with these changes (You et al.,
     2019): the density ratio is estimated on the estimator's *features*
     (``estimator.transform(X)``; for a :class:`~sklearn.pipeline.Pipeline`
     the output of all steps but the last; else the raw ``X``), where the
-    domains overlap more; and the weighted accuracy ``A = w * correct`` gets
-    the control variate ``w`` (whose mean is 1), which lowers its variance:
+    domains overlap more; and the weighted accuracy ``A = w * correct`` is
+    averaged as a plain mean (not self-normalised) with the control variate
+    ``w`` (whose mean is 1), which lowers its variance:
     ``mean(A) + eta * (mean(w) - 1)`` with ``eta = -Cov(A, w) / Var(w)``.
+    The paper fits the domain classifier on the training source features
+    and weighs held-out validation rows; with ``cv=None`` (the default) it is
+    fitted on the scored rows themselves, and ``cv`` cross-fits it, closer to
+    the paper (see ``cv`` for what each gave on the benchmark).
 
     Parameters
     ----------
@@ -505,9 +514,13 @@ def soft_neighborhood_density_scorer(
     distribution over its neighbours, and the score is the mean entropy of
     these distributions (Saito et al., 2021). A model whose target
     predictions form dense groups, with many close neighbours per row,
-    scores high; one that scatters them, or that collapses the target
-    onto a few isolated points, scores low. Needs no source label; memory
-    is quadratic in the number of target rows.
+    scores high; one that scatters them scores low. Collapse is rewarded:
+    the fewer groups the predictions form, the higher the score, and a model
+    giving every target row the same probabilities reaches the maximum,
+    ``log(n_target - 1)``; pair SND with a scorer that penalises it
+    (:func:`information_maximization_scorer`, :func:`batch_nuclear_norm_scorer`),
+    or compare only models that predict every class. Needs no source label;
+    memory is quadratic in the number of target rows.
 
     Parameters
     ----------
@@ -885,7 +898,10 @@ def mixed_sample_scorer(
     model whose decision boundaries run between the target clusters keeps
     that label; one whose boundaries cut through them, or that is unsure
     near them, does not. Needs no source label; the rows must be numeric, as
-    they are mixed in the input space.
+    they are mixed in the input space. This is the paper's inter-cluster
+    probe only: its intra-cluster probe (pairs of one predicted label, which
+    should keep it) and the combination of the two are not computed (skada's
+    ``MixValScorer`` averages both by default).
 
     Parameters
     ----------

@@ -103,10 +103,12 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
     averaged, and the argmax of that average serves as pseudo-labels. Each
     candidate is scored by its accuracy against them (its *agreement*); the
     candidate that agrees most is kept, already fitted, as
-    ``best_estimator_``. The ensemble is at least as good as the average
-    candidate, and the candidate closest to it cannot be the one furthest
-    from it: EnsV avoids the worst pick of the grid rather than chasing the
-    best one.
+    ``best_estimator_``. In log-loss the averaged probabilities are at least
+    as good as the average candidate (Jensen's inequality; not so in
+    accuracy, where the argmax of an average can be wrong where most
+    candidates are right), and the candidate that agrees most with them is
+    not the one that agrees least: EnsV avoids the worst pick of the grid
+    rather than chasing the best one.
 
     Unlike the scorers of :mod:`sktransfer.model_selection`, which score one
     model at a time in :class:`~sklearn.model_selection.GridSearchCV`, EnsV
