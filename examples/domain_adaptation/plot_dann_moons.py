@@ -116,9 +116,12 @@ plt.show()
 # domain classifier's loss and accuracy per epoch. Without adaptation the
 # domain classifier learns to tell the domains apart more and more
 # accurately: the two feature clouds stay apart. With DANN the features are
-# trained against it, so its accuracy is held near 0.5 (chance) and its loss
-# near :math:`\log 2`; the curves oscillate as the feature extractor and the
-# domain classifier take turns in their adversarial game.
+# trained against it, so it tells the domains apart less well than without
+# adaptation (its mean accuracy over the last ten epochs is printed below),
+# though not down to chance (0.5, loss :math:`\log 2`): the curves oscillate
+# as the feature extractor and the domain classifier take turns in their
+# adversarial game, and reducing the classifier's advantage is enough to pull
+# the target features onto the source's.
 
 fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
 for name, clf in models.items():
@@ -134,3 +137,8 @@ ax_acc.set_ylim(0.4, 1.02)
 for ax in (ax_loss, ax_acc):
     ax.legend()
 plt.show()
+
+for name, clf in models.items():
+    last = clf.net_.history[-10:]
+    print(f"{name}: domain accuracy {np.mean([h['domain_acc'] for h in last]):.3f}, "
+          f"domain loss {np.mean([h['domain_loss'] for h in last]):.3f} (last 10 epochs)")

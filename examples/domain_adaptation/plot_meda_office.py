@@ -81,8 +81,8 @@ for name, values in scores.items():
 
 # %%
 # Per pair: MEDA gains most from Caltech and Amazon towards the small webcam
-# and DSLR sets (+4.5 to +13 points over the source-only model) and least
-# towards Caltech, the largest and most varied domain (+0.5 to +3.5). The
+# and DSLR sets (+4.5 to +13 points over the source-only model) and much less
+# towards Caltech, the largest and most varied domain (+0.5 to +3.6). The
 # progressive selection gains on a few pairs (C→D, C→W, A→D) and loses on
 # the close ones (W→D, D→W).
 fig, ax = plt.subplots(figsize=(9, 3.5))
