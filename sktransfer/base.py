@@ -20,6 +20,7 @@ in one place:
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import math
 import numbers
@@ -1109,6 +1110,30 @@ def _domain_masks(y, sample_domain, n_samples: int):
         return labelled, ~labelled
     sample_domain = _check_sample_domain(sample_domain, n_samples, require_source=False)
     return labelled, sample_domain < 0
+
+
+def _forget_fitted_state(estimator) -> None:
+    """Drop what an earlier ``fit`` left (attributes ending in ``_``)."""
+    for name in [k for k in vars(estimator) if k.endswith("_") and not k.startswith("__")]:
+        delattr(estimator, name)
+
+
+def _unfitted_if_refused(fit: Callable) -> Callable:
+    """Decorate ``fit``: a fit that raises leaves the estimator unfitted.
+
+    Without it, a refit refused part-way (after ``validate_data`` recorded the
+    new ``n_features_in_``) left the old fit's maps beside the new input's
+    width: a NotFittedError is the honest answer to what follows.
+    """
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            _forget_fitted_state(self)
+            raise
+
+    return wrapper
 
 
 def _validate_domain_fit(

@@ -154,6 +154,17 @@ def test_source_kfold_keeps_each_source_domains_share_in_every_fold():
     y_small = np.r_[[0, 1] * 3, -np.ones(4, int)]
     folds = list(SourceKFold(3).split(np.zeros((10, 1)), y_small, sample_domain=d_small))
     assert len(folds) == 3
+    # pairs of one row: pooled by class, never left out of a training side together
+    # (three domains with one class-0 row each, a fourth with six rows of class 1)
+    d_odd = np.r_[np.repeat([1, 2, 3], 3), np.full(6, 4), -np.ones(6, int)]
+    y_odd = np.r_[[0, 1, 1] * 3, np.ones(6, int), -np.ones(6, int)]
+    for kwargs in [{}, {"shuffle": True, "random_state": 0}]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # class 0 has 3 rows: fine here
+            folds = list(SourceKFold(3, **kwargs).split(np.zeros((21, 1)), y_odd, sample_domain=d_odd))
+        for train, test in folds:
+            assert set(y_odd[train]) == {-1, 0, 1}
+            assert np.sum(y_odd[test] == 0) == 1
     # small classes: the warning speaks of the classes, not of (domain, class) pairs
     d_warn = np.r_[np.full(6, 1), np.full(6, 2), -np.ones(4, int)]
     y_warn = np.r_[[0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 1], -np.ones(4, int)]

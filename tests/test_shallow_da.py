@@ -1149,6 +1149,35 @@ def test_subspaces_hold_no_more_components_than_centred_rows_span():
                 est.fit(X1, y1)
 
 
+@pytest.mark.parametrize(
+    "estimator",
+    [SubspaceAlignment(), GeodesicFlowKernel(n_components=1), CORAL(), LinearOTMapping(),
+     EntropicOTMapping(), TransferComponentAnalysis(n_components=1),
+     ImportanceWeightedClassifier(LogisticRegression())],
+    ids=_ids,
+)
+def test_a_refused_refit_leaves_no_fitted_state(estimator):
+    # refused after validate_data had recorded the new width: the old fit's maps
+    # then met the new width (a numpy broadcast error, or CORAL silently
+    # transforming 6 features with a 4-feature fit)
+    from sklearn.exceptions import NotFittedError
+
+    rng = np.random.RandomState(0)
+    X4 = rng.normal(size=(40, 4))
+    y = np.r_[np.arange(30) % 2, -np.ones(10, int)]
+    est = clone(estimator).fit(X4, y)
+    X6, y6 = rng.normal(size=(31, 6)), np.r_[np.arange(30) % 2, -1]
+    if isinstance(est, ImportanceWeightedClassifier):
+        y6 = np.arange(31) % 2  # no target row: refused
+    if isinstance(est, (EntropicOTMapping, TransferComponentAnalysis)):
+        y6 = np.arange(31) % 2  # one domain: refused
+    with pytest.raises(ValueError):
+        est.fit(X6, y6)
+    assert not hasattr(est, "n_features_in_")
+    with pytest.raises(NotFittedError):
+        est.predict(X6) if hasattr(est, "predict") else est.transform(X6)
+
+
 @pytest.mark.parametrize("cls", [CORAL, LinearOTMapping], ids=lambda c: c.__name__)
 def test_reg_auto_refuses_a_domain_of_one_row(cls):
     # Ledoit-Wolf has no covariance to shrink: the identity it gave squeezed the

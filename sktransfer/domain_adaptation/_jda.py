@@ -17,6 +17,7 @@ from ..base import (
     _check_positive_ints,
     _is_finite_real,
     _labels_of,
+    _unfitted_if_refused,
     _validate_domain_fit,
     _WrappedClassifierMixin,
 )
@@ -157,6 +158,7 @@ class JDAClassifier(
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
         _check_positive_ints(self, ("n_components", "max_iter"))
 
+    @_unfitted_if_refused
     def fit(self, X, y, sample_domain=None) -> JDAClassifier:
         """Alternate learning the projection and pseudo-labelling the target rows.
 

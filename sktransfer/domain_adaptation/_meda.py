@@ -33,6 +33,7 @@ from ..base import (
     _LabelledRowsClassifierMixin,
     _labels_of,
     _PredictionDomainMixin,
+    _unfitted_if_refused,
     _validate_domain_fit,
 )
 from ._shallow import _gfk_factor, _subspace_limit
@@ -308,6 +309,7 @@ class MEDAClassifier(_PredictionDomainMixin, _LabelledRowsClassifierMixin, BaseE
         if self.selection not in ("all", "progressive"):
             raise ValueError(f"selection must be 'all' or 'progressive', got {self.selection!r}")
 
+    @_unfitted_if_refused
     def fit(self, X, y, sample_domain=None) -> MEDAClassifier:
         """Embed both domains, then alternate pseudo-labelling and solving.
 

@@ -20,7 +20,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.metrics.pairwise import euclidean_distances
 
-from ..base import _check_positive_ints, _is_finite_real, _labelled_mask
+from ..base import (
+    _check_positive_ints,
+    _is_finite_real,
+    _labelled_mask,
+    _unfitted_if_refused,
+)
 from ._shallow import _DomainTransformerMixin, _in_dtype_of
 
 __all__ = ["EntropicOTMapping"]
@@ -336,6 +341,7 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
             raise ValueError(f"tol must be a positive finite number, got {self.tol!r}")
         _check_positive_ints(self, ["max_iter"])
 
+    @_unfitted_if_refused
     def fit(self, X, y=None, sample_domain=None) -> EntropicOTMapping:
         """Couple the source rows to the target rows.
 

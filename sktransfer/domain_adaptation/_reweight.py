@@ -23,6 +23,7 @@ from ..base import (
     _clone_seeded,
     _is_finite_real,
     _labels_of,
+    _unfitted_if_refused,
     _validate_domain_fit,
     _WrappedClassifierMixin,
 )
@@ -578,6 +579,7 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
             )
         return tuple(float(g) for g in gammas)
 
+    @_unfitted_if_refused
     def fit(self, X, y, sample_domain=None) -> ImportanceWeightedClassifier:
         """Estimate the importance weights, then fit ``estimator`` with them.
 

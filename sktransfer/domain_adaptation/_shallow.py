@@ -41,7 +41,12 @@ from sklearn.decomposition import PCA
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..base import _domain_masks, _is_finite_real, _warn_if_every_target_row_labelled
+from ..base import (
+    _domain_masks,
+    _is_finite_real,
+    _unfitted_if_refused,
+    _warn_if_every_target_row_labelled,
+)
 
 __all__ = [
     "CORAL",
@@ -405,6 +410,7 @@ class CORAL(OneToOneFeatureMixin, _LinearMapMixin, BaseEstimator):
         self.align_means = align_means
         self.single_domain = single_domain
 
+    @_unfitted_if_refused
     def fit(self, X, y=None, sample_domain=None) -> CORAL:
         """Learn the source-to-target map from rows of both domains.
 
@@ -514,6 +520,7 @@ class LinearOTMapping(OneToOneFeatureMixin, _LinearMapMixin, BaseEstimator):
         self.reg = reg
         self.single_domain = single_domain
 
+    @_unfitted_if_refused
     def fit(self, X, y=None, sample_domain=None) -> LinearOTMapping:
         """Learn the source-to-target map from rows of both domains.
 
@@ -567,10 +574,11 @@ class SubspaceAlignment(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixin
     Parameters
     ----------
     n_components : int or None, default=None
-        Dimension of the subspaces; at most the number of features and of the
-        rows of each domain. None means all of them
-        (``min(n_features, n_source, n_target)``); SA adapts only when the
-        subspaces are smaller than the input space.
+        Dimension of the subspaces; at most the number of features and, for
+        each domain, its number of rows minus one (centred rows span no
+        more). None means that maximum
+        (``min(n_features, n_source - 1, n_target - 1)``); SA adapts only when
+        the subspaces are smaller than the input space.
     single_domain : {"raise", "fit"}, default="raise"
         What to do when fit sees one domain only: raise a ``ValueError``, or
         use those rows as both source and target (plain PCA).
@@ -613,6 +621,7 @@ class SubspaceAlignment(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixin
         self.n_components = n_components
         self.single_domain = single_domain
 
+    @_unfitted_if_refused
     def fit(self, X, y=None, sample_domain=None) -> SubspaceAlignment:
         """Learn both subspaces and their alignment.
 
@@ -679,8 +688,9 @@ class GeodesicFlowKernel(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixi
     ----------
     n_components : int or None, default=20
         Dimension of the source and target subspaces; at most the number of
-        features and of the rows of each domain (None means that maximum).
-        The output has twice as many columns.
+        features and, for each domain, its number of rows minus one (centred
+        rows span no more; None means that maximum). The output has twice as
+        many columns.
     single_domain : {"raise", "fit"}, default="raise"
         What to do when fit sees one domain only: raise a ``ValueError``, or
         use those rows as both source and target (then ``G`` is the
@@ -723,6 +733,7 @@ class GeodesicFlowKernel(ClassNamePrefixFeaturesOutMixin, _DomainTransformerMixi
         self.n_components = n_components
         self.single_domain = single_domain
 
+    @_unfitted_if_refused
     def fit(self, X, y=None, sample_domain=None) -> GeodesicFlowKernel:
         """Learn the kernel from the subspaces of the two domains.
 
@@ -839,6 +850,7 @@ class TransferComponentAnalysis(ClassNamePrefixFeaturesOutMixin, _DomainTransfor
             return A @ B.T
         return pairwise_kernels(A, B, metric="rbf", gamma=self.gamma_)
 
+    @_unfitted_if_refused
     def fit(self, X, y=None, sample_domain=None) -> TransferComponentAnalysis:
         """Learn the shared embedding from rows of both domains.
 

@@ -205,17 +205,25 @@ def _domain_class_strata(y_source, source_domain, class_counts, n_splits):
     in row order, so rows stacked domain by domain (as the benchmark loaders
     give them) put whole domains in one validation side. Stratifying by the
     (domain, class) pair keeps each domain's share in every fold; with one
-    source domain the pairs are the classes and the folds are unchanged. When
-    no pair has ``n_splits`` rows, the classes alone are used.
+    source domain the pairs are the classes and the folds are unchanged. The
+    rows of pairs smaller than ``n_splits`` are pooled by class, and the
+    classes alone are used when no pair has ``n_splits`` rows or when the pairs
+    would leave a class out of a training side that the classes alone keep.
     """
     if len(np.unique(source_domain)) < 2:
         return y_source
     _, domain_codes = np.unique(source_domain, return_inverse=True)
     _, class_codes = np.unique(y_source, return_inverse=True)
-    _, strata, pair_counts = np.unique(
+    _, pairs, pair_counts = np.unique(
         np.c_[domain_codes, class_codes], axis=0, return_inverse=True, return_counts=True
     )
+    pairs = pairs.ravel()
     if pair_counts.max() < n_splits:
+        return y_source
+    # a pair too small to reach every fold joins its class's other small pairs
+    small = pair_counts[pairs] < n_splits
+    strata = np.where(small, len(pair_counts) + class_codes, pairs)
+    if not _keeps_classes_in_training(strata, class_codes, n_splits):
         return y_source
     if class_counts.min() < n_splits:  # what StratifiedKFold would have said of the classes
         warnings.warn(
@@ -224,4 +232,18 @@ def _domain_class_strata(y_source, source_domain, class_counts, n_splits):
             UserWarning,
             stacklevel=3,
         )
-    return strata.ravel()
+    return strata
+
+
+def _keeps_classes_in_training(strata, class_codes, n_splits) -> bool:
+    """Whether folds stratified by ``strata`` leave each class in every training
+    side where folds stratified by the classes alone do."""
+    def missing(labels):
+        out = set()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            for train, _ in StratifiedKFold(n_splits).split(labels, labels):
+                out |= set(np.setdiff1d(class_codes, class_codes[train]).tolist())
+        return out
+
+    return missing(strata) <= missing(class_codes)
