@@ -381,6 +381,25 @@ def test_soft_neighborhood_density_rewards_one_class_everywhere():
     assert snd(constant, X, y) > snd(between, X, y) + 0.6
 
 
+def test_soft_neighborhood_density_in_blocks_equals_the_whole_matrix(monkeypatch):
+    # the similarities are computed a block of rows at a time (memory linear in the
+    # target rows): blocks of 1, 7 or all rows give the full matrix's value
+    from sktransfer.model_selection import _scorers
+
+    X, y, _, through = _two_target_clusters(spread=0.3)
+    proba = through.predict_proba(X[y == -1])
+    proba /= np.linalg.norm(proba, axis=1, keepdims=True)
+    logits = proba @ proba.T / 0.05
+    np.fill_diagonal(logits, -np.inf)
+    neighbours = np.exp(logits - logits.max(axis=1, keepdims=True))
+    neighbours /= neighbours.sum(axis=1, keepdims=True)
+    safe = np.where(neighbours > 0, neighbours, 1)
+    expected = float(np.mean(-np.sum(neighbours * np.log(safe), axis=1)))
+    for entries in (1, 7 * 200, 2**22):
+        monkeypatch.setattr(_scorers, "_SND_BLOCK_ENTRIES", entries)
+        assert soft_neighborhood_density_scorer(through, X, y) == pytest.approx(expected, rel=1e-12)
+
+
 def test_soft_neighborhood_density_bad_input():
     X, ym, _, _ = _data(20)
     clf = _pipe().fit(X, ym)

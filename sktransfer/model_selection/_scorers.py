@@ -503,6 +503,11 @@ def information_maximization_scorer(estimator, X, y, *, sample_domain=None) -> f
     return float(entropy(proba.mean(axis=0)) - np.mean(entropy(proba, axis=-1)))
 
 
+#: Entries of the similarity block SND holds at once (2**22 float64: 32 MiB, twice
+#: over with its softmax), so that its memory stays linear in the target rows.
+_SND_BLOCK_ENTRIES = 2**22
+
+
 def soft_neighborhood_density_scorer(
     estimator, X, y, *, sample_domain=None, temperature: float = 0.05
 ) -> float:
@@ -520,7 +525,8 @@ def soft_neighborhood_density_scorer(
     ``log(n_target - 1)``; pair SND with a scorer that penalises it
     (:func:`information_maximization_scorer`, :func:`batch_nuclear_norm_scorer`),
     or compare only models that predict every class. Needs no source label;
-    memory is quadratic in the number of target rows.
+    time is quadratic in the number of target rows, memory linear (the
+    similarities are computed a block of rows at a time).
 
     Parameters
     ----------
@@ -573,12 +579,19 @@ def soft_neighborhood_density_scorer(
         min_target=2, why="it compares each target prediction with the others",
     )
     proba /= np.maximum(np.linalg.norm(proba, axis=1, keepdims=True), 1e-12)
-    logits = proba @ proba.T / temperature
-    np.fill_diagonal(logits, -np.inf)
-    logits -= logits.max(axis=1, keepdims=True)
-    neighbours = np.exp(logits)
-    neighbours /= neighbours.sum(axis=1, keepdims=True)
-    return float(np.mean(entropy(neighbours, axis=-1)))
+    n_rows = len(proba)
+    block = max(1, _SND_BLOCK_ENTRIES // n_rows)
+    total = 0.0
+    for start in range(0, n_rows, block):
+        # the rows of the block against every target row: block x n_rows entries
+        logits = proba[start:start + block] @ proba.T / temperature
+        rows = np.arange(len(logits))
+        logits[rows, start + rows] = -np.inf  # a row is not its own neighbour
+        logits -= logits.max(axis=1, keepdims=True)
+        neighbours = np.exp(logits)
+        neighbours /= neighbours.sum(axis=1, keepdims=True)
+        total += float(np.sum(entropy(neighbours, axis=-1)))
+    return total / n_rows
 
 
 def batch_nuclear_norm_scorer(estimator, X, y, *, sample_domain=None) -> float:
