@@ -38,6 +38,7 @@ from .._batching import DomainBatchIterator, n_domain_batches
 from ..base import (
     UNLABELLED,
     TransferNetBase,
+    _forget_fitted_state,
     _ignore_prediction_domain,
     _is_finite_real,
     _LabelledRowsClassifierMixin,
@@ -412,16 +413,14 @@ class _DeepDABase(
         )
         n_target = int(is_target.sum())
         if n_target == 0 and self.no_target == "raise":
-            for name in ("classes_", "n_features_in_", "feature_names_in_"):
-                self.__dict__.pop(name, None)  # a refused fit leaves no fitted state
+            _forget_fitted_state(self)  # a refused fit leaves no fitted state
             raise ValueError(
                 f"{type(self).__name__} found no target rows to adapt to: mark the target "
                 "rows with y == -1, or pass sample_domain with negative ids for "
                 "target domains. To train without adaptation, set no_target='source_only'."
             )
         if 0 < n_target < self._min_target_rows:
-            for name in ("classes_", "n_features_in_", "feature_names_in_"):
-                self.__dict__.pop(name, None)
+            _forget_fitted_state(self)
             raise ValueError(
                 f"{type(self).__name__} needs at least {self._min_target_rows} target rows "
                 f"({self._min_target_rows_why}); got {n_target}"

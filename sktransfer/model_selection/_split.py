@@ -48,8 +48,10 @@ class SourceKFold(BaseCrossValidator):
         Given ``sample_domain`` with several source domains, the rows are
         stratified by (source domain, class), so each source domain keeps its
         share in every fold (by class alone, rows stacked domain by domain
-        would put most of a domain in one validation side); the classes alone
-        when no (domain, class) pair has ``n_splits`` rows.
+        would put most of a domain in one validation side). Pairs with fewer
+        than ``n_splits`` rows are pooled by class; the classes alone are used
+        when no pair has ``n_splits`` rows, or when the pairs would leave a
+        class out of a training side that the classes alone keep.
         ``False`` folds the source rows in their order (as ``KFold``): with
         rows sorted by class (as the benchmark loaders return them) and no
         shuffle, a fold's validation side then holds classes its training
