@@ -6,6 +6,7 @@ test can change what another one sees.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,36 @@ import torch
 from skorch.callbacks import Callback
 
 from sktransfer.datasets import make_rotated_moons, mask_target_labels
+
+
+
+def _share_the_cores_between_workers() -> None:
+    """Give each pytest-xdist worker its share of the cores, not all of them.
+
+    torch, BLAS and OpenMP start one thread per core in every process: two
+    workers on two cores would otherwise run four busy threads. The docs
+    build and the gallery run in a subprocess, which inherits the variables.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers <= 1:
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, str(threads))
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)
+    torch.set_num_threads(threads)
+
+
+_share_the_cores_between_workers()
+
+
+def pytest_collection_modifyitems(items):
+    """Start the slowest tests first, so that the workers finish together."""
+    slowest_first = ("test_docs.py", "test_tour.py")
+    items.sort(key=lambda item: item.path.name not in slowest_first)
+
 
 #: The benchmark data (``../shared/data`` next to the repository).
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
