@@ -18,7 +18,6 @@ from skorch.callbacks import Callback
 from sktransfer.datasets import make_rotated_moons, mask_target_labels
 
 
-
 def _share_the_cores_between_workers() -> None:
     """Give each pytest-xdist worker its share of the cores, not all of them.
 
