@@ -10,6 +10,7 @@ scikit-learn, and bad input refused before training.
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -691,5 +692,28 @@ def test_deep_coral_refuses_a_single_target_row():
         clf.fit(X[keep], mask_target_labels(y, d)[keep])
     assert not hasattr(clf, "classes_")
     keep = np.r_[np.flatnonzero(d > 0), np.flatnonzero(d < 0)[:2]]
-    DeepCORALClassifier(**FAST).fit(X[keep], mask_target_labels(y, d)[keep])
-    DANClassifier(**FAST).fit(X[keep[:-1]], mask_target_labels(y, d)[keep[:-1]])  # MMD: one row is enough
+    with pytest.warns(UserWarning, match="target domain has 2 rows.*repeats target rows"):
+        DeepCORALClassifier(**FAST).fit(X[keep], mask_target_labels(y, d)[keep])
+    with pytest.warns(UserWarning, match="target domain has 1 row and"):  # MMD: one row is enough
+        DANClassifier(**FAST).fit(X[keep[:-1]], mask_target_labels(y, d)[keep[:-1]])
+
+
+@pytest.mark.parametrize("cls", [DANNClassifier, *CLASSES], ids=["DANNClassifier", *ids])
+def test_warns_when_every_batch_repeats_the_rows_of_a_small_domain(cls):
+    # 5 target rows, 16 of each domain per batch: every batch holds some target rows
+    # twice or more, which a batch covariance or MMD counts as extra rows
+    X, y, d = make_rotated_moons(60, 60, random_state=0)
+    keep = np.r_[np.flatnonzero(d > 0), np.flatnonzero(d < 0)[:5]]
+    X, y = X[keep], mask_target_labels(y, d)[keep]
+    params = {**FAST, "batch_size": 32}
+    biased = cls in (DeepCORALClassifier, DANClassifier)  # CDAN, DANN: adversarial losses
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cls(**params).fit(X, y)
+    repeats = [w for w in caught if "every batch repeats target rows" in str(w.message)]
+    assert len(repeats) == biased
+    if biased:
+        assert "batch_size to at most 10" in str(repeats[0].message)
+        with warnings.catch_warnings():  # half-batches no larger than the domain: silent
+            warnings.simplefilter("error")
+            cls(**{**params, "batch_size": 10}).fit(X, y)

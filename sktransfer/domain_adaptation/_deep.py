@@ -334,6 +334,7 @@ class DeepCORALClassifier(_DeepDABase):
         "a covariance of one row is zero, and CORAL would pull the source features' "
         "covariance to it"
     )
+    _batch_statistic = "covariance"
 
     def __init__(
         self,
@@ -506,6 +507,7 @@ class DANClassifier(_DeepDABase):
     _weight_param = "mmd_weight"
     _schedule_param = "weight_schedule"
     _weight_key = "mmd_weight"
+    _batch_statistic = "MMD"
     _history_keys_not_printed = ("kernel_weights",)
 
     def __init__(

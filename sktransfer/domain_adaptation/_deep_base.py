@@ -24,6 +24,7 @@ own parameters and builds a :class:`_DeepDAModule` subclass whose
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -293,6 +294,33 @@ class _DeepDABase(
     #: Fewest target rows the alignment can use, and why (when there are any).
     _min_target_rows = 1
     _min_target_rows_why = ""
+    #: The statistic the alignment loss estimates on each batch ("" if none),
+    #: which rows repeated within a batch bias.
+    _batch_statistic = ""
+
+    def _warn_if_batches_repeat_rows(self, n_source: int, n_target: int, batch_size: int):
+        """Warn when a domain has fewer rows than a half-batch holds.
+
+        Each batch holds ``batch_size // 2`` rows of each domain, cycling
+        through the smaller domain: with fewer rows, every batch repeats some,
+        and a loss computed from a statistic of the batch (a covariance, an
+        MMD) counts them twice. Adversarial losses only weight them more.
+        """
+        half = max(batch_size // 2, 1)
+        fewest = min(n_source, n_target)
+        if not self._batch_statistic or fewest >= half:
+            return
+        domain = "target" if n_target <= n_source else "source"
+        rows = "row" if fewest == 1 else "rows"
+        warnings.warn(
+            f"{type(self).__name__}: the {domain} domain has {fewest} {rows} and each "
+            f"batch holds {half} rows of each domain (batch_size={batch_size}), so every "
+            f"batch repeats {domain} rows, which biases the batch {self._batch_statistic} "
+            f"of the alignment loss. Set batch_size to at most "
+            f"{2 * fewest}, or add {domain} rows.",
+            UserWarning,
+            stacklevel=3,
+        )
 
     def _check_params(self):
         self._check_common_params()
@@ -427,6 +455,8 @@ class _DeepDABase(
             )
         adapt = n_target > 0
         _, batch_size = self._train_batch_size()
+        if adapt:
+            self._warn_if_batches_repeat_rows(len(y_encoded) - n_target, n_target, batch_size)
         n_batches = n_domain_batches(len(y_encoded) - n_target, n_target, batch_size)
         n_steps = self.max_epochs * n_batches
         y_net = np.column_stack([y_encoded, is_target.astype(np.int64)])
