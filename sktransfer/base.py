@@ -32,6 +32,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import _safe_indexing, check_random_state
@@ -1046,6 +1047,29 @@ class _LabelledTargetWarning(UserWarning):
     (:class:`~sktransfer.model_selection.EnsembleValidationSearch`) can silence it
     in those fits by category rather than by the wording of its message.
     """
+
+
+def _warn_if_large_matrix(owner: str, n_rows: int, n_cols: int, what: str) -> None:
+    """Warn before a fit builds a dense float64 matrix over scikit-learn's ``working_memory``.
+
+    The kernel methods build matrices of (number of rows)^2 entries, and a few
+    of that size; past a few ten thousand rows they run out of memory, or
+    spend hours in an eigenproblem, without a word. scikit-learn's
+    ``working_memory`` (1024 MiB by default) is the threshold; raise it with
+    ``sklearn.config_context(working_memory=...)`` to silence the warning.
+    """
+    limit = get_config()["working_memory"]
+    size = n_rows * n_cols * 8 / 2**20
+    if size > limit:
+        warnings.warn(
+            f"{owner} builds a dense {n_rows} x {n_cols} {what}: {size:,.0f} MiB in "
+            f"float64 for that matrix alone, more than scikit-learn's working_memory "
+            f"({limit:,} MiB). Memory grows with the square of the number of rows: fit on "
+            "a subsample of them, or raise working_memory with "
+            "sklearn.config_context(working_memory=...) to go ahead without this warning.",
+            UserWarning,
+            stacklevel=_caller_stacklevel(),
+        )
 
 
 def _warn_if_every_target_row_labelled(

@@ -21,7 +21,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
 
-from sktransfer import LabelledOnly
+from sktransfer import JDAClassifier, LabelledOnly, MEDAClassifier
 from sktransfer.datasets import (
     load_office_caltech,
     make_rotated_moons,
@@ -1197,8 +1197,9 @@ def test_reg_zero_with_a_singular_source_covariance_warns(cls):
     rng = np.random.RandomState(0)
     X = np.r_[rng.normal(size=(10, 20)), rng.normal(size=(50, 20))]
     y = np.r_[np.arange(10) % 2, -np.ones(50, int)]
-    with pytest.warns(UserWarning, match=r"reg=0\): the source covariance is singular.*reg='auto'"):
+    with pytest.warns(UserWarning, match=r"reg=0\): the source covariance is singular.*reg='auto'") as caught:
         cls(reg=0).fit(X, y)
+    assert [w.filename for w in caught] == [__file__]  # the user's line, not the fit's wrapper
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cls().fit(X, y)  # Ledoit-Wolf: well conditioned
@@ -1335,3 +1336,29 @@ def test_float32_rows_come_back_float32_and_agree_with_float64(transformer):
     assert clone(transformer).fit(frame, ym).transform(frame).dtype == np.float32
     mixed = frame.astype({0: np.float64})
     assert clone(transformer).fit(mixed, ym).transform(mixed).dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        TransferComponentAnalysis(n_components=2),
+        EntropicOTMapping(),
+        ImportanceWeightedClassifier(weighting="kmm"),
+        JDAClassifier(n_components=2, kernel="rbf", max_iter=1),
+        MEDAClassifier(n_components=2, max_iter=1),
+    ],
+    ids=lambda est: type(est).__name__,
+)
+@pytest.mark.filterwarnings("ignore::sktransfer.domain_adaptation.ImportanceWeightCollapseWarning")
+def test_kernel_methods_warn_before_building_a_matrix_over_working_memory(estimator):
+    # 400 + 400 rows: a 800 x 800 float64 matrix is 4.9 MiB (400 x 400: 1.2 MiB)
+    X, y, domain = make_rotated_moons(400, 400, random_state=0)
+    y_masked = mask_target_labels(y, domain)
+    with config_context(working_memory=1), pytest.warns(UserWarning, match="working_memory") as caught:
+        estimator.fit(X, y_masked)
+    message = next(str(w.message) for w in caught if "working_memory" in str(w.message))
+    assert type(estimator).__name__ in message and "MiB" in message
+    assert {w.filename for w in caught if "working_memory" in str(w.message)} == {__file__}
+    with warnings.catch_warnings():  # at scikit-learn's default working_memory: silent
+        warnings.filterwarnings("error", message=".*working_memory")
+        clone(estimator).fit(X, y_masked)

@@ -39,6 +39,7 @@ from .._batching import DomainBatchIterator, n_domain_batches
 from ..base import (
     UNLABELLED,
     TransferNetBase,
+    _caller_stacklevel,
     _forget_fitted_state,
     _ignore_prediction_domain,
     _is_finite_real,
@@ -319,7 +320,7 @@ class _DeepDABase(
             f"of the alignment loss. Set batch_size to at most "
             f"{2 * fewest}, or add {domain} rows.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=_caller_stacklevel(),
         )
 
     def _check_params(self):

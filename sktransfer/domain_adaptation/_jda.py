@@ -19,6 +19,7 @@ from ..base import (
     _labels_of,
     _unfitted_if_refused,
     _validate_domain_fit,
+    _warn_if_large_matrix,
     _WrappedClassifierMixin,
 )
 from ._meda import _kernel, _mmd_factors, _unit_rows
@@ -186,6 +187,11 @@ class JDAClassifier(
         )
         U = _unit_rows(X)
         self.X_fit_ = U if self.kernel == "rbf" else None
+        if self.kernel == "rbf":
+            _warn_if_large_matrix(
+                type(self).__name__, len(U), len(U),
+                "kernel matrix of all rows (kernel='rbf'; 'linear' needs none)",
+            )
         features = _kernel(U, U, "rbf", self.gamma) if self.kernel == "rbf" else U
         limit = features.shape[1]
         if self.n_components > limit:

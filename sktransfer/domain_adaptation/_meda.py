@@ -35,6 +35,7 @@ from ..base import (
     _PredictionDomainMixin,
     _unfitted_if_refused,
     _validate_domain_fit,
+    _warn_if_large_matrix,
 )
 from ._shallow import _gfk_factor, _subspace_limit
 
@@ -358,6 +359,10 @@ class MEDAClassifier(_PredictionDomainMixin, _LabelledRowsClassifierMixin, BaseE
         Y[np.flatnonzero(labelled), codes] = 1.0
         E = labelled.astype(np.float64)
 
+        _warn_if_large_matrix(
+            type(self).__name__, n, n,
+            "kernel matrix of all rows (and a linear system of that size per iteration)",
+        )
         K = _kernel(Z, Z, self.kernel, self.gamma)
         n_neighbors = min(self.n_neighbors, n - 1)
         LK = _laplacian(Z, n_neighbors) @ K if self.manifold_weight > 0 else 0.0

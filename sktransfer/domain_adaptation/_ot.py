@@ -21,10 +21,12 @@ from sklearn.metrics import pairwise_distances_argmin
 from sklearn.metrics.pairwise import euclidean_distances
 
 from ..base import (
+    _caller_stacklevel,
     _check_positive_ints,
     _is_finite_real,
     _labelled_mask,
     _unfitted_if_refused,
+    _warn_if_large_matrix,
 )
 from ._shallow import _DomainTransformerMixin, _in_dtype_of
 
@@ -379,6 +381,11 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
             groups = [
                 np.flatnonzero(labelled & (labels == c)) for c in np.unique(labels[labelled])
             ]
+        _warn_if_large_matrix(
+            type(self).__name__, len(Xs), len(Xt),
+            "cost matrix of the source and target rows (and a coupling of that size, kept "
+            "as coupling_)",
+        )
         cost = euclidean_distances(Xs, Xt, squared=True)
         scale = float(np.median(cost))
         self.cost_scale_ = scale if scale > 0 else 1.0
@@ -403,7 +410,7 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
                 f"{self.max_iter} iterations: the coupling's marginals are off; raise "
                 "max_iter, or reg (a small reg converges slowly)",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=_caller_stacklevel(),
             )
         mass = plan.sum(axis=1)
         if not (np.isfinite(plan).all() and (mass > 0).all()):

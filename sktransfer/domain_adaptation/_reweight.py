@@ -20,11 +20,13 @@ from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from ..base import (
+    _caller_stacklevel,
     _clone_seeded,
     _is_finite_real,
     _labels_of,
     _unfitted_if_refused,
     _validate_domain_fit,
+    _warn_if_large_matrix,
     _WrappedClassifierMixin,
 )
 
@@ -78,7 +80,7 @@ def _warn_if_collapsed(weights: np.ndarray, where: str) -> float:
             f"{_MIN_ESS_FRACTION:.0%}); source and target barely overlap, so the "
             "result rests on very few rows",
             ImportanceWeightCollapseWarning,
-            stacklevel=3,
+            stacklevel=_caller_stacklevel(),
         )
     return ess
 
@@ -94,7 +96,7 @@ def _warn_if_miscalibrated(weights: np.ndarray, where: str) -> None:
             "overlap), so the weighted estimate is unreliable. A more regularised "
             "domain_classifier (a smaller C), or fewer features, may help.",
             ImportanceWeightCollapseWarning,
-            stacklevel=3,
+            stacklevel=_caller_stacklevel(),
         )
 
 
@@ -264,7 +266,7 @@ def _kliep_alpha(K_target, source_mean, final=False):
             f"weighting='kliep': the solver stopped before converging ({result.message}); "
             "the weights may be less accurate",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=_caller_stacklevel(),
         )
     a = np.maximum(result.x, 0.0) / scale
     return a / max(float(source_mean @ a), _TINY)
@@ -632,6 +634,10 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
             )
         elif self.weighting == "kmm":
             self.gamma_ = gammas[0] if gammas else _default_gamma(X_source, X_target)
+            _warn_if_large_matrix(
+                f"{type(self).__name__}(weighting='kmm')", n_source, n_source,
+                "kernel matrix of the source rows (and a quadratic programme of that size)",
+            )
             weights = _kmm_weights(
                 X_source, X_target, gamma=self.gamma_, bound=self.kmm_bound, eps=self.kmm_eps
             )
@@ -661,7 +667,7 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
                 "load_office_caltech's default preprocessing does) leave it nothing. Use "
                 "weighting='kliep' or 'kmm', or a non-linear domain_classifier.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=_caller_stacklevel(),
             )
 
         fit_rows = labelled

@@ -42,10 +42,12 @@ from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import (
+    _caller_stacklevel,
     _domain_masks,
     _is_finite_real,
     _unfitted_if_refused,
     _warn_if_every_target_row_labelled,
+    _warn_if_large_matrix,
 )
 
 __all__ = [
@@ -306,7 +308,7 @@ class _LinearMapMixin(_DomainTransformerMixin):
                     "source rows do not span, and a row off them is mapped far away. Use "
                     "reg='auto' (Ledoit-Wolf shrinkage) or a positive reg.",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=_caller_stacklevel(),
                 )
 
     def _regularised_covariance(self, X):
@@ -889,6 +891,10 @@ class TransferComponentAnalysis(ClassNamePrefixFeaturesOutMixin, _DomainTransfor
         if self.kernel == "rbf":
             var = X.var()
             self.gamma_ = self.gamma or (1.0 / (X.shape[1] * var) if var > 0 else 1.0)
+        _warn_if_large_matrix(
+            type(self).__name__, n, n,
+            "kernel matrix of all rows (and a generalised eigenproblem of that size)",
+        )
         K = self._kernel(X, X)
         if (is_source & is_target).all():  # one domain: no MMD term
             L = np.zeros((n, n))
