@@ -1362,3 +1362,26 @@ def test_kernel_methods_warn_before_building_a_matrix_over_working_memory(estima
     with warnings.catch_warnings():  # at scikit-learn's default working_memory: silent
         warnings.filterwarnings("error", message=".*working_memory")
         clone(estimator).fit(X, y_masked)
+
+
+@pytest.mark.parametrize(
+    "transformer",
+    [CORAL(), LinearOTMapping(), SubspaceAlignment(n_components=2),
+     GeodesicFlowKernel(n_components=1), TransferComponentAnalysis(n_components=2),
+     EntropicOTMapping()],
+    ids=lambda t: type(t).__name__,
+)
+def test_transform_maps_rows_by_the_sample_domain_given_as_skada_does(transformer):
+    X, y, domain = make_rotated_moons(40, 40, random_state=0)
+    transformer.fit(X, mask_target_labels(y, domain))
+    source = domain > 0
+    mapped = transformer.transform(X, sample_domain=domain)
+    np.testing.assert_allclose(mapped[source], transformer.transform_source(X[source]))
+    np.testing.assert_allclose(mapped[~source], transformer.transform(X[~source]))
+    np.testing.assert_allclose(
+        transformer.transform(X, sample_domain=-np.abs(domain)), transformer.transform(X)
+    )
+    with pytest.raises(ValueError, match="sample_domain"):
+        transformer.transform(X, sample_domain=domain[:-1])
+    with pytest.raises(TypeError, match="optionally, sample_domain; got \\['sample_weight'\\]"):
+        transformer.transform(X, sample_weight=np.ones(len(X)))

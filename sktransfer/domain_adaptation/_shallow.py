@@ -14,10 +14,14 @@ How rows are mapped, in one rule shared by every class here:
   row: at prediction time the rows come from the target domain.
   ``transform_source(X)`` maps rows by the source map, e.g. to plot both
   domains in the adapted space.
+- ``transform(X, sample_domain=d)``, as skada's adapters are called, maps
+  each row by the sign of its id, as ``fit_transform`` does.
 
-``transform`` takes no ``sample_domain``: with metadata routing on, a
-pipeline step requested with ``set_fit_request(sample_domain=True)`` then
-receives it in ``fit_transform`` with nothing else to request.
+``transform``'s signature has no ``sample_domain`` (it is a keyword taken by
+``**params``): metadata routing does not see it, so a pipeline step
+requested with ``set_fit_request(sample_domain=True)`` receives it in
+``fit_transform`` with nothing else to request, and a pipeline's
+``predict`` maps its rows as target rows.
 
 For :class:`GeodesicFlowKernel` and :class:`TransferComponentAnalysis` both
 maps are the same (one shared embedding), so the rule changes nothing there.
@@ -43,6 +47,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import (
     _caller_stacklevel,
+    _check_sample_domain,
     _domain_masks,
     _is_finite_real,
     _unfitted_if_refused,
@@ -232,22 +237,39 @@ class _DomainTransformerMixin(TransformerMixin):
         self.fit(X, y, sample_domain=sample_domain)
         return _in_dtype_of(X, self._map(self._validated(X), self._fit_is_source_))
 
-    def transform(self, X):
+    def transform(self, X, **params):
         """Map rows into the adapted space as *target* rows (rows without a domain).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Rows to map, e.g. target rows at prediction time.
+        **params : dict
+            ``sample_domain`` (array-like of int of shape (n_samples,)) only,
+            as skada's adapters take it: rows with a positive id are then
+            mapped by the source map, those with a negative id by the target
+            map. Not a named parameter, so that metadata routing never asks
+            for it.
 
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_components)
-            Rows mapped by the target map.
+            Rows mapped by the target map (by their domain's map, given
+            ``sample_domain``).
         """
+        sample_domain = params.pop("sample_domain", None)
+        if params:
+            raise TypeError(
+                f"{type(self).__name__}.transform takes X and, optionally, sample_domain; "
+                f"got {sorted(params)}"
+            )
         check_is_fitted(self)
         X_new = self._validated(X)
-        return _in_dtype_of(X, self._map(X_new, np.zeros(len(X_new), dtype=bool)))
+        if sample_domain is None:
+            is_source = np.zeros(len(X_new), dtype=bool)
+        else:
+            is_source = _check_sample_domain(sample_domain, len(X_new), require_source=False) > 0
+        return _in_dtype_of(X, self._map(X_new, is_source))
 
     def transform_source(self, X):
         """Map rows into the adapted space as *source* rows.
