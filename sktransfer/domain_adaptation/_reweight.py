@@ -465,7 +465,7 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         Importance weight of each source row, in the order of ``X``.
     effective_sample_size_ : float
         ``(sum w)^2 / sum w^2`` of ``weights_``. Below 5% of the source rows,
-        fit warns with :class:`ImportanceWeightCollapseWarning`. When the
+        fit warns with :class:`~sktransfer.domain_adaptation.ImportanceWeightCollapseWarning`. When the
         domain classifier gives every source row the same weight (it cannot
         tell the domains apart: with a linear one, when both domains have the
         same mean), fit warns that the fit is the unweighted one.

@@ -103,7 +103,7 @@ class CNNFeatureExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Tra
     See Also
     --------
     sktransfer.nn.EfficientNetLite0 : The default network.
-    sktransfer.fine_tuning.FineTuneClassifier : Train the network's layers too.
+    sktransfer.FineTuneClassifier : Train the network's layers too.
 
     References
     ----------
