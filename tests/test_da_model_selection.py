@@ -1056,3 +1056,29 @@ def test_default_domain_classifier_fits_small_domains(n_target, cv):
         warnings.simplefilter("ignore", ImportanceWeightCollapseWarning)  # (tiny domains)
         for scorer in (importance_weighted_scorer, deep_embedded_validation_scorer):
             assert np.isfinite(scorer(clf, X, y, cv=cv))
+
+
+def test_mixed_sample_scorer_intra_cluster_probe_and_both():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    # Linear class regions are convex: a mix of two rows of one predicted label
+    # keeps it, whatever the boundary, so only the inter-cluster probe tells
+    # the two models apart.
+    X, y, between, through = _two_target_clusters(spread=0.1)
+    for model in (between, through):
+        assert mixed_sample_scorer(model, X, y, probes="intra") == 1.0
+        inter = mixed_sample_scorer(model, X, y)
+        assert mixed_sample_scorer(model, X, y, probes="both") == pytest.approx((inter + 1.0) / 2)
+    # 1-NN on alternating labels along a line: each class is a union of
+    # intervals, and a 55/45 mix of two of its rows lands in the other about
+    # half the time (0.56 with the default pairs).
+    line = np.arange(40, dtype=float)[:, None]
+    alternating = KNeighborsClassifier(1).fit(line, np.arange(40) % 2)
+    marks = -np.ones(40, dtype=int)
+    assert mixed_sample_scorer(alternating, line, marks, probes="intra") < 0.7
+    for probes in ("all", "", None, 1):
+        with pytest.raises(ValueError, match="probes must be one of"):
+            mixed_sample_scorer(alternating, line, marks, probes=probes)
+    # one predicted label: no inter pair; its intra share stands alone in "both"
+    constant = KNeighborsClassifier(1).fit(line[:1], [0])
+    assert mixed_sample_scorer(constant, line, marks, probes="both") == 1.0

@@ -899,8 +899,13 @@ def class_cluster_ami_scorer(
     return float(adjusted_mutual_info_score(labels, clusters))
 
 
+#: The pairs ``mixed_sample_scorer`` can mix.
+_MIXVAL_PROBES = ("inter", "intra", "both")
+
+
 def mixed_sample_scorer(
-    estimator, X, y, *, sample_domain=None, mix: float = 0.55, random_state=0
+    estimator, X, y, *, sample_domain=None, mix: float = 0.55, probes: str = "inter",
+    random_state=0,
 ) -> float:
     """MixVal: does the model keep its own target labels on mixed target rows?
 
@@ -911,10 +916,14 @@ def mixed_sample_scorer(
     model whose decision boundaries run between the target clusters keeps
     that label; one whose boundaries cut through them, or that is unsure
     near them, does not. Needs no source label; the rows must be numeric, as
-    they are mixed in the input space. This is the paper's inter-cluster
-    probe only: its intra-cluster probe (pairs of one predicted label, which
-    should keep it) and the combination of the two are not computed (skada's
-    ``MixValScorer`` averages both by default).
+    they are mixed in the input space.
+
+    ``probes="intra"`` scores the pairs of one predicted label instead (the
+    paper's intra-cluster probe: a mix of two rows of a class should stay in
+    it, which rewards dense classes), and ``probes="both"`` the mean of the
+    two shares, as skada's ``MixValScorer`` does by default. The paper itself
+    compares the two probes' rankings over the candidates, which a scorer of
+    one model cannot do.
 
     Parameters
     ----------
@@ -929,6 +938,10 @@ def mixed_sample_scorer(
         Domain of each row (positive: source, negative: target).
     mix : float, default=0.55
         Weight of the first row of each pair, in (0.5, 1) (the paper's 0.55).
+    probes : {"inter", "intra", "both"}, default="inter"
+        Which pairs are mixed: of two predicted labels (inter-cluster), of one
+        (intra-cluster), or both, the score being then the mean of the two
+        shares.
     random_state : int, RandomState instance or None, default=0
         Seeds the pairing, so that every model of a search is probed with the
         same mixed rows.
@@ -937,13 +950,16 @@ def mixed_sample_scorer(
     -------
     score : float
         Share of the mixed rows that keep the label of their larger part, in
-        [0, 1]; 1.0 when every target row gets the same label (no pair to mix).
+        [0, 1]. A probe with no pair to mix (no two predicted labels differ,
+        for the inter-cluster probe; none agree, for the intra-cluster one)
+        scores 1.0; ``"both"`` then averages the probe that has pairs.
 
     Raises
     ------
     ValueError
         If ``X`` has fewer than two target rows, ``mix`` is not in (0.5, 1),
-        or the target rows are not finite.
+        ``probes`` is not one of its values, or the target rows are not
+        finite.
 
     References
     ----------
@@ -962,6 +978,8 @@ def mixed_sample_scorer(
     """
     if not (_is_finite_real(mix) and 0.5 < mix < 1.0):
         raise ValueError(f"mix must be a number in (0.5, 1), got {mix!r}")
+    if not (isinstance(probes, str) and probes in _MIXVAL_PROBES):
+        raise ValueError(f"probes must be one of {_MIXVAL_PROBES}, got {probes!r}")
     _, target, _ = _rows(
         "mixed_sample_scorer", X, y, sample_domain, estimator=estimator,
         need_source=False, min_target=2, why="it mixes pairs of them",
@@ -971,13 +989,17 @@ def mixed_sample_scorer(
     labels = estimator.predict(rows)
     partner = check_random_state(random_state).permutation(Xt.shape[0])
     differ = labels != labels[partner]
-    if not differ.any():
-        return 1.0
-    first = np.flatnonzero(differ)
-    mixed = mix * Xt[first] + (1.0 - mix) * Xt[partner[first]]
-    if hasattr(rows, "columns"):  # a DataFrame: the model may pick its columns by name
-        mixed = type(rows)(mixed, columns=rows.columns)
-    return float(np.mean(estimator.predict(mixed) == labels[first]))
+    agree = ~differ & (partner != np.arange(len(partner)))  # a row with itself is no pair
+    kept = []
+    for probe, pairs in (("inter", differ), ("intra", agree)):
+        if probes not in (probe, "both") or not pairs.any():
+            continue
+        first = np.flatnonzero(pairs)
+        mixed = mix * Xt[first] + (1.0 - mix) * Xt[partner[first]]
+        if hasattr(rows, "columns"):  # a DataFrame: the model may pick its columns by name
+            mixed = type(rows)(mixed, columns=rows.columns)
+        kept.append(float(np.mean(estimator.predict(mixed) == labels[first])))
+    return float(np.mean(kept)) if kept else 1.0
 
 
 def circular_validation_scorer(estimator, X, y, *, sample_domain=None) -> float:
