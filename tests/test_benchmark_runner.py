@@ -60,7 +60,7 @@ class _InitialWeights(Callback):
     "cls", [DANNClassifier, DeepCORALClassifier, DANClassifier, CDANClassifier],
     ids=lambda c: c.__name__,
 )
-@pytest.mark.filterwarnings("ignore:.*every batch repeats target rows:UserWarning")  # 10 target rows
+@pytest.mark.filterwarnings("ignore:.*every batch repeats:UserWarning")  # 10 + 10 rows
 def test_runner_networks_start_from_sktransfers_weights(runner, cls, conv):
     rng = np.random.RandomState(0)
     X = rng.randn(20, 256).astype(np.float32)

@@ -692,9 +692,9 @@ def test_deep_coral_refuses_a_single_target_row():
         clf.fit(X[keep], mask_target_labels(y, d)[keep])
     assert not hasattr(clf, "classes_")
     keep = np.r_[np.flatnonzero(d > 0), np.flatnonzero(d < 0)[:2]]
-    with pytest.warns(UserWarning, match="target domain has 2 rows.*repeats target rows"):
+    with pytest.warns(UserWarning, match=r"\(2 target rows\).*repeats target rows"):
         DeepCORALClassifier(**FAST).fit(X[keep], mask_target_labels(y, d)[keep])
-    with pytest.warns(UserWarning, match="target domain has 1 row and"):  # MMD: one row is enough
+    with pytest.warns(UserWarning, match=r"\(1 target row\)"):  # MMD: one row is enough
         DANClassifier(**FAST).fit(X[keep[:-1]], mask_target_labels(y, d)[keep[:-1]])
 
 
@@ -710,10 +710,43 @@ def test_warns_when_every_batch_repeats_the_rows_of_a_small_domain(cls):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         cls(**params).fit(X, y)
-    repeats = [w for w in caught if "every batch repeats target rows" in str(w.message)]
+    repeats = [w for w in caught if "every batch repeats" in str(w.message)]
     assert len(repeats) == biased
-    if biased:
-        assert "batch_size to at most 10" in str(repeats[0].message)
-        with warnings.catch_warnings():  # half-batches no larger than the domain: silent
-            warnings.simplefilter("error")
-            cls(**{**params, "batch_size": 10}).fit(X, y)
+    if not biased:
+        return
+    message = str(repeats[0].message)
+    assert "(5 target rows)" in message and "set batch_size to at most 10, or add target rows" in message
+    assert repeats[0].filename == __file__  # the user's line
+    silent = [
+        {**params, "batch_size": 10},  # half-batches no larger than the domain
+        {**params, cls._weight_param: 0.0},  # no alignment loss: the source-only baseline
+        {**params, "no_target": "source_only"},
+    ]
+    for i, quiet in enumerate(silent):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*every batch repeats")
+            cls(**quiet).fit(X if i < 2 else X[y != -1], y if i < 2 else y[y != -1])
+    # the batch size set through the iterator is the one named
+    with pytest.warns(UserWarning, match="iterator_train__batch_size=32.*set iterator_train__batch_size"):
+        cls(**{**FAST, "batch_size": 8, "iterator_train__batch_size": 32}).fit(X, y)
+    # a small source domain is named as such (5 source rows, 60 target rows)
+    X2, y2, d2 = make_rotated_moons(60, 60, random_state=1)
+    few = np.r_[np.flatnonzero((d2 > 0) & (y2 == 0))[:3], np.flatnonzero((d2 > 0) & (y2 == 1))[:2],
+                np.flatnonzero(d2 < 0)]
+    with pytest.warns(UserWarning, match=r"source domain has fewer \(5 source rows\).*add source rows"):
+        cls(**params).fit(X2[few], mask_target_labels(y2, d2)[few])
+    # both domains short: both named
+    both = np.r_[few[:5], np.flatnonzero(d2 < 0)[:6]]
+    with pytest.warns(UserWarning, match=r"source and target domains have fewer \(5 source rows, 6 target rows\)"):
+        cls(**params).fit(X2[both], mask_target_labels(y2, d2)[both])
+
+
+def test_deep_coral_advises_only_more_rows_below_its_smallest_batch():
+    # one source row (class 0) and labelled target rows (class 1): a batch of 4 is
+    # Deep CORAL's smallest, so 'batch_size at most 2' would be refused
+    X, y, d = make_rotated_moons(60, 60, random_state=0)
+    keep = np.r_[np.flatnonzero((d > 0) & (y == 0))[:1], np.flatnonzero(d < 0)]
+    X, y, d = X[keep], y[keep].copy(), d[keep]
+    y[(d < 0) & (y == 0)] = -1  # the target's class-1 rows stay labelled
+    with pytest.warns(UserWarning, match=r"alignment loss: add source rows\.$"):
+        DeepCORALClassifier(**FAST).fit(X, y, sample_domain=d)

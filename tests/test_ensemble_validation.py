@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from sklearn import config_context, get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import FitFailedWarning
@@ -128,6 +129,35 @@ def test_clone_pickle_and_n_jobs():
     restored = pickle.loads(pickle.dumps(search))
     np.testing.assert_array_equal(restored.predict(X), search.predict(X))
     assert restored.n_features_in_ == 2
+
+
+class _RecordsConfig(ClassifierMixin, BaseEstimator):
+    """Uniform probabilities; records scikit-learn's working_memory seen by its fit."""
+
+    def __init__(self, c=1):
+        self.c = c
+
+    def fit(self, X, y):
+        y = np.asarray(y)
+        self.classes_ = np.unique(y[y != -1])
+        self.working_memory_ = get_config()["working_memory"]
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+    def predict(self, X):
+        return self.classes_[np.zeros(len(X), dtype=int)]
+
+
+def test_parallel_candidates_see_the_callers_scikit_learn_config():
+    # joblib's workers start with scikit-learn's defaults; the candidates of a
+    # search run under the caller's config_context (e.g. working_memory, which
+    # the kernel methods' memory warning reads), as in GridSearchCV
+    X, ym, _, _ = _data(20)
+    with config_context(working_memory=7):
+        search = EnsembleValidationSearch(_RecordsConfig(), {"c": [1, 2]}, n_jobs=2).fit(X, ym)
+    assert search.best_estimator_.working_memory_ == 7
 
 
 class _Unstable(ClassifierMixin, BaseEstimator):

@@ -1385,3 +1385,12 @@ def test_transform_maps_rows_by_the_sample_domain_given_as_skada_does(transforme
         transformer.transform(X, sample_domain=domain[:-1])
     with pytest.raises(TypeError, match="optionally, sample_domain; got \\['sample_weight'\\]"):
         transformer.transform(X, sample_weight=np.ones(len(X)))
+
+
+@pytest.mark.filterwarnings("ignore::sktransfer.domain_adaptation.ImportanceWeightCollapseWarning")
+def test_kmm_warns_for_its_source_by_target_kernel_too():
+    # 150 source rows, 1200 target rows: the source x source kernel is 0.2 MiB, the
+    # source x target one KMM sums for its linear term 1.4 MiB
+    X, y, domain = make_rotated_moons(150, 1200, random_state=0)
+    with config_context(working_memory=1), pytest.warns(UserWarning, match="150 x 1200"):
+        ImportanceWeightedClassifier(weighting="kmm").fit(X, mask_target_labels(y, domain))

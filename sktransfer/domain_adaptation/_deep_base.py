@@ -299,26 +299,34 @@ class _DeepDABase(
     #: which rows repeated within a batch bias.
     _batch_statistic = ""
 
-    def _warn_if_batches_repeat_rows(self, n_source: int, n_target: int, batch_size: int):
+    def _warn_if_batches_repeat_rows(self, n_source: int, n_target: int) -> None:
         """Warn when a domain has fewer rows than a half-batch holds.
 
         Each batch holds ``batch_size // 2`` rows of each domain, cycling
         through the smaller domain: with fewer rows, every batch repeats some,
         and a loss computed from a statistic of the batch (a covariance, an
-        MMD) counts them twice. Adversarial losses only weight them more.
+        MMD) counts them twice. Adversarial losses only weight them more, and
+        a zero trade-off weight leaves the loss out: no warning then.
         """
+        name, batch_size = self._train_batch_size()
         half = max(batch_size // 2, 1)
-        fewest = min(n_source, n_target)
-        if not self._batch_statistic or fewest >= half:
+        short = [d for d, n in (("source", n_source), ("target", n_target)) if n < half]
+        if not self._batch_statistic or not short or getattr(self, self._weight_param) == 0:
             return
-        domain = "target" if n_target <= n_source else "source"
-        rows = "row" if fewest == 1 else "rows"
+        fewest = min(n_source, n_target)
+        which = " and ".join(short)
+        sizes = {"source": n_source, "target": n_target}
+        counts = ", ".join(
+            f"{sizes[d]} {d} row{'' if sizes[d] == 1 else 's'}" for d in short
+        )
+        advice = f"add {which} rows"
+        if 2 * fewest >= self._min_batch_size:
+            advice = f"set {name} to at most {2 * fewest}, or {advice}"
         warnings.warn(
-            f"{type(self).__name__}: the {domain} domain has {fewest} {rows} and each "
-            f"batch holds {half} rows of each domain (batch_size={batch_size}), so every "
-            f"batch repeats {domain} rows, which biases the batch {self._batch_statistic} "
-            f"of the alignment loss. Set batch_size to at most "
-            f"{2 * fewest}, or add {domain} rows.",
+            f"{type(self).__name__}: each batch holds {half} rows of each domain "
+            f"({name}={batch_size}) and the {which} domain{'s have' if len(short) > 1 else ' has'} "
+            f"fewer ({counts}), so every batch repeats {which} rows, which biases the "
+            f"batch {self._batch_statistic} of the alignment loss: {advice}.",
             UserWarning,
             stacklevel=_caller_stacklevel(),
         )
@@ -457,7 +465,7 @@ class _DeepDABase(
         adapt = n_target > 0
         _, batch_size = self._train_batch_size()
         if adapt:
-            self._warn_if_batches_repeat_rows(len(y_encoded) - n_target, n_target, batch_size)
+            self._warn_if_batches_repeat_rows(len(y_encoded) - n_target, n_target)
         n_batches = n_domain_batches(len(y_encoded) - n_target, n_target, batch_size)
         n_steps = self.max_epochs * n_batches
         y_net = np.column_stack([y_encoded, is_target.astype(np.int64)])

@@ -8,7 +8,6 @@ import warnings
 from typing import ClassVar
 
 import numpy as np
-from joblib import Parallel, delayed
 from scipy.sparse import issparse
 from scipy.stats import rankdata
 from sklearn import get_config
@@ -21,6 +20,7 @@ from sklearn.utils.metadata_routing import (
     MethodMapping,
     process_routing,
 )
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ..base import (
