@@ -741,12 +741,16 @@ def test_warns_when_every_batch_repeats_the_rows_of_a_small_domain(cls):
         cls(**params).fit(X2[both], mask_target_labels(y2, d2)[both])
 
 
-def test_deep_coral_advises_only_more_rows_below_its_smallest_batch():
-    # one source row (class 0) and labelled target rows (class 1): a batch of 4 is
-    # Deep CORAL's smallest, so 'batch_size at most 2' would be refused
+def test_deep_coral_refuses_a_single_source_row():
+    # one source row (class 0) and labelled target rows (class 1): its covariance is
+    # zero, as a single target row's is
     X, y, d = make_rotated_moons(60, 60, random_state=0)
     keep = np.r_[np.flatnonzero((d > 0) & (y == 0))[:1], np.flatnonzero(d < 0)]
     X, y, d = X[keep], y[keep].copy(), d[keep]
     y[(d < 0) & (y == 0)] = -1  # the target's class-1 rows stay labelled
-    with pytest.warns(UserWarning, match=r"alignment loss: add source rows\.$"):
-        DeepCORALClassifier(**FAST).fit(X, y, sample_domain=d)
+    clf = DeepCORALClassifier(**FAST)
+    with pytest.raises(ValueError, match="at least 2 source rows.*covariance of one row is zero"):
+        clf.fit(X, y, sample_domain=d)
+    assert not hasattr(clf, "classes_")
+    with pytest.warns(UserWarning, match=r"\(1 source row\)"):  # MMD: one row is enough
+        DANClassifier(**FAST).fit(X, y, sample_domain=d)

@@ -329,10 +329,10 @@ class DeepCORALClassifier(_DeepDABase):
     _weight_key = "coral_weight"
     _min_batch_size = 4
     _min_batch_reason = "; CORAL needs two rows of each domain for a covariance"
-    _min_target_rows = 2
-    _min_target_rows_why = (
-        "a covariance of one row is zero, and CORAL would pull the source features' "
-        "covariance to it"
+    _min_domain_rows = 2
+    _min_domain_rows_why = (
+        "a covariance of one row is zero, and CORAL would pull the other domain's "
+        "feature covariance to it"
     )
     _batch_statistic = "covariance"
 

@@ -292,9 +292,9 @@ class _DeepDABase(
     #: Smallest batch_size, and why (completes "half source, half target rows").
     _min_batch_size = 2
     _min_batch_reason = ""
-    #: Fewest target rows the alignment can use, and why (when there are any).
-    _min_target_rows = 1
-    _min_target_rows_why = ""
+    #: Fewest rows of each domain the alignment can use, and why (when there are any).
+    _min_domain_rows = 1
+    _min_domain_rows_why = ""
     #: The statistic the alignment loss estimates on each batch ("" if none),
     #: which rows repeated within a batch bias.
     _batch_statistic = ""
@@ -319,9 +319,8 @@ class _DeepDABase(
         counts = ", ".join(
             f"{sizes[d]} {d} row{'' if sizes[d] == 1 else 's'}" for d in short
         )
-        advice = f"add {which} rows"
-        if 2 * fewest >= self._min_batch_size:
-            advice = f"set {name} to at most {2 * fewest}, or {advice}"
+        # at least _min_domain_rows rows each: 2 * fewest is a batch size fit accepts
+        advice = f"set {name} to at most {2 * fewest}, or add {which} rows"
         warnings.warn(
             f"{type(self).__name__}: each batch holds {half} rows of each domain "
             f"({name}={batch_size}) and the {which} domain{'s have' if len(short) > 1 else ' has'} "
@@ -456,12 +455,14 @@ class _DeepDABase(
                 "rows with y == -1, or pass sample_domain with negative ids for "
                 "target domains. To train without adaptation, set no_target='source_only'."
             )
-        if 0 < n_target < self._min_target_rows:
-            _forget_fitted_state(self)
-            raise ValueError(
-                f"{type(self).__name__} needs at least {self._min_target_rows} target rows "
-                f"({self._min_target_rows_why}); got {n_target}"
-            )
+        n_source = len(y_encoded) - n_target
+        for domain, n_rows in (("target", n_target), ("source", n_source if n_target else 0)):
+            if 0 < n_rows < self._min_domain_rows:
+                _forget_fitted_state(self)
+                raise ValueError(
+                    f"{type(self).__name__} needs at least {self._min_domain_rows} {domain} "
+                    f"rows ({self._min_domain_rows_why}); got {n_rows}"
+                )
         adapt = n_target > 0
         _, batch_size = self._train_batch_size()
         if adapt:
