@@ -314,3 +314,19 @@ def test_param_columns_as_grid_search_has_them():
         assert search.results_[name].dtype == reference[name].dtype
         np.testing.assert_array_equal(search.results_[name].mask, reference[name].mask)
         np.testing.assert_array_equal(search.results_[name].compressed(), reference[name].compressed())
+
+
+def test_verbose_says_what_it_fits_and_keeps(capsys):
+    X, ym, _, _ = _data(20)
+    grid = {"coral__reg": [0.1, 1.0]}
+    EnsembleValidationSearch(_pipe(), grid).fit(X, ym)
+    assert capsys.readouterr().out == ""
+    search = EnsembleValidationSearch(_pipe(), grid, verbose=2).fit(X, ym)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Fitting 2 candidates on all rows"
+    assert out[1].startswith("[EnsV] {'coral__reg': 0.1}: agreement ")
+    assert out[2].startswith("[EnsV] {'coral__reg': 1.0}: agreement ")
+    assert out[3] == f"[EnsV] kept {search.best_params_} (agreement {search.best_score_:.3f})"
+    for verbose in (-1, 1.5, "yes"):
+        with pytest.raises(ValueError, match="verbose must be a non-negative integer"):
+            EnsembleValidationSearch(_pipe(), grid, verbose=verbose).fit(X, ym)

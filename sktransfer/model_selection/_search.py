@@ -143,6 +143,10 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
         failures and raises the first one's error.
     n_jobs : int, default=None
         Candidates fitted in parallel (joblib); None means 1.
+    verbose : int, default=0
+        As in ``GridSearchCV``: 1 says how many candidates are fitted and
+        which one is kept, 2 adds each candidate's agreement and fit time,
+        and above that joblib's progress messages too.
 
     Attributes
     ----------
@@ -222,12 +226,14 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
         no_target: str = "raise",
         error_score: str | float = np.nan,
         n_jobs: int | None = None,
+        verbose: int = 0,
     ):
         self.estimator = estimator
         self.param_grid = param_grid
         self.no_target = no_target
         self.error_score = error_score
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     def fit(self, X, y, **fit_params) -> EnsembleValidationSearch:
         """Fit every candidate on all rows and keep the one closest to their ensemble.
@@ -266,6 +272,8 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
             or (isinstance(self.error_score, numbers.Real) and not isinstance(self.error_score, bool))
         ):
             raise ValueError(f"error_score must be 'raise' or a number, got {self.error_score!r}")
+        if not isinstance(self.verbose, numbers.Integral) or self.verbose < 0:
+            raise ValueError(f"verbose must be a non-negative integer, got {self.verbose!r}")
         candidates = list(ParameterGrid(self.param_grid))
         if not candidates:
             raise ValueError("param_grid gives no candidate")
@@ -299,7 +307,9 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
             candidate_params = process_routing(self, "fit", **fit_params).estimator.fit
         else:
             candidate_params = fit_params
-        out = Parallel(n_jobs=self.n_jobs)(
+        if self.verbose > 0:
+            print(f"Fitting {len(candidates)} candidates on all rows")
+        out = Parallel(n_jobs=self.n_jobs, verbose=max(self.verbose - 2, 0))(
             delayed(_fit_and_predict)(
                 self.estimator, params, X, y, rows, candidate_params, self.error_score
             )
@@ -352,6 +362,11 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
             "fit_time": np.array([item[3] for item in out]),
         }
         self.classes_ = classes
+        if self.verbose > 1:
+            for params, score, fit_time in zip(candidates, agreement, self.results_["fit_time"]):
+                print(f"[EnsV] {params}: agreement {score:.3f}, fit {fit_time:.1f} s")
+        if self.verbose > 0:
+            print(f"[EnsV] kept {self.best_params_} (agreement {self.best_score_:.3f})")
         for name in ("n_features_in_", "feature_names_in_"):
             if hasattr(self.best_estimator_, name):
                 setattr(self, name, getattr(self.best_estimator_, name))
