@@ -752,5 +752,6 @@ def test_deep_coral_refuses_a_single_source_row():
     with pytest.raises(ValueError, match="at least 2 source rows.*covariance of one row is zero"):
         clf.fit(X, y, sample_domain=d)
     assert not hasattr(clf, "classes_")
+    clf.set_params(coral_weight=0).fit(X, y, sample_domain=d)  # no alignment: the baseline fits
     with pytest.warns(UserWarning, match=r"\(1 source row\)"):  # MMD: one row is enough
         DANClassifier(**FAST).fit(X, y, sample_domain=d)

@@ -1390,7 +1390,7 @@ def test_transform_maps_rows_by_the_sample_domain_given_as_skada_does(transforme
 @pytest.mark.filterwarnings("ignore::sktransfer.domain_adaptation.ImportanceWeightCollapseWarning")
 def test_kmm_warns_for_its_source_by_target_kernel_too():
     # 150 source rows, 1200 target rows: the source x source kernel is 0.2 MiB, the
-    # source x target one KMM sums for its linear term 1.4 MiB
+    # source x target one KMM sums for its linear term 1.4 MiB, both held at once
     X, y, domain = make_rotated_moons(150, 1200, random_state=0)
-    with config_context(working_memory=1), pytest.warns(UserWarning, match="150 x 1200"):
+    with config_context(working_memory=1), pytest.warns(UserWarning, match="150 x 1350"):
         ImportanceWeightedClassifier(weighting="kmm").fit(X, mask_target_labels(y, domain))

@@ -456,13 +456,14 @@ class _DeepDABase(
                 "target domains. To train without adaptation, set no_target='source_only'."
             )
         n_source = len(y_encoded) - n_target
-        for domain, n_rows in (("target", n_target), ("source", n_source if n_target else 0)):
-            if 0 < n_rows < self._min_domain_rows:
-                _forget_fitted_state(self)
-                raise ValueError(
-                    f"{type(self).__name__} needs at least {self._min_domain_rows} {domain} "
-                    f"rows ({self._min_domain_rows_why}); got {n_rows}"
-                )
+        if n_target and getattr(self, self._weight_param) != 0:  # the alignment loss counts
+            for domain, n_rows in (("target", n_target), ("source", n_source)):
+                if 0 < n_rows < self._min_domain_rows:
+                    _forget_fitted_state(self)
+                    raise ValueError(
+                        f"{type(self).__name__} needs at least {self._min_domain_rows} {domain} "
+                        f"rows ({self._min_domain_rows_why}); got {n_rows}"
+                    )
         adapt = n_target > 0
         _, batch_size = self._train_batch_size()
         if adapt:

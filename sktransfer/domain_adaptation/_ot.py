@@ -225,7 +225,12 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
     skip the ``y == -1`` rows, e.g. :class:`~sktransfer.LabelledOnly`.
     ``fit_transform`` maps the source rows and leaves target rows as they
     are; ``transform(X)`` leaves every row as it is (rows without a domain
-    are target rows); ``transform_source(X)`` maps every row as a source row.
+    are target rows); ``transform_source(X)`` maps every row as a source row,
+    moved as its nearest training source row moved, and
+    ``transform(X, sample_domain=d)`` maps the rows of positive ids so. On
+    the training rows that is what ``fit_transform`` did, except for a
+    source row that duplicates another of another class (``fit_transform``
+    moves each by its own coupling row).
 
     Parameters
     ----------

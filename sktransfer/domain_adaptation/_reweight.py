@@ -634,11 +634,11 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
             )
         elif self.weighting == "kmm":
             self.gamma_ = gammas[0] if gammas else _default_gamma(X_source, X_target)
-            _warn_if_large_matrix(  # K (source x source) and kappa's source x target kernel
+            _warn_if_large_matrix(  # K (source x source) alive beside kappa's source x target
                 f"{type(self).__name__}(weighting='kmm')", n_source,
-                max(n_source, X_target.shape[0]),
-                "kernel matrix of the source rows against the source and the target rows (and "
-                "a quadratic programme over the source rows)",
+                n_source + X_target.shape[0],
+                "kernel matrix of the source rows against the source and the target rows (held "
+                "together; then a quadratic programme over the source rows)",
             )
             weights = _kmm_weights(
                 X_source, X_target, gamma=self.gamma_, bound=self.kmm_bound, eps=self.kmm_eps

@@ -950,8 +950,9 @@ def mixed_sample_scorer(
     -------
     score : float
         Share of the mixed rows that keep the label of their larger part, in
-        [0, 1]. A probe with no pair to mix (no two predicted labels differ,
-        for the inter-cluster probe; none agree, for the intra-cluster one)
+        [0, 1]. A probe for which the random pairing forms no pair (none of
+        two labels, for the inter-cluster probe; none of one label, for the
+        intra-cluster one, where a row drawn as its own partner is no pair)
         scores 1.0; ``"both"`` then averages the probe that has pairs.
 
     Raises

@@ -308,7 +308,8 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
         else:
             candidate_params = fit_params
         if self.verbose > 0:
-            print(f"Fitting {len(candidates)} candidates on all rows")
+            n = len(candidates)
+            print(f"Fitting {n} candidate{'' if n == 1 else 's'} on all rows")
         out = Parallel(n_jobs=self.n_jobs, verbose=max(self.verbose - 2, 0))(
             delayed(_fit_and_predict)(
                 self.estimator, params, X, y, rows, candidate_params, self.error_score
