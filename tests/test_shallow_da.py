@@ -1394,3 +1394,23 @@ def test_kmm_warns_for_its_source_by_target_kernel_too():
     X, y, domain = make_rotated_moons(150, 1200, random_state=0)
     with config_context(working_memory=1), pytest.warns(UserWarning, match="150 x 1350"):
         ImportanceWeightedClassifier(weighting="kmm").fit(X, mask_target_labels(y, domain))
+
+
+def test_entropic_ot_maps_its_training_source_rows_as_fit_transform_did():
+    # a source row duplicated with the other label: with the class penalty the two copies
+    # are coupled to different target rows, so the nearest-row rule cannot place both
+    X, y, domain = make_rotated_moons(40, 40, random_state=0)
+    source = np.flatnonzero(domain > 0)[:5]
+    X = np.r_[X, X[source]]
+    y = np.r_[mask_target_labels(y, domain), 1 - y[source]]
+    domain = np.r_[domain, domain[source]]
+    order = np.argsort(-domain, kind="stable")  # source rows first, as fit stores them
+    X, y, domain = X[order], y[order], domain[order]
+    ot = EntropicOTMapping(class_reg=1.0)
+    moved = ot.fit_transform(X, y)
+    np.testing.assert_allclose(ot.transform(X, sample_domain=domain), moved)
+    np.testing.assert_allclose(ot.transform_source(X[domain > 0]), moved[domain > 0])
+    # new rows, or the training rows in another order: by their nearest training row
+    shuffled = X[domain > 0][::-1]
+    nearest = ot.source_rows_ + ot.displacements_
+    assert np.abs(ot.transform_source(shuffled) - nearest[::-1]).max() > 0  # the duplicates

@@ -226,11 +226,10 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
     ``fit_transform`` maps the source rows and leaves target rows as they
     are; ``transform(X)`` leaves every row as it is (rows without a domain
     are target rows); ``transform_source(X)`` maps every row as a source row,
-    moved as its nearest training source row moved, and
-    ``transform(X, sample_domain=d)`` maps the rows of positive ids so. On
-    the training rows that is what ``fit_transform`` did, except for a
-    source row that duplicates another of another class (``fit_transform``
-    moves each by its own coupling row).
+    moved as its nearest training source row moved (the training source rows
+    themselves, given in order, by their own displacements, as
+    ``fit_transform``), and ``transform(X, sample_domain=d)`` maps the rows
+    of positive ids so.
 
     Parameters
     ----------
@@ -465,6 +464,11 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
         X = X.copy()
         if is_source.any():
             rows = X[is_source]
-            nearest = pairwise_distances_argmin(rows, self.source_rows_)
-            X[is_source] = rows + self.displacements_[nearest]
+            if rows.shape == self.source_rows_.shape and np.array_equal(rows, self.source_rows_):
+                # the training source rows, in order: each by its own coupling row, as
+                # fit_transform (a duplicate of another class has its own place)
+                X[is_source] = rows + self.displacements_
+            else:
+                nearest = pairwise_distances_argmin(rows, self.source_rows_)
+                X[is_source] = rows + self.displacements_[nearest]
         return X

@@ -15,9 +15,7 @@ How rows are mapped, in one rule shared by every class here:
   ``transform_source(X)`` maps rows by the source map, e.g. to plot both
   domains in the adapted space.
 - ``transform(X, sample_domain=d)``, as skada's adapters are called, maps
-  each row by the sign of its id, as ``fit_transform`` does (for
-  :class:`~sktransfer.EntropicOTMapping`, source rows move as their nearest
-  training source row moved, as in ``transform_source``).
+  each row by the sign of its id, as ``fit_transform`` does.
 
 ``transform``'s signature has no ``sample_domain`` (it is a keyword taken by
 ``**params``): metadata routing does not see it, so a pipeline step
