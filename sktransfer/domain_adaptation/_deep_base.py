@@ -467,8 +467,8 @@ class _DeepDABase(
         adapt = n_target > 0
         _, batch_size = self._train_batch_size()
         if adapt:
-            self._warn_if_batches_repeat_rows(len(y_encoded) - n_target, n_target)
-        n_batches = n_domain_batches(len(y_encoded) - n_target, n_target, batch_size)
+            self._warn_if_batches_repeat_rows(n_source, n_target)
+        n_batches = n_domain_batches(n_source, n_target, batch_size)
         n_steps = self.max_epochs * n_batches
         y_net = np.column_stack([y_encoded, is_target.astype(np.int64)])
 
