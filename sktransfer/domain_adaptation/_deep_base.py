@@ -299,19 +299,21 @@ class _DeepDABase(
     #: which rows repeated within a batch bias.
     _batch_statistic = ""
 
-    def _warn_if_batches_repeat_rows(self, n_source: int, n_target: int) -> None:
+    def _warn_if_batches_repeat_rows(
+        self, n_source: int, n_target: int, name: str, batch_size: int
+    ) -> None:
         """Warn when a domain has fewer rows than a half-batch holds.
 
         Each batch holds ``batch_size // 2`` rows of each domain, cycling
         through the smaller domain: with fewer rows, every batch repeats some,
         and a loss computed from a statistic of the batch (a covariance, an
-        MMD) counts them twice. Adversarial losses only weight them more, and
-        a zero trade-off weight leaves the loss out: no warning then.
+        MMD) counts them twice. Adversarial losses only weight them more.
+        Called only when the alignment loss counts (target rows, a non-zero
+        trade-off weight); ``name`` is the parameter that set ``batch_size``.
         """
-        name, batch_size = self._train_batch_size()
         half = max(batch_size // 2, 1)
         short = [d for d, n in (("source", n_source), ("target", n_target)) if n < half]
-        if not self._batch_statistic or not short or getattr(self, self._weight_param) == 0:
+        if not self._batch_statistic or not short:
             return
         fewest = min(n_source, n_target)
         which = " and ".join(short)
@@ -456,7 +458,9 @@ class _DeepDABase(
                 "target domains. To train without adaptation, set no_target='source_only'."
             )
         n_source = len(y_encoded) - n_target
-        if n_target and getattr(self, self._weight_param) != 0:  # the alignment loss counts
+        adapt = n_target > 0
+        batch_size_param, batch_size = self._train_batch_size()
+        if adapt and getattr(self, self._weight_param) != 0:  # the alignment loss counts
             for domain, n_rows in (("target", n_target), ("source", n_source)):
                 if 0 < n_rows < self._min_domain_rows:
                     _forget_fitted_state(self)
@@ -464,10 +468,7 @@ class _DeepDABase(
                         f"{type(self).__name__} needs at least {self._min_domain_rows} {domain} "
                         f"rows ({self._min_domain_rows_why}); got {n_rows}"
                     )
-        adapt = n_target > 0
-        _, batch_size = self._train_batch_size()
-        if adapt:
-            self._warn_if_batches_repeat_rows(n_source, n_target)
+            self._warn_if_batches_repeat_rows(n_source, n_target, batch_size_param, batch_size)
         n_batches = n_domain_batches(n_source, n_target, batch_size)
         n_steps = self.max_epochs * n_batches
         y_net = np.column_stack([y_encoded, is_target.astype(np.int64)])
