@@ -36,7 +36,7 @@ from torch import nn  # noqa: E402
 
 SHALLOW = ("CORAL", "SA", "TCA", "IW", "KLIEP", "KLIEP-10", "LinearOT", "LinearOT-1", "EntOT",
            "EntOT-same", "OT-GL")
-DEEP = ("DANN", "DeepCORAL", "DAN", "CDAN")
+DEEP = ("DANN", "DeepCORAL", "DAN", "CDAN", "MCC")
 
 
 # ----------------------------------------------------------------------
@@ -184,7 +184,7 @@ def _paired_torch_seed(seed):
 
 
 def _deep(method, params, seed, n_in, n_classes):
-    from skada.deep import CDAN, DAN, DANN, DeepCoral
+    from skada.deep import CDAN, DAN, DANN, MCC, DeepCoral
 
     params = dict(params)
     conv = params.pop("conv", False)
@@ -211,6 +211,8 @@ def _deep(method, params, seed, n_in, n_classes):
         return DeepCoral(module, **common)
     if method == "DAN":
         return DAN(module, **common)
+    if method == "MCC":
+        return MCC(module, **common)
     raise ValueError(method)
 
 

@@ -132,9 +132,10 @@ try:  # written alongside this benchmark; included once they import
         CDANClassifier,
         DANClassifier,
         DeepCORALClassifier,
+        MCCClassifier,
     )
 except ImportError:  # pragma: no cover
-    CDANClassifier = DANClassifier = DeepCORALClassifier = None
+    CDANClassifier = DANClassifier = DeepCORALClassifier = MCCClassifier = None
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data"
@@ -175,7 +176,7 @@ SKADA_LINEAR_OT_REG = 1.0
 # ClassRegularizerOTMapping with its defaults.
 ENT_OT_REG = 0.1
 OT_GL_CLASS_REG = 1.0
-DEEP = ["DANN", "DeepCORAL", "DAN", "CDAN"]
+DEEP = ["DANN", "DeepCORAL", "DAN", "CDAN", "MCC"]
 OURS_ONLY = ["GFK", "JDA", "MEDA", "MEDA-SPL"]  # no skada counterpart
 SOURCE_ONLY = ["LR", "1NN", "NN"]  # NN = the deep network without adaptation
 # Deep methods tuned without target labels: EnsembleValidationSearch over a grid, fixed a
@@ -201,7 +202,7 @@ SKADA_NAME = {"CORAL": "CORAL", "SA": "SubspaceAlignment", "TCA": "TransferCompo
               "LinearOT": "LinearOTMapping", "LinearOT-1": "LinearOTMapping",
               "EntOT": "EntropicOTMapping", "EntOT-same": "EntropicOTMapping",
               "OT-GL": "ClassRegularizerOTMapping", "DANN": "DANN", "DeepCORAL": "DeepCoral",
-              "DAN": "DAN", "CDAN": "CDAN"}
+              "DAN": "DAN", "CDAN": "CDAN", "MCC": "MCC"}
 
 # Settings fixed a priori (no target labels): shallow hyper-parameters of the papers.
 SA_COMPONENTS = 100
@@ -302,7 +303,7 @@ def _ours(method, deep_params, seed):
     if method == "NN":
         return DANNClassifier(lambda_max=0.0, **params)
     cls = {"DANN": DANNClassifier, "DeepCORAL": DeepCORALClassifier,
-           "DAN": DANClassifier, "CDAN": CDANClassifier}[method]
+           "DAN": DANClassifier, "CDAN": CDANClassifier, "MCC": MCCClassifier}[method]
     if cls is None:
         return None
     return cls(**params)

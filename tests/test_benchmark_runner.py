@@ -23,6 +23,7 @@ from sktransfer import (
     DANClassifier,
     DANNClassifier,
     DeepCORALClassifier,
+    MCCClassifier,
 )
 from sktransfer.nn import ConvEncoder
 
@@ -57,7 +58,7 @@ class _InitialWeights(Callback):
 
 @pytest.mark.parametrize("conv", [False, True], ids=["MLP", "ConvEncoder"])
 @pytest.mark.parametrize(
-    "cls", [DANNClassifier, DeepCORALClassifier, DANClassifier, CDANClassifier],
+    "cls", [DANNClassifier, DeepCORALClassifier, DANClassifier, CDANClassifier, MCCClassifier],
     ids=lambda c: c.__name__,
 )
 @pytest.mark.filterwarnings("ignore:.*every batch repeats:UserWarning")  # 10 + 10 rows

@@ -32,6 +32,7 @@ from sktransfer import (
     ImportanceWeightedClassifier,
     JDAClassifier,
     LabelledOnly,
+    MCCClassifier,
     MEDAClassifier,
 )
 from sktransfer.datasets import make_rotated_moons, mask_target_labels
@@ -43,6 +44,7 @@ ESTIMATORS = [
     DeepCORALClassifier(**_DEEP),
     DANClassifier(**_DEEP),
     CDANClassifier(**_DEEP),
+    MCCClassifier(**_DEEP),
     ImportanceWeightedClassifier(),
     JDAClassifier(n_components=2),
     MEDAClassifier(n_components=2, random_state=0),

@@ -1,7 +1,8 @@
 """Domain adaptation: a labelled source domain, an unlabelled target domain.
 
 Deep methods train a network on both domains (:class:`DANNClassifier`,
-:class:`CDANClassifier`, :class:`DeepCORALClassifier`, :class:`DANClassifier`);
+:class:`CDANClassifier`, :class:`DeepCORALClassifier`, :class:`DANClassifier`,
+:class:`MCCClassifier`);
 shallow methods are transformers that align the domains before any
 scikit-learn estimator (:class:`CORAL`, :class:`LinearOTMapping`, :class:`EntropicOTMapping`,
 :class:`SubspaceAlignment`, :class:`GeodesicFlowKernel`, :class:`TransferComponentAnalysis`),
@@ -11,7 +12,7 @@ domains in closed form (:class:`JDAClassifier`, :class:`MEDAClassifier`).
 """
 
 from ._dann import DANNClassifier
-from ._deep import CDANClassifier, DANClassifier, DeepCORALClassifier
+from ._deep import CDANClassifier, DANClassifier, DeepCORALClassifier, MCCClassifier
 from ._jda import JDAClassifier
 from ._meda import MEDAClassifier
 from ._ot import EntropicOTMapping
@@ -36,6 +37,7 @@ __all__ = [
     "ImportanceWeightedClassifier",
     "JDAClassifier",
     "LinearOTMapping",
+    "MCCClassifier",
     "MEDAClassifier",
     "SubspaceAlignment",
     "TransferComponentAnalysis",

@@ -1,4 +1,4 @@
-"""Deep CORAL, DAN and CDAN: deep domain adaptation classifiers beside DANN.
+"""Deep CORAL, DAN, CDAN and MCC: deep domain adaptation classifiers beside DANN.
 
 All share :class:`~sktransfer.domain_adaptation._deep_base._DeepDABase` with
 :class:`~sktransfer.DANNClassifier`: the same network (feature extractor and
@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 from torch import nn
 
+from ..base import _is_finite_real
 from ._deep_base import (
     _AdversarialModule,
     _DeepDABase,
@@ -29,10 +30,11 @@ from ._losses import (
     _mk_mmd_losses,
     coral_loss,
     entropy,
+    mcc_loss,
     mk_mmd_kernel_weights,
 )
 
-__all__ = ["DeepCORALClassifier", "DANClassifier", "CDANClassifier"]
+__all__ = ["DeepCORALClassifier", "DANClassifier", "CDANClassifier", "MCCClassifier"]
 
 #: Above this many entries of the full multilinear map (features x classes),
 #: ``multilinear_map="auto"`` switches to the randomised map (CDAN paper, 4096).
@@ -95,6 +97,23 @@ class _MMDModule(_DeepDAModule):
         if self.align_logits:
             parts["logit_mmd_loss"] = values[1].detach()
         return self.coef * value, parts
+
+
+class _MCCModule(_DeepDAModule):
+    """The minimum class confusion loss of the target rows' logits."""
+
+    name = "mcc_loss"
+
+    def __init__(self, feature_extractor, label_predictor, temperature, adapt=True):
+        super().__init__(feature_extractor, label_predictor, adapt)
+        self.temperature = float(temperature)
+
+    def alignment_loss(self, features, label_logits, domains):
+        value = mcc_loss(label_logits[domains == 1], self.temperature)
+        return self.coef * value, {self.name: value.detach()}
+
+    def extra_repr(self):
+        return f"temperature={self.temperature}"
 
 
 class _TestPowerKernelWeights(Callback):
@@ -776,3 +795,160 @@ class CDANClassifier(_DeepDABase):
             feature_extractor, label_predictor, domain_classifier, multilinear_map,
             bool(self.entropy), adapt,
         )
+
+
+class MCCClassifier(_DeepDABase):
+    """Minimum class confusion (MCC): make the target predictions tell the classes apart.
+
+    A feature extractor feeds a label predictor trained on the labelled rows;
+    the MCC loss of the target rows' predictions is added with weight
+    ``mcc_weight`` (Jin et al., ECCV 2020). From the probabilities
+    ``softmax(logits / temperature)`` of a batch's target rows it builds the
+    class correlation matrix, each row weighted by ``1 + exp(-entropy)`` (the
+    confident rows count more), normalises each class's column to sum to one,
+    and penalises the mass off its diagonal: how often the target rows are
+    predicted as two classes at once. Unlike the other deep methods it aligns
+    no statistic of the features between the domains; it shapes the target
+    predictions alone, so it also adds to any of them (the paper's
+    "versatile" regulariser).
+
+    Fit on the rows of both domains with ``y == -1`` on the unlabelled target
+    rows; every training batch holds half source rows, half target rows.
+
+    Parameters
+    ----------
+    module : nn.Module class or instance, default=None
+        The feature extractor. A class is built with ``module__*`` parameters
+        (and ``n_features_in`` from the data if it accepts one); an instance is
+        deep-copied. None means :class:`sktransfer.nn.MLP` with one hidden
+        layer of 256 units and dropout 0.5 (``module__*`` parameters override
+        these). Its output must be 2-D: ``(n_samples, n_features)``.
+    label_predictor : nn.Module class or instance, default=None
+        Maps features to class logits ``(n_samples, n_classes)``. A class gets
+        ``n_features_in`` and ``n_outputs`` if it accepts them. None means
+        :class:`sktransfer.nn.MLP` with no hidden layer (a linear layer).
+    mcc_weight : float, default=1.0
+        Final weight of the MCC loss (the paper's ``mu``; 1 is also skada's
+        default). With 0 the network is trained for the labels alone: the same
+        network and training without adaptation, a source-only baseline.
+    temperature : float, default=2.5
+        Softmax temperature of the target probabilities, the paper's value
+        (skada's default is 1). Above 1 it softens overconfident predictions,
+        so that the confusion they hide counts.
+    weight_schedule : {"dann", "constant"}, default="dann"
+        ``"dann"`` grows the weight as ``mcc_weight * (2 / (1 + exp(-10 p)) - 1)``
+        with training progress ``p`` in [0, 1] (the schedule of DANN's
+        adaptation factor), so that the predictions of a network that has not
+        learnt the classes yet are not sharpened; ``"constant"`` uses
+        ``mcc_weight`` throughout, as the paper does from a pretrained network.
+    lr_schedule : {"constant", "dann"}, default="constant"
+        ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``.
+    no_target : {"raise", "source_only"}, default="raise"
+        What to do when the training data has no target row: raise a
+        ``ValueError``, or train the label predictor alone.
+    max_epochs : int, default=200
+        Passes over the larger domain.
+    batch_size : int, default=64
+        Rows per training batch (half source, half target).
+    lr : float, default=0.01
+        Initial learning rate.
+    optimizer : torch.optim.Optimizer class, default=torch.optim.SGD
+        The optimiser; ``optimizer__*`` parameters are passed to it. With SGD,
+        the momentum defaults to 0.9 unless ``optimizer__momentum`` is given.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks (copied at fit time).
+    device : str or torch.device, default="cpu"
+        Where to train and predict, e.g. ``"cuda"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation and batch shuffling. The global torch RNG
+        is left as it was.
+    verbose : int, default=0
+        If positive, print one line of losses per epoch.
+    **kwargs
+        ``module__*``, ``label_predictor__*``, ``optimizer__*``,
+        ``iterator_train__*``, ``iterator_valid__*`` and ``callbacks__*``
+        parameters, as in skorch.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained net. ``net_.history`` holds, per epoch, ``train_loss``,
+        ``class_loss``, ``mcc_loss``, ``mcc_weight`` (the scheduled weight) and
+        ``lr``.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    n_features_in_ : int
+        Number of input features.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the features seen in ``fit``, when ``X`` has string column names.
+
+    See Also
+    --------
+    CDANClassifier : Aligns the features class by class, adversarially.
+    DeepCORALClassifier : Aligns the covariances of the features.
+
+    References
+    ----------
+    Y. Jin, X. Wang, M. Long and J. Wang. Minimum Class Confusion for
+    Versatile Domain Adaptation. ECCV 2020.
+
+    Examples
+    --------
+    >>> from sktransfer import MCCClassifier
+    >>> from sktransfer.datasets import make_rotated_moons, mask_target_labels
+    >>> X, y, domain = make_rotated_moons(angle=35, random_state=0)
+    >>> clf = MCCClassifier(max_epochs=5, random_state=0)
+    >>> clf.fit(X, mask_target_labels(y, domain))
+    MCCClassifier(max_epochs=5, random_state=0)
+    >>> clf.predict(X[domain < 0]).shape
+    (500,)
+    """
+
+    _weight_param = "mcc_weight"
+    _schedule_param = "weight_schedule"
+    _weight_key = "mcc_weight"
+
+    def __init__(
+        self,
+        module=None,
+        *,
+        label_predictor=None,
+        mcc_weight: float = 1.0,
+        temperature: float = 2.5,
+        weight_schedule: str = "dann",
+        lr_schedule: str = "constant",
+        no_target: str = "raise",
+        max_epochs: int = 200,
+        batch_size: int = 64,
+        lr: float = 0.01,
+        optimizer=torch.optim.SGD,
+        callbacks=None,
+        device="cpu",
+        random_state=None,
+        verbose: int = 0,
+        **kwargs,
+    ):
+        self.module = module
+        self.label_predictor = label_predictor
+        self.mcc_weight = mcc_weight
+        self.temperature = temperature
+        self.weight_schedule = weight_schedule
+        self.lr_schedule = lr_schedule
+        self.no_target = no_target
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self._store_kwargs(kwargs)
+
+    def _check_alignment_params(self):
+        t = self.temperature
+        if not (_is_finite_real(t) and t > 0):
+            raise ValueError(f"temperature must be a positive finite number, got {t!r}")
+
+    def _build_alignment(self, feature_extractor, label_predictor, features, logits, adapt):
+        return _MCCModule(feature_extractor, label_predictor, float(self.temperature), adapt)

@@ -1,8 +1,8 @@
-"""Discrepancy losses between source and target features (torch functions).
+"""Losses of the deep domain adaptation estimators (torch functions).
 
-Used by the deep domain adaptation estimators; each takes two batches of
-features ``(n_source, d)`` and ``(n_target, d)`` and returns a scalar tensor
-that is differentiable in both.
+The discrepancies take two batches of features ``(n_source, d)`` and
+``(n_target, d)`` and return a scalar tensor that is differentiable in both;
+:func:`mcc_loss` takes the target logits alone.
 """
 
 from __future__ import annotations
@@ -13,7 +13,14 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
-__all__ = ["coral_loss", "entropy", "mk_mmd_kernel_weights", "mk_mmd_loss", "mk_mmd_losses"]
+__all__ = [
+    "coral_loss",
+    "entropy",
+    "mcc_loss",
+    "mk_mmd_kernel_weights",
+    "mk_mmd_loss",
+    "mk_mmd_losses",
+]
 
 #: Bandwidth multipliers of the Gaussian kernels of :func:`mk_mmd_loss`: the
 #: family of the DAN paper (Long et al., 2015), from ``2**-8`` to ``2**8`` with
@@ -258,3 +265,28 @@ def mk_mmd_kernel_weights(
 def entropy(proba: torch.Tensor) -> torch.Tensor:
     """Shannon entropy (nats) of each row of class probabilities."""
     return -(proba * torch.log(proba.clamp_min(1e-12))).sum(dim=1)
+
+
+def mcc_loss(logits: torch.Tensor, temperature: float = 2.5) -> torch.Tensor:
+    """Minimum class confusion loss of a batch of target logits (Jin et al., ECCV 2020).
+
+    The probabilities ``p = softmax(logits / temperature)`` of the ``n`` rows
+    give the class correlation matrix ``C = p^T W p``, where ``W`` weighs each
+    row by ``1 + exp(-H(p_i))`` (confident rows more; normalised to mean 1,
+    and not differentiated through, as in the authors' code). Each column of
+    ``C`` is divided by its sum, and the loss is the mass off the diagonal
+    divided by the number of classes: 0 when no row is shared between two
+    classes, near ``(n_classes - 1) / n_classes`` when every row is uniform.
+    """
+    if logits.ndim != 2 or logits.shape[1] < 2:
+        raise ValueError(
+            f"mcc_loss needs logits of shape (n_rows, n_classes >= 2), got {tuple(logits.shape)}"
+        )
+    proba = torch.softmax(logits / temperature, dim=1)
+    weights = 1.0 + torch.exp(-entropy(proba.detach()))
+    weights = weights / weights.mean()
+    confusion = (proba * weights[:, None]).T @ proba
+    confusion = confusion / confusion.sum(dim=0, keepdim=True).clamp_min(
+        torch.finfo(confusion.dtype).tiny
+    )
+    return (confusion.sum() - confusion.trace()) / proba.shape[1]
