@@ -1071,6 +1071,12 @@ def test_transformers_no_source_rows_and_single_domain_option(estimator):
         clone(estimator).fit(X, sample_domain=np.ones(60, int))
     one = clone(estimator).set_params(single_domain="fit").fit(X)
     np.testing.assert_allclose(one.fit_transform(X), one.transform(X), atol=1e-8)
+    # the rows are source rows too: the source map is the target map (EntropicOT's
+    # plan of the rows onto themselves moved them by up to 0.18 before)
+    np.testing.assert_allclose(one.transform_source(X), one.transform(X), atol=1e-8)
+    np.testing.assert_allclose(
+        one.transform(X, sample_domain=np.ones(60, int)), one.transform(X), atol=1e-8
+    )
     with pytest.raises(ValueError, match="single_domain"):
         clone(estimator).set_params(single_domain="maybe").fit(X)
 

@@ -259,7 +259,10 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
         annealing; ``benchmarks/bench_sinkhorn.py``).
     single_domain : {"raise", "fit"}, default="raise"
         What to do when fit sees one domain only: raise a ``ValueError``, or
-        couple those rows with themselves.
+        take those rows as both source and target (no adaptation): the
+        coupling pairs them with themselves, and no row is moved, by
+        ``fit_transform``, ``transform`` or ``transform_source``
+        (``displacements_`` is zero).
 
     Attributes
     ----------
@@ -428,9 +431,13 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
             )
         self.coupling_ = plan
         self.source_rows_ = Xs
-        barycentres = (plan @ Xt) / mass[:, None]
-        self.displacements_ = barycentres - Xs
         self._fit_is_source_ = is_source & ~is_target
+        if self._fit_is_source_.any():
+            barycentres = (plan @ Xt) / mass[:, None]
+            self.displacements_ = barycentres - Xs
+        else:  # single_domain="fit": one domain, the identity (the entropic plan of
+            # the rows onto themselves would blur them)
+            self.displacements_ = np.zeros_like(Xs)
         return self
 
     def fit_transform(self, X, y=None, sample_domain=None):
