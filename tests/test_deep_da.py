@@ -387,7 +387,9 @@ def test_mcc_beats_source_only_on_office_caltech_to_amazon():
     # The benchmark's protocol on one Office-Caltech pair (SURF features, both
     # domains standardised together, the default MLP, 20 epochs). Over seeds 0-4
     # bench_domain_adaptation.py measured 60.9 +- 0.9 target accuracy against
-    # 55.3 +- 0.5 for the same network without adaptation (mcc_weight=0).
+    # 55.3 +- 0.5 for its NN column, DANNClassifier(lambda_max=0) (the same network
+    # and training; mcc_weight=0 here, which gives the same fit as Deep CORAL's
+    # weight 0 but not bit for bit DANN's).
     X, y, domain = load_office_caltech("caltech", "amazon", data_home=DATA)
     X = StandardScaler().fit_transform(X).astype(np.float32)
     target = domain < 0
@@ -796,6 +798,28 @@ def test_deep_coral_refuses_a_single_target_row():
         DeepCORALClassifier(**FAST).fit(X[keep], mask_target_labels(y, d)[keep])
     with pytest.warns(UserWarning, match=r"\(1 target row\)"):  # MMD: one row is enough
         DANClassifier(**FAST).fit(X[keep[:-1]], mask_target_labels(y, d)[keep[:-1]])
+
+
+def test_mcc_needs_two_target_rows():
+    # the class confusion of one row (or of copies of it) is rank one: its loss is
+    # (n_classes - 1) / n_classes whatever the row predicts, with no gradient
+    one = torch.tensor([[3.0, -1.0, 0.5]], requires_grad=True)
+    loss = mcc_loss(one)
+    assert loss.item() == pytest.approx(2 / 3)
+    loss.backward()
+    assert one.grad.abs().max() < 1e-6
+    assert mcc_loss(one.detach().repeat(5, 1)).item() == pytest.approx(2 / 3)
+    # so a batch holds two target rows at least, and fit refuses a single target row
+    X, y, d = make_rotated_moons(60, 60, random_state=0)
+    y_train = mask_target_labels(y, d)
+    with pytest.raises(ValueError, match="batch_size must be at least 4.*two target rows"):
+        MCCClassifier(**{**FAST, "batch_size": 3}).fit(X, y_train)
+    keep = np.r_[np.flatnonzero(d > 0), np.flatnonzero(d < 0)[:1]]
+    clf = MCCClassifier(**FAST)
+    with pytest.raises(ValueError, match="at least 2 target rows.*MCC would not adapt"):
+        clf.fit(X[keep], y_train[keep])
+    assert not hasattr(clf, "classes_")
+    MCCClassifier(**FAST, mcc_weight=0.0).fit(X[keep], y_train[keep])  # the baseline fits
 
 
 @pytest.mark.parametrize("cls", [DANNClassifier, *CLASSES], ids=["DANNClassifier", *ids])

@@ -348,7 +348,7 @@ class DeepCORALClassifier(_DeepDABase):
     _weight_key = "coral_weight"
     _min_batch_size = 4
     _min_batch_reason = "; CORAL needs two rows of each domain for a covariance"
-    _min_domain_rows = 2
+    _min_domain_rows = (2, 2)
     _min_domain_rows_why = (
         "a covariance of one row is zero, and CORAL would pull the other domain's "
         "feature covariance to it"
@@ -809,8 +809,8 @@ class MCCClassifier(_DeepDABase):
     and penalises the mass off its diagonal: how often the target rows are
     predicted as two classes at once. Unlike the other deep methods it aligns
     no statistic of the features between the domains; it shapes the target
-    predictions alone, so it also adds to any of them (the paper's
-    "versatile" regulariser).
+    predictions alone (the paper also adds it, as a regulariser, to other
+    methods' losses; here it is a method of its own).
 
     Fit on the rows of both domains with ``y == -1`` on the unlabelled target
     rows; every training batch holds half source rows, half target rows.
@@ -849,7 +849,10 @@ class MCCClassifier(_DeepDABase):
     max_epochs : int, default=200
         Passes over the larger domain.
     batch_size : int, default=64
-        Rows per training batch (half source, half target).
+        Rows per training batch (half source, half target); at least 4, for
+        two target rows (the class confusion of one row is the same whatever
+        it predicts). For the same reason ``fit`` refuses a single target row
+        unless ``mcc_weight`` is 0.
     lr : float, default=0.01
         Initial learning rate.
     optimizer : torch.optim.Optimizer class, default=torch.optim.SGD
@@ -907,6 +910,16 @@ class MCCClassifier(_DeepDABase):
     _weight_param = "mcc_weight"
     _schedule_param = "weight_schedule"
     _weight_key = "mcc_weight"
+    # The class correlation of one target row (or of copies of it) is rank one:
+    # after the column normalisation its loss is (n_classes - 1) / n_classes
+    # whatever the row predicts, so it has no gradient.
+    _min_batch_size = 4
+    _min_batch_reason = "; MCC needs two target rows in a batch to see class confusion"
+    _min_domain_rows = (1, 2)
+    _min_domain_rows_why = (
+        "the class confusion of one row, repeated in every batch, is the same "
+        "whatever it predicts: MCC would not adapt"
+    )
 
     def __init__(
         self,

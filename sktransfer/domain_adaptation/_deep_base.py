@@ -292,8 +292,8 @@ class _DeepDABase(
     #: Smallest batch_size, and why (completes "half source, half target rows").
     _min_batch_size = 2
     _min_batch_reason = ""
-    #: Fewest rows of each domain the alignment can use, and why (when there are any).
-    _min_domain_rows = 1
+    #: Fewest (source, target) rows the alignment can use, and why (when there are any).
+    _min_domain_rows = (1, 1)
     _min_domain_rows_why = ""
     #: The statistic the alignment loss estimates on each batch ("" if none),
     #: which rows repeated within a batch bias.
@@ -461,11 +461,14 @@ class _DeepDABase(
         adapt = n_target > 0
         batch_size_param, batch_size = self._train_batch_size()
         if adapt and getattr(self, self._weight_param) != 0:  # the alignment loss counts
-            for domain, n_rows in (("target", n_target), ("source", n_source)):
-                if 0 < n_rows < self._min_domain_rows:
+            least_source, least_target = self._min_domain_rows
+            for domain, n_rows, least in (
+                ("target", n_target, least_target), ("source", n_source, least_source)
+            ):
+                if 0 < n_rows < least:
                     _forget_fitted_state(self)
                     raise ValueError(
-                        f"{type(self).__name__} needs at least {self._min_domain_rows} {domain} "
+                        f"{type(self).__name__} needs at least {least} {domain} "
                         f"rows ({self._min_domain_rows_why}); got {n_rows}"
                     )
             self._warn_if_batches_repeat_rows(n_source, n_target, batch_size_param, batch_size)

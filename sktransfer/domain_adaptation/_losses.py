@@ -275,8 +275,11 @@ def mcc_loss(logits: torch.Tensor, temperature: float = 2.5) -> torch.Tensor:
     row by ``1 + exp(-H(p_i))`` (confident rows more; normalised to mean 1,
     and not differentiated through, as in the authors' code). Each column of
     ``C`` is divided by its sum, and the loss is the mass off the diagonal
-    divided by the number of classes: 0 when no row is shared between two
-    classes, near ``(n_classes - 1) / n_classes`` when every row is uniform.
+    divided by the number of classes: 0 when every class is predicted by some
+    rows and no row is shared between two classes. Each class no row predicts
+    adds about ``1 / n_classes``, so that every row uniform, or every row one
+    class, gives ``(n_classes - 1) / n_classes``, as does a single row (then
+    whatever it predicts: its loss has no gradient).
     """
     if logits.ndim != 2 or logits.shape[1] < 2:
         raise ValueError(
