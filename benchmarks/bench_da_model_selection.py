@@ -9,7 +9,7 @@ target labels are hidden (``y == -1``) and
     GridSearchCV(estimator, grid, scoring=scorer, cv=SourceKFold(3), refit=True)
 
 selects the parameters with each scorer of :mod:`sktransfer.model_selection`
-(IWV, DEV, prediction entropy, circular validation, SND, MixVal, BNM, ClassAMI, IM) and with
+(IWV, DEV, DEVN — DEV with max-normalised weights —, prediction entropy, circular validation, SND, MixVal, BNM, ClassAMI, IM) and with
 plain accuracy on the source validation rows (the baseline a user gets without these tools). The EnsV
 column is ``EnsembleValidationSearch(estimator, grid)``: not a per-model scorer but a
 search of its own, which fits every grid point on all rows and picks the one whose
@@ -104,6 +104,8 @@ SCORERS = {
     "source acc.": source_accuracy_scorer,
     "IWV": importance_weighted_scorer,
     "DEV": deep_embedded_validation_scorer,
+    # DEVN (Musgrave et al. 2022): DEV with the weights divided by their maximum.
+    "DEVN": partial(deep_embedded_validation_scorer, normalization="max"),
     "entropy": prediction_entropy_scorer,
     "circular": circular_validation_scorer,
     "SND": soft_neighborhood_density_scorer,
@@ -128,7 +130,7 @@ def _plain_lr_domain_classifier():
 
 
 def _scorers(scorer_cv=None, domain_classifier="default"):
-    """SCORERS, with IWV's and DEV's domain classifier cross-fitted on ``scorer_cv`` folds
+    """SCORERS, with IWV's and DEV's (and DEVN's) domain classifier cross-fitted on ``scorer_cv`` folds
     and/or replaced (``"logloss-cv"``: :func:`_logloss_cv_domain_classifier`, the scorers'
     default since it was measured here; ``"plain-lr"``: the default before it)."""
     options = {}
@@ -142,7 +144,8 @@ def _scorers(scorer_cv=None, domain_classifier="default"):
         return SCORERS
     return {**SCORERS,
             "IWV": partial(importance_weighted_scorer, **options),
-            "DEV": partial(deep_embedded_validation_scorer, **options)}
+            "DEV": partial(deep_embedded_validation_scorer, **options),
+            "DEVN": partial(deep_embedded_validation_scorer, normalization="max", **options)}
 
 
 # EnsV is a search, not a per-model scorer: its column comes from EnsembleValidationSearch.
@@ -327,16 +330,16 @@ def report(rows, check_lines, check_task, elapsed, args):
     p("")
     cv = f"SourceKFold({N_SPLITS}{', stratify=False' if args.unstratified else ''})"
     if args.scorer_cv:
-        p(f"IWV and DEV cross-fit their domain classifier: `cv={args.scorer_cv}` "
+        p(f"IWV, DEV and DEVN cross-fit their domain classifier: `cv={args.scorer_cv}` "
           "(default None: fit on the rows they score).")
         p("")
     if args.domain_classifier == "logloss-cv":
-        p("IWV's and DEV's domain classifier: `make_pipeline(StandardScaler(with_mean=False), "
+        p("IWV's and DEV's (and DEVN's) domain classifier: `make_pipeline(StandardScaler(with_mean=False), "
           "LogisticRegressionCV(Cs=np.logspace(-4, 2, 7), cv=3, scoring='neg_log_loss', "
           "max_iter=1000, tol=1e-6))` (C by the domain classifier's own held-out log-loss).")
         p("")
     elif args.domain_classifier == "plain-lr":
-        p("IWV's and DEV's domain classifier: `make_pipeline(StandardScaler(), "
+        p("IWV's and DEV's (and DEVN's) domain classifier: `make_pipeline(StandardScaler(), "
           "LogisticRegression(max_iter=1000, tol=1e-6))` (C=1; their default before it was "
           "chosen by held-out log-loss).")
         p("")
@@ -457,11 +460,11 @@ def main():
                         help="SourceKFold(stratify=False): folds in the loaders' row order, sorted by "
                              "class (the protocol of the runs before SourceKFold stratified)")
     parser.add_argument("--scorer-cv", type=_at_least_two, default=None,
-                        help="cross-fit IWV's and DEV's domain classifier on this many folds "
+                        help="cross-fit IWV's and DEV's (and DEVN's) domain classifier on this many folds "
                              "(their cv parameter; default None: fit on the scored rows)")
     parser.add_argument("--domain-classifier", choices=["default", "logloss-cv", "plain-lr"],
                         default="default",
-                        help="IWV's and DEV's domain classifier: the scorers' default; C chosen by "
+                        help="IWV's and DEV's (and DEVN's) domain classifier: the scorers' default; C chosen by "
                              "the domain classifier's own held-out log-loss (the default's "
                              "configuration, given explicitly); or C=1 (the earlier default)")
     args = parser.parse_args()

@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_array_equal
 from sklearn import config_context
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
@@ -268,6 +269,33 @@ def test_deep_embedded_validation_uses_features():
     pipe = _pipe().fit(X, ym)
     score = partial(deep_embedded_validation_scorer, domain_classifier=LogisticRegression())
     assert np.isfinite(score(pipe, X, ym))
+
+
+def test_deep_embedded_validation_max_normalization_by_hand():
+    # DEVN (Musgrave et al. 2022): the weights divided by their maximum, then DEV's
+    # control-variate estimate; written out here from the formulas.
+    X, ym, _, _ = _data(40)
+    pipe = _pipe().fit(X, ym)
+    clf = LogisticRegression(C=0.5)
+    features = pipe[:-1].transform(X)
+    source = ym != -1
+    proba = clone(clf).fit(features, source.astype(int)).predict_proba(features[source])[:, 0]
+    # p(target | x) / p(source | x) times n_source / n_target
+    w = proba / (1 - proba) * source.sum() / (~source).sum()
+    correct = (pipe.predict(X[source]) == ym[source]).astype(float)
+
+    def dev(w):
+        a = w * correct
+        eta = -np.cov(a, w, ddof=1)[0, 1] / np.var(w, ddof=1)
+        return a.mean() + eta * (w.mean() - 1)
+
+    plain = deep_embedded_validation_scorer(pipe, X, ym, domain_classifier=clf)
+    devn = deep_embedded_validation_scorer(pipe, X, ym, domain_classifier=clf, normalization="max")
+    assert plain == pytest.approx(dev(w), rel=1e-6)
+    assert devn == pytest.approx(dev(w / w.max()), rel=1e-6)
+    assert devn != pytest.approx(plain)
+    with pytest.raises(ValueError, match="normalization must be None or 'max'"):
+        deep_embedded_validation_scorer(pipe, X, ym, normalization="mean")
 
 
 @pytest.mark.parametrize("scorer", SCORERS, ids=lambda s: s.__name__)
