@@ -131,8 +131,8 @@ for name in scoring:
 # %%
 # These gaps are one grid on one toy draw, where DEV's pick rests on small
 # differences between noisy folds. On the 17 grids of real data of
-# ``benchmarks/bench_da_model_selection.py``, the entropy's pick lands 5.0
-# points of target accuracy below the oracle on average, DEV's 2.3 and
+# ``benchmarks/bench_da_model_selection.py``, the entropy's pick lands 4.3
+# points of target accuracy below the oracle on average, DEV's 2.4 and
 # EnsV's (below) 2.0: no scorer is reliable on every grid.
 
 # %%
