@@ -9,7 +9,7 @@ target labels are hidden (``y == -1``) and
     GridSearchCV(estimator, grid, scoring=scorer, cv=SourceKFold(3), refit=True)
 
 selects the parameters with each scorer of :mod:`sktransfer.model_selection`
-(IWV, DEV, DEVN — DEV with max-normalised weights —, prediction entropy, circular validation, SND, MixVal, BNM, ClassAMI, IM) and with
+(IWV, DEV, DEVN — DEV with max-normalised weights shifted to mean 1 —, prediction entropy, circular validation, SND, MixVal, BNM, ClassAMI, IM) and with
 plain accuracy on the source validation rows (the baseline a user gets without these tools). The EnsV
 column is ``EnsembleValidationSearch(estimator, grid)``: not a per-model scorer but a
 search of its own, which fits every grid point on all rows and picks the one whose
@@ -104,7 +104,8 @@ SCORERS = {
     "source acc.": source_accuracy_scorer,
     "IWV": importance_weighted_scorer,
     "DEV": deep_embedded_validation_scorer,
-    # DEVN (Musgrave et al. 2022): DEV with the weights divided by their maximum.
+    # DEVN (Musgrave et al. 2022): DEV with the weights divided by their maximum and
+    # shifted back to mean 1 (as pytorch-adapt computes it).
     "DEVN": partial(deep_embedded_validation_scorer, normalization="max"),
     "entropy": prediction_entropy_scorer,
     "circular": circular_validation_scorer,
