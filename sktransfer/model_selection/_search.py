@@ -190,7 +190,7 @@ class EnsembleValidationSearch(MetaEstimatorMixin, _WrappedClassifierMixin, Base
     On the selection benchmark of the package (17 grids of DANN, CORAL,
     Subspace Alignment and TCA on rotated moons, Office-Caltech and Amazon
     reviews), EnsV's picks are 2.0 points of target accuracy below the best
-    candidate's on average, and 0.5 on the DANN grids; see
+    candidate's on average, and 0.4 on the DANN grids; see
     ``benchmarks/bench_da_model_selection.py``.
 
     References
