@@ -266,8 +266,13 @@ def test_mcc_loss_gradient_and_bad_logits():
     c = c / c.sum(0, keepdim=True)
     ((c.sum() - c.trace()) / 3).backward()
     assert_allclose(logits.grad.numpy(), x.grad.numpy(), rtol=1e-5, atol=1e-8)
-    # overflowing logits stay finite
+    # overflowing logits stay finite, and a collapse onto one class whose other
+    # probabilities underflow to 0 keeps its loss (the limit), not the best value 0
     assert np.isfinite(mcc_loss(torch.tensor([[1e30, -1e30], [1e30, -1e30]])).item())
+    for gap in (150.0, 300.0, 1e30):
+        collapsed = torch.zeros(3, 3)
+        collapsed[:, 0] = gap
+        assert mcc_loss(collapsed).item() == pytest.approx(2 / 3, abs=1e-6), gap
     with pytest.raises(ValueError, match="n_classes >= 2"):
         mcc_loss(torch.zeros(4, 1))
 

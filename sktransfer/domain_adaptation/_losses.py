@@ -289,7 +289,18 @@ def mcc_loss(logits: torch.Tensor, temperature: float = 2.5) -> torch.Tensor:
     weights = 1.0 + torch.exp(-entropy(proba.detach()))
     weights = weights / weights.mean()
     confusion = (proba * weights[:, None]).T @ proba
-    confusion = confusion / confusion.sum(dim=0, keepdim=True).clamp_min(
-        torch.finfo(confusion.dtype).tiny
-    )
-    return (confusion.sum() - confusion.trace()) / proba.shape[1]
+    tiny = torch.finfo(confusion.dtype).tiny
+    column_sums = confusion.sum(dim=0, keepdim=True)
+    confusion = confusion / column_sums.clamp_min(tiny)
+    off_diagonal = confusion.sum() - confusion.trace()
+    empty = column_sums[0] < tiny
+    if empty.any():
+        # a class no row predicts at all, once its probabilities underflow: its
+        # column counts as all off the diagonal, the limit as they vanish (else a
+        # saturated collapse onto one class would score 0, the best value)
+        off_diagonal = (
+            off_diagonal
+            - (confusion[:, empty].sum() - confusion.diagonal()[empty].sum())
+            + empty.sum()
+        )
+    return off_diagonal / proba.shape[1]
