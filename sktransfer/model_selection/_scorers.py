@@ -384,6 +384,13 @@ def deep_embedded_validation_scorer(
     >>> clf = LogisticRegression().fit(X[:100], y[:100])
     >>> deep_embedded_validation_scorer(clf, X, y) > 0.9
     True
+
+    DEVN, and the scorer in a search (``functools.partial`` sets its options):
+
+    >>> from functools import partial
+    >>> devn = partial(deep_embedded_validation_scorer, normalization="max")
+    >>> devn(clf, X, y) > 0.9
+    True
     """
     source, target, y = _rows(
         "deep_embedded_validation_scorer", X, y, sample_domain, estimator=estimator
