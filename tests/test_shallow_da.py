@@ -1414,6 +1414,9 @@ def test_entropic_ot_maps_its_training_source_rows_as_fit_transform_did():
     X, y, domain = X[order], y[order], domain[order]
     ot = EntropicOTMapping(class_reg=1.0)
     moved = ot.fit_transform(X, y)
+    # fit_transform: each training source row by its own displacement, targets in place
+    np.testing.assert_allclose(moved[domain > 0], ot.source_rows_ + ot.displacements_)
+    np.testing.assert_array_equal(moved[domain < 0], X[domain < 0])
     np.testing.assert_allclose(ot.transform(X, sample_domain=domain), moved)
     np.testing.assert_allclose(ot.transform_source(X[domain > 0]), moved[domain > 0])
     # new rows, or the training rows in another order: by their nearest training row

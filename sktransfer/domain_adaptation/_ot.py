@@ -28,7 +28,7 @@ from ..base import (
     _unfitted_if_refused,
     _warn_if_large_matrix,
 )
-from ._shallow import _DomainTransformerMixin, _in_dtype_of
+from ._shallow import _DomainTransformerMixin
 
 __all__ = ["EntropicOTMapping"]
 
@@ -460,12 +460,9 @@ class EntropicOTMapping(OneToOneFeatureMixin, _DomainTransformerMixin, BaseEstim
             Source rows moved by their own displacement (``displacements_``),
             target rows as they are.
         """
-        self.fit(X, y, sample_domain=sample_domain)
-        X_new = self._validated(X).copy()
-        # each training source row by its own row of the coupling (a nearest
-        # row could be a duplicate with another label, hence another place)
-        X_new[self._fit_is_source_] += self.displacements_[: self._fit_is_source_.sum()]
-        return _in_dtype_of(X, X_new)
+        # _map moves the training source rows, given in order, by their own rows
+        # of the coupling (a one-domain fit moves nothing: no row is a source row)
+        return super().fit_transform(X, y, sample_domain=sample_domain)
 
     def _map(self, X, is_source):
         X = X.copy()
