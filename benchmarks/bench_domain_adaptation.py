@@ -192,8 +192,12 @@ TUNED = {"CDAN-EnsV": ("CDAN", {"lambda_max": [0.3, 0.5, 1.0]}),
 # DAN-TP: DAN's kernel weights re-estimated for test power before every epoch (the paper's).
 # DAN-F: DAN aligning the features only (align_logits=False), as skada's DAN and as
 # sktransfer's DAN before it aligned the class logits too by default.
+# DANN+MCC / CDAN+MCC: MCC's loss added to DANN's / CDAN's at weight 1 (mcc_weight=1; the MCC
+# paper's use of it as a regulariser), to compare with the same seeds' DANN / CDAN.
 VARIANTS = {"DAN-TP": ("DAN", {"kernel_weights": "test_power"}),
-            "DAN-F": ("DAN", {"align_logits": False})}
+            "DAN-F": ("DAN", {"align_logits": False}),
+            "DANN+MCC": ("DANN", {"mcc_weight": 1.0}),
+            "CDAN+MCC": ("CDAN", {"mcc_weight": 1.0})}
 ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP + list(VARIANTS) + list(TUNED)
 # Methods fitted on the loader's features (no StandardScaler), as in their paper.
 LOADER_INPUT = {"GFK", "JDA", "MEDA", "MEDA-SPL"}

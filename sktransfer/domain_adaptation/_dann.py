@@ -59,6 +59,16 @@ class DANNClassifier(_DeepDABase):
         (35°, 5 seeds, standardised) the annealed rate gave 0.943 target
         accuracy against 0.982 (``benchmarks/bench_dann.py``): it ends the
         adversarial game too early.
+    mcc_weight : float, default=0.0
+        Weight of the minimum class confusion loss of the target rows'
+        predictions (see :class:`MCCClassifier`), added to the domain loss as
+        Jin et al. (ECCV 2020) add it to DANN's (DANN+MCC); it follows
+        ``lambda_schedule`` (with ``"dann"``: ``mcc_weight`` times the same
+        ramp). 0 leaves it out: plain DANN. Above 0, ``batch_size`` must be at
+        least 4 and ``fit`` needs two target rows.
+    mcc_temperature : float, default=2.5
+        Softmax temperature of the MCC loss (the paper's); used only when
+        ``mcc_weight`` is above 0.
     no_target : {"raise", "source_only"}, default="raise"
         What to do when the training data has no target row: raise a
         ``ValueError`` (default, since adaptation without target data is
@@ -90,7 +100,9 @@ class DANNClassifier(_DeepDABase):
     ----------
     net_ : skorch.NeuralNet
         The trained net. ``net_.history`` holds, per epoch, ``train_loss``,
-        ``class_loss``, ``domain_loss``, ``domain_acc``, ``lambda`` and ``lr``.
+        ``class_loss``, ``domain_loss``, ``domain_acc``, ``lambda`` and ``lr``;
+        with ``mcc_weight`` above 0, also ``mcc_loss`` and ``mcc_weight`` (the
+        scheduled weight).
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     n_features_in_ : int
@@ -102,6 +114,7 @@ class DANNClassifier(_DeepDABase):
     --------
     sktransfer.nn.GradientReversal : The gradient reversal layer.
     sktransfer.datasets.make_rotated_moons : The toy problem of the paper.
+    MCCClassifier : The MCC loss alone.
 
     References
     ----------
@@ -111,6 +124,9 @@ class DANNClassifier(_DeepDABase):
     Y. Ganin, E. Ustinova, H. Ajakan, P. Germain, H. Larochelle, F. Laviolette,
     M. Marchand and V. Lempitsky. Domain-Adversarial Training of Neural
     Networks. JMLR 17(59), 2016.
+
+    Y. Jin, X. Wang, M. Long and J. Wang. Minimum Class Confusion for
+    Versatile Domain Adaptation. ECCV 2020 (``mcc_weight``).
 
     Examples
     --------
@@ -125,6 +141,7 @@ class DANNClassifier(_DeepDABase):
     """
 
     _module_params = ("module", "label_predictor", "domain_classifier")
+    _mcc_regulariser = True
 
     def __init__(
         self,
@@ -134,6 +151,8 @@ class DANNClassifier(_DeepDABase):
         domain_classifier=None,
         lambda_max: float = 1.0,
         lambda_schedule: str = "dann",
+        mcc_weight: float = 0.0,
+        mcc_temperature: float = 2.5,
         lr_schedule: str = "constant",
         no_target: str = "raise",
         max_epochs: int = 200,
@@ -151,6 +170,8 @@ class DANNClassifier(_DeepDABase):
         self.domain_classifier = domain_classifier
         self.lambda_max = lambda_max
         self.lambda_schedule = lambda_schedule
+        self.mcc_weight = mcc_weight
+        self.mcc_temperature = mcc_temperature
         self.lr_schedule = lr_schedule
         self.no_target = no_target
         self.max_epochs = max_epochs

@@ -19,6 +19,8 @@ from torch import nn
 
 from ..base import _is_finite_real
 from ._deep_base import (
+    _MCC_BATCH_REASON,
+    _MCC_ONE_ROW_WHY,
     _AdversarialModule,
     _DeepDABase,
     _DeepDAModule,
@@ -663,6 +665,16 @@ class CDANClassifier(_DeepDABase):
         (``n_features * n_classes``) and the randomised map beyond.
     random_dim : int, default=1024
         Width of the randomised multilinear map.
+    mcc_weight : float, default=0.0
+        Weight of the minimum class confusion loss of the target rows'
+        predictions (see :class:`MCCClassifier`), added to the domain loss as
+        Jin et al. (ECCV 2020) add it to CDAN's (CDAN+MCC); it follows
+        ``lambda_schedule`` (with ``"dann"``: ``mcc_weight`` times the same
+        ramp). 0 leaves it out: plain CDAN. Above 0, ``batch_size`` must be at
+        least 4 and ``fit`` needs two target rows.
+    mcc_temperature : float, default=2.5
+        Softmax temperature of the MCC loss (the paper's); used only when
+        ``mcc_weight`` is above 0.
     lr_schedule : {"constant", "dann"}, default="constant"
         ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``.
     no_target : {"raise", "source_only"}, default="raise"
@@ -695,7 +707,9 @@ class CDANClassifier(_DeepDABase):
     ----------
     net_ : skorch.NeuralNet
         The trained net. ``net_.history`` holds, per epoch, ``train_loss``,
-        ``class_loss``, ``domain_loss``, ``domain_acc``, ``lambda`` and ``lr``.
+        ``class_loss``, ``domain_loss``, ``domain_acc``, ``lambda`` and ``lr``;
+        with ``mcc_weight`` above 0, also ``mcc_loss`` and ``mcc_weight`` (the
+        scheduled weight).
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     n_features_in_ : int
@@ -706,11 +720,15 @@ class CDANClassifier(_DeepDABase):
     See Also
     --------
     DANNClassifier : The domain classifier sees the features alone.
+    MCCClassifier : The MCC loss alone.
 
     References
     ----------
     M. Long, Z. Cao, J. Wang and M. I. Jordan. Conditional Adversarial
     Domain Adaptation. NeurIPS 2018.
+
+    Y. Jin, X. Wang, M. Long and J. Wang. Minimum Class Confusion for
+    Versatile Domain Adaptation. ECCV 2020 (``mcc_weight``).
 
     Examples
     --------
@@ -725,6 +743,7 @@ class CDANClassifier(_DeepDABase):
     """
 
     _module_params = ("module", "label_predictor", "domain_classifier")
+    _mcc_regulariser = True
 
     def __init__(
         self,
@@ -737,6 +756,8 @@ class CDANClassifier(_DeepDABase):
         entropy: bool = True,
         multilinear_map: str = "auto",
         random_dim: int = 1024,
+        mcc_weight: float = 0.0,
+        mcc_temperature: float = 2.5,
         lr_schedule: str = "constant",
         no_target: str = "raise",
         max_epochs: int = 200,
@@ -757,6 +778,8 @@ class CDANClassifier(_DeepDABase):
         self.entropy = entropy
         self.multilinear_map = multilinear_map
         self.random_dim = random_dim
+        self.mcc_weight = mcc_weight
+        self.mcc_temperature = mcc_temperature
         self.lr_schedule = lr_schedule
         self.no_target = no_target
         self.max_epochs = max_epochs
@@ -809,8 +832,9 @@ class MCCClassifier(_DeepDABase):
     and penalises the mass off its diagonal: how often the target rows are
     predicted as two classes at once. Unlike the other deep methods it aligns
     no statistic of the features between the domains; it shapes the target
-    predictions alone (the paper also adds it, as a regulariser, to other
-    methods' losses; here it is a method of its own).
+    predictions alone. The paper also adds it, as a regulariser, to other
+    methods' losses: ``DANNClassifier(mcc_weight=1)`` and
+    ``CDANClassifier(mcc_weight=1)`` do that.
 
     Fit on the rows of both domains with ``y == -1`` on the unlabelled target
     rows; every training batch holds half source rows, half target rows.
@@ -914,12 +938,9 @@ class MCCClassifier(_DeepDABase):
     # after the column normalisation its loss is (n_classes - 1) / n_classes
     # whatever the row predicts, so it has no gradient.
     _min_batch_size = 4
-    _min_batch_reason = "; MCC needs two target rows in a batch to see class confusion"
+    _min_batch_reason = _MCC_BATCH_REASON
     _min_domain_rows = (1, 2)
-    _min_domain_rows_why = (
-        "the class confusion of one row, repeated in every batch, is the same "
-        "whatever it predicts: MCC would not adapt"
-    )
+    _min_domain_rows_why = _MCC_ONE_ROW_WHY
 
     def __init__(
         self,

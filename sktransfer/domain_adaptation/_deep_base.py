@@ -14,7 +14,10 @@ alignment loss (and the modules it needs). :class:`_DeepDABase` holds the rest:
 - the trade-off schedule (``"dann"`` ramp or constant, optional annealed
   learning rate), updated before every batch;
 - the parts of the loss accumulated over an epoch and recorded in the history;
-- ``no_target``, ``predict_proba``, ``transform`` and the tags.
+- ``no_target``, ``predict_proba``, ``transform`` and the tags;
+- the optional minimum class confusion regulariser on the target rows'
+  predictions (``mcc_weight``), which the adversarial methods add to their
+  loss as Jin et al. (ECCV 2020) add it to DANN's and CDAN's.
 
 A subclass names its trade-off parameter and schedule parameter, checks its
 own parameters and builds a :class:`_DeepDAModule` subclass whose
@@ -49,12 +52,19 @@ from ..base import (
     _warn_if_every_target_row_labelled,
 )
 from ..nn import MLP, GradientReversal
+from ._losses import mcc_loss
 
 # One hidden layer of 256 units with dropout: with it DANN reaches 0.98
 # target accuracy on the rotated moons over 5 seeds (benchmarks/bench_dann.py).
 _DEFAULT_FEATURE_EXTRACTOR = {"hidden_layer_sizes": (256,), "dropout": 0.5}
 # The default domain classifier of the adversarial methods.
 _DEFAULT_DOMAIN_CLASSIFIER = {"hidden_layer_sizes": (64,)}
+# Why the MCC loss needs two target rows (MCCClassifier and the MCC regulariser).
+_MCC_ONE_ROW_WHY = (
+    "the class confusion of one row, repeated in every batch, is the same "
+    "whatever it predicts: MCC would not adapt"
+)
+_MCC_BATCH_REASON = "; MCC needs two target rows in a batch to see class confusion"
 
 
 # ----------------------------------------------------------------------
@@ -67,7 +77,14 @@ class _DeepDAModule(nn.Module):
     (``features`` is None when ``adapt`` is False); in eval mode it returns the
     label logits only. ``coef`` is the current trade-off weight, set by the
     schedule before every batch. Subclasses implement :meth:`alignment_loss`.
+
+    ``mcc_temperature`` (None: off) turns on the minimum class confusion
+    regulariser of the target rows' logits, weighted by ``mcc_coef`` (also set
+    by the schedule); it is added to whatever the method's loss is.
     """
+
+    mcc_temperature = None
+    mcc_coef = 0.0
 
     def __init__(self, feature_extractor, label_predictor, adapt=True):
         super().__init__()
@@ -107,6 +124,14 @@ class _DeepDAModule(nn.Module):
             Recorded in the history as the mean over the epoch's rows or batches.
         """
         raise NotImplementedError
+
+    def extra_repr(self):
+        return "" if self.mcc_temperature is None else f"mcc_temperature={self.mcc_temperature}"
+
+    def mcc_regulariser(self, label_logits, domains):
+        """The weighted MCC loss of the target rows' logits, and its part to record."""
+        value = mcc_loss(label_logits[domains == 1], self.mcc_temperature)
+        return self.mcc_coef * value, {"mcc_loss": value.detach()}
 
 
 class _AdversarialModule(_DeepDAModule):
@@ -217,6 +242,10 @@ class _DeepDANet(NeuralNet):
             align_loss, align_parts = self.module_.alignment_loss(features, label_logits, domains)
             parts.update(align_parts)
             loss = class_loss + align_loss
+            if self.module_.mcc_temperature is not None:
+                mcc, mcc_parts = self.module_.mcc_regulariser(label_logits, domains)
+                parts.update(mcc_parts)
+                loss = loss + mcc
         # Kept as tensors and summarised at the end of the epoch: no device
         # sync per batch.
         self._loss_parts.append(parts)
@@ -230,19 +259,27 @@ class _TradeOffSchedule(Callback):
     trade-off weight ``weight_max * (2 / (1 + exp(-10 p)) - 1)`` (or the
     constant ``weight_max``), learning rate ``lr_0 / (1 + 10 p) ** 0.75`` for
     every parameter group (or constant). Records the weight as ``key`` and the
-    learning rate as ``lr`` per epoch.
+    learning rate as ``lr`` per epoch. ``mcc_weight`` (None: no MCC
+    regulariser) follows the same schedule as the trade-off weight, set as the
+    module's ``mcc_coef`` and recorded as ``mcc_weight``.
     """
 
-    def __init__(self, weight_max, weight_schedule, lr_schedule, n_steps, key="lambda"):
+    def __init__(
+        self, weight_max, weight_schedule, lr_schedule, n_steps, key="lambda", mcc_weight=None
+    ):
         self.weight_max = weight_max
         self.weight_schedule = weight_schedule
         self.lr_schedule = lr_schedule
         self.n_steps = n_steps
         self.key = key
+        self.mcc_weight = mcc_weight
 
     def on_train_begin(self, net, **kwargs):
         self.step_ = 0
-        self.coef_ = self.weight_max if self.weight_schedule == "constant" else 0.0
+        constant = self.weight_schedule == "constant"
+        self.coef_ = self.weight_max if constant else 0.0
+        if self.mcc_weight is not None:
+            self.mcc_coef_ = self.mcc_weight if constant else 0.0
         self.base_lrs_ = [group["lr"] for group in net.optimizer_.param_groups]
 
     def on_batch_begin(self, net, training=False, **kwargs):
@@ -250,8 +287,13 @@ class _TradeOffSchedule(Callback):
             return
         p = min(self.step_ / max(self.n_steps, 1), 1.0)
         if self.weight_schedule == "dann":
-            self.coef_ = self.weight_max * (2.0 / (1.0 + math.exp(-10.0 * p)) - 1.0)
+            ramp = 2.0 / (1.0 + math.exp(-10.0 * p)) - 1.0
+            self.coef_ = self.weight_max * ramp
+            if self.mcc_weight is not None:
+                self.mcc_coef_ = self.mcc_weight * ramp
         net.module_.set_coef(self.coef_)
+        if self.mcc_weight is not None:
+            net.module_.mcc_coef = self.mcc_coef_
         if self.lr_schedule == "dann":
             factor = (1.0 + 10.0 * p) ** -0.75
             for group, base_lr in zip(net.optimizer_.param_groups, self.base_lrs_):
@@ -260,6 +302,8 @@ class _TradeOffSchedule(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         net.history.record(self.key, self.coef_)
+        if self.mcc_weight is not None:
+            net.history.record("mcc_weight", self.mcc_coef_)
         net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
 
 
@@ -298,6 +342,22 @@ class _DeepDABase(
     #: The statistic the alignment loss estimates on each batch ("" if none),
     #: which rows repeated within a batch bias.
     _batch_statistic = ""
+    #: Whether the estimator has the MCC regulariser's parameters,
+    #: ``mcc_weight`` and ``mcc_temperature``.
+    _mcc_regulariser = False
+
+    def _mcc_in_use(self) -> bool:
+        """Whether the MCC regulariser is on (the parameters are checked)."""
+        return self._mcc_regulariser and self.mcc_weight != 0
+
+    def _least_domain_rows(self):
+        """The (source, target) row minimums of the losses that count, each with why."""
+        needs = []
+        if getattr(self, self._weight_param) != 0:
+            needs.append((self._min_domain_rows, self._min_domain_rows_why))
+        if self._mcc_in_use():
+            needs.append(((1, 2), _MCC_ONE_ROW_WHY))
+        return needs
 
     def _warn_if_batches_repeat_rows(
         self, n_source: int, n_target: int, name: str, batch_size: int
@@ -346,11 +406,24 @@ class _DeepDABase(
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self._mcc_regulariser:
+            weight, temperature = self.mcc_weight, self.mcc_temperature
+            if not (_is_finite_real(weight) and weight >= 0):
+                raise ValueError(
+                    f"mcc_weight must be a non-negative finite number, got {weight!r}"
+                )
+            if not (_is_finite_real(temperature) and temperature > 0):
+                raise ValueError(
+                    f"mcc_temperature must be a positive finite number, got {temperature!r}"
+                )
         name, batch_size = self._train_batch_size()
-        if batch_size < self._min_batch_size:
+        least, reason = self._min_batch_size, self._min_batch_reason
+        if self._mcc_in_use() and least < 4:
+            least, reason = 4, f"{_MCC_BATCH_REASON} (mcc_weight > 0)"
+        if batch_size < least:
             raise ValueError(
-                f"{name} must be at least {self._min_batch_size} (half source, half "
-                f"target rows{self._min_batch_reason}), got {batch_size}"
+                f"{name} must be at least {least} (half source, half "
+                f"target rows{reason}), got {batch_size}"
             )
         self._check_alignment_params()
 
@@ -460,18 +533,21 @@ class _DeepDABase(
         n_source = len(y_encoded) - n_target
         adapt = n_target > 0
         batch_size_param, batch_size = self._train_batch_size()
-        if adapt and getattr(self, self._weight_param) != 0:  # the alignment loss counts
-            least_source, least_target = self._min_domain_rows
-            for domain, n_rows, least in (
-                ("target", n_target, least_target), ("source", n_source, least_source)
-            ):
-                if 0 < n_rows < least:
-                    _forget_fitted_state(self)
-                    raise ValueError(
-                        f"{type(self).__name__} needs at least {least} {domain} "
-                        f"rows ({self._min_domain_rows_why}); got {n_rows}"
-                    )
-            self._warn_if_batches_repeat_rows(n_source, n_target, batch_size_param, batch_size)
+        if adapt:  # the losses that count (with a non-zero weight) need rows
+            for (least_source, least_target), why in self._least_domain_rows():
+                for domain, n_rows, least in (
+                    ("target", n_target, least_target), ("source", n_source, least_source)
+                ):
+                    if 0 < n_rows < least:
+                        _forget_fitted_state(self)
+                        raise ValueError(
+                            f"{type(self).__name__} needs at least {least} {domain} "
+                            f"rows ({why}); got {n_rows}"
+                        )
+            if getattr(self, self._weight_param) != 0:  # the alignment loss counts
+                self._warn_if_batches_repeat_rows(
+                    n_source, n_target, batch_size_param, batch_size
+                )
         n_batches = n_domain_batches(n_source, n_target, batch_size)
         n_steps = self.max_epochs * n_batches
         y_net = np.column_stack([y_encoded, is_target.astype(np.int64)])
@@ -479,12 +555,16 @@ class _DeepDABase(
         momentum = {"momentum": 0.9} if self.optimizer is torch.optim.SGD else None
         with self._rng_context():
             module = self._build_network(torch.as_tensor(X[: min(len(X), 4)]), adapt)
+            mcc = self._mcc_in_use() and adapt
+            if mcc:
+                module.mcc_temperature = float(self.mcc_temperature)
             schedule = _TradeOffSchedule(
                 getattr(self, self._weight_param),
                 getattr(self, self._schedule_param),
                 self.lr_schedule,
                 n_steps,
                 key=self._weight_key,
+                mcc_weight=float(self.mcc_weight) if mcc else None,
             )
             self.net_ = _DeepDANet(
                 module=module,
