@@ -932,6 +932,8 @@ def test_mcc_regulariser_is_recorded_and_follows_the_schedule(small_moons, cls):
     # lambda_max=0: no domain gradient reaches the features, the MCC term still counts
     mcc_only = _fit_small(cls, small_moons, max_epochs=2, lambda_max=0.0, mcc_weight=1.0)
     assert "mcc_loss" in mcc_only.net_.history[-1]
+    source_only = _fit_small(cls, small_moons, max_epochs=2, lambda_max=0.0)
+    assert not np.allclose(mcc_only.predict_proba(small_moons.X), source_only.predict_proba(small_moons.X))
 
 
 @pytest.mark.parametrize("cls", ADVERSARIAL, ids=adversarial_ids)
@@ -963,6 +965,8 @@ def test_mcc_regulariser_off_leaves_the_method_as_it_was(small_moons, cls):
         ({"mcc_temperature": float("inf")}, "mcc_temperature must be a positive finite number"),
         ({"mcc_weight": 1.0, "batch_size": 3},
          r"batch_size must be at least 4 \(.*two target rows.*\(mcc_weight > 0\)"),
+        ({"mcc_weight": 1.0, "iterator_train__batch_size": 2},
+         r"iterator_train__batch_size must be at least 4 \(.*\(mcc_weight > 0\)"),
     ],
 )
 def test_mcc_regulariser_bad_parameter_raises(small_moons, cls, params, match):

@@ -53,22 +53,29 @@ class DANNClassifier(_DeepDABase):
         ``"dann"`` grows the adaptation factor as
         ``lambda_max * (2 / (1 + exp(-10 p)) - 1)`` with training progress
         ``p`` in [0, 1], which suppresses noisy domain gradients early on.
+    mcc_weight : float, default=0.0
+        Weight of the minimum class confusion loss of the target rows'
+        predictions (see :class:`MCCClassifier`), added to the domain loss
+        (Jin et al., ECCV 2020, add it to DANN's: DANN+MCC). It follows
+        ``lambda_schedule``: with ``"dann"``, ``mcc_weight`` times the same
+        ramp, where the paper's code adds it at full weight from the first
+        step to a network pretrained on ImageNet (the ramp keeps it from
+        sharpening the early predictions of a network trained from scratch,
+        as :class:`MCCClassifier`'s default schedule does). 0 leaves it out:
+        plain DANN. Above 0, the training batch size (``batch_size`` or
+        ``iterator_train__batch_size``) must be at least 4, for two target
+        rows per batch, and ``fit`` refuses a single target row (the class
+        confusion of one row has no gradient); the term counts every target
+        row of a batch, labelled or not.
+    mcc_temperature : float, default=2.5
+        Softmax temperature of the MCC loss (the paper's); used only when
+        ``mcc_weight`` is above 0.
     lr_schedule : {"constant", "dann"}, default="constant"
         ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``,
         as in the paper. The default keeps it constant: on rotated moons
         (35°, 5 seeds, standardised) the annealed rate gave 0.943 target
         accuracy against 0.982 (``benchmarks/bench_dann.py``): it ends the
         adversarial game too early.
-    mcc_weight : float, default=0.0
-        Weight of the minimum class confusion loss of the target rows'
-        predictions (see :class:`MCCClassifier`), added to the domain loss as
-        Jin et al. (ECCV 2020) add it to DANN's (DANN+MCC); it follows
-        ``lambda_schedule`` (with ``"dann"``: ``mcc_weight`` times the same
-        ramp). 0 leaves it out: plain DANN. Above 0, ``batch_size`` must be at
-        least 4 and ``fit`` needs two target rows.
-    mcc_temperature : float, default=2.5
-        Softmax temperature of the MCC loss (the paper's); used only when
-        ``mcc_weight`` is above 0.
     no_target : {"raise", "source_only"}, default="raise"
         What to do when the training data has no target row: raise a
         ``ValueError`` (default, since adaptation without target data is
@@ -101,8 +108,8 @@ class DANNClassifier(_DeepDABase):
     net_ : skorch.NeuralNet
         The trained net. ``net_.history`` holds, per epoch, ``train_loss``,
         ``class_loss``, ``domain_loss``, ``domain_acc``, ``lambda`` and ``lr``;
-        with ``mcc_weight`` above 0, also ``mcc_loss`` and ``mcc_weight`` (the
-        scheduled weight).
+        with ``mcc_weight`` above 0 and target rows to fit, also ``mcc_loss``
+        and ``mcc_weight`` (the scheduled weight).
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     n_features_in_ : int

@@ -667,11 +667,18 @@ class CDANClassifier(_DeepDABase):
         Width of the randomised multilinear map.
     mcc_weight : float, default=0.0
         Weight of the minimum class confusion loss of the target rows'
-        predictions (see :class:`MCCClassifier`), added to the domain loss as
-        Jin et al. (ECCV 2020) add it to CDAN's (CDAN+MCC); it follows
-        ``lambda_schedule`` (with ``"dann"``: ``mcc_weight`` times the same
-        ramp). 0 leaves it out: plain CDAN. Above 0, ``batch_size`` must be at
-        least 4 and ``fit`` needs two target rows.
+        predictions (see :class:`MCCClassifier`), added to the domain loss
+        (Jin et al., ECCV 2020, add it to CDAN's: CDAN+MCC). It follows
+        ``lambda_schedule``: with ``"dann"``, ``mcc_weight`` times the same
+        ramp, where the paper's code adds it at full weight from the first
+        step to a network pretrained on ImageNet (the ramp keeps it from
+        sharpening the early predictions of a network trained from scratch,
+        as :class:`MCCClassifier`'s default schedule does). 0 leaves it out:
+        plain CDAN. Above 0, the training batch size (``batch_size`` or
+        ``iterator_train__batch_size``) must be at least 4, for two target
+        rows per batch, and ``fit`` refuses a single target row (the class
+        confusion of one row has no gradient); the term counts every target
+        row of a batch, labelled or not.
     mcc_temperature : float, default=2.5
         Softmax temperature of the MCC loss (the paper's); used only when
         ``mcc_weight`` is above 0.
@@ -708,8 +715,8 @@ class CDANClassifier(_DeepDABase):
     net_ : skorch.NeuralNet
         The trained net. ``net_.history`` holds, per epoch, ``train_loss``,
         ``class_loss``, ``domain_loss``, ``domain_acc``, ``lambda`` and ``lr``;
-        with ``mcc_weight`` above 0, also ``mcc_loss`` and ``mcc_weight`` (the
-        scheduled weight).
+        with ``mcc_weight`` above 0 and target rows to fit, also ``mcc_loss``
+        and ``mcc_weight`` (the scheduled weight).
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     n_features_in_ : int

@@ -348,7 +348,7 @@ class _DeepDABase(
 
     def _mcc_in_use(self) -> bool:
         """Whether the MCC regulariser is on (the parameters are checked)."""
-        return self._mcc_regulariser and self.mcc_weight != 0
+        return self._mcc_regulariser and getattr(self, "mcc_weight", 0) != 0
 
     def _least_domain_rows(self):
         """The (source, target) row minimums of the losses that count, each with why."""
