@@ -697,3 +697,117 @@ def test_l2sp_loss_is_recorded_every_epoch_of_gradual_unfreezing(tabular):
     penalties = clf.net_.history[:, "l2sp_loss"]
     assert len(penalties) == FAST["max_epochs"]
     assert penalties[0] == 0.0 and penalties[-1] >= 0.0
+
+
+# --------------------------------------------------------------------------
+# sample weights
+
+
+@pytest.mark.parametrize("cls", [FineTuneClassifier, FineTuneRegressor])
+def test_weights_of_one_train_as_no_weights(tabular, cls):
+    X, y = tabular
+    y = y if cls is FineTuneClassifier else X[:, 0] - X[:, 1]
+    plain = cls(SMALL_MLP, **FAST).fit(X, y)
+    ones = cls(SMALL_MLP, **FAST).fit(X, y, sample_weight=np.ones(len(X)))
+    # the same up to the order of a float32 sum (the weighted loss is the mean of
+    # the rows' losses, the unweighted one the criterion's own mean)
+    assert_allclose(ones.net_.history[:, "train_loss"], plain.net_.history[:, "train_loss"], rtol=1e-6)
+    outputs = (lambda est: est.predict_proba(X)) if cls is FineTuneClassifier else (lambda est: est.predict(X))
+    assert_allclose(outputs(ones), outputs(plain), rtol=1e-5, atol=1e-6)
+
+
+def test_weights_move_the_classifier_towards_the_heavy_rows(tabular):
+    # overlapping classes; class 1's rows weigh 5 times more (or less): more (or
+    # fewer) rows are predicted class 1 (seeds 0-2: 0.77-0.83 and 0.16-0.18 of the
+    # rows, against 0.48-0.52 without weights)
+    X, _ = tabular
+    y = (X[:, 0] + np.random.RandomState(1).normal(scale=1.5, size=len(X)) > 0).astype(int)
+    params = {**FAST, "max_epochs": 20, "lr": 0.01}
+    plain = FineTuneClassifier(SMALL_MLP, **params).fit(X, y)
+    heavy = FineTuneClassifier(SMALL_MLP, **params).fit(X, y, sample_weight=np.where(y == 1, 5.0, 1.0))
+    light = FineTuneClassifier(SMALL_MLP, **params).fit(X, y, sample_weight=np.where(y == 1, 0.2, 1.0))
+    share = {name: np.mean(clf.predict(X) == 1) for name, clf in
+             (("plain", plain), ("heavy", heavy), ("light", light))}
+    assert share["light"] < share["plain"] < share["heavy"], share
+
+
+def test_weights_move_the_regressor_towards_the_heavy_rows(tabular):
+    # two groups of rows disagree on the target; the heavy group wins
+    X, _ = tabular
+    group = X[:, 2] > 0
+    y = np.where(group, 1.0, -1.0)
+    X_const = np.zeros_like(X)  # the network sees nothing: it predicts a weighted mean
+    params = {**FAST, "max_epochs": 40, "lr": 0.05}
+    heavy_group = FineTuneRegressor(SMALL_MLP, **params).fit(X_const, y, sample_weight=np.where(group, 9.0, 1.0))
+    light_group = FineTuneRegressor(SMALL_MLP, **params).fit(X_const, y, sample_weight=np.where(group, 1.0, 9.0))
+    assert heavy_group.predict(X_const[:1])[0] > 0.5
+    assert light_group.predict(X_const[:1])[0] < -0.5
+
+
+def test_weights_reach_both_stages_of_a_sample_domain_fit(tabular):
+    X, y = tabular
+    domain = np.where(np.arange(len(X)) % 2, 1, -1)
+    plain = FineTuneClassifier(SMALL_MLP, **FAST).fit(X, y, sample_domain=domain)
+    for rows in (domain > 0, domain < 0):  # reweight one stage's rows only
+        weights = np.where(rows & (y == 1), 5.0, 1.0)
+        clf = FineTuneClassifier(SMALL_MLP, **FAST).fit(X, y, sample_domain=domain, sample_weight=weights)
+        source_changed = not np.allclose(
+            clf.source_net_.history[:, "train_loss"], plain.source_net_.history[:, "train_loss"], rtol=1e-5
+        )
+        assert source_changed == bool((rows & (domain > 0)).any())
+        assert not np.allclose(clf.net_.history[:, "train_loss"], plain.net_.history[:, "train_loss"], rtol=1e-5)
+    # with distillation the teacher's columns come after the weights
+    FineTuneClassifier(SMALL_MLP, **FAST, distillation_weight=1.0).fit(
+        X, y, sample_domain=domain, sample_weight=np.where(y == 1, 2.0, 1.0)
+    )
+    with pytest.raises(ValueError, match="zero on every row a training stage fits"):
+        FineTuneClassifier(SMALL_MLP, **FAST).fit(
+            X, y, sample_domain=domain, sample_weight=(domain < 0).astype(float)
+        )
+
+
+def test_weights_of_unlabelled_rows_are_left_out_with_them(tabular):
+    X, y = tabular
+    y_partial = np.where(np.arange(len(y)) < 20, -1, y)
+    weights = np.where(np.arange(len(y)) < 20, 100.0, 1.0)  # the unlabelled rows' weights
+    a = FineTuneClassifier(SMALL_MLP, **FAST).fit(X, y_partial, sample_weight=weights)
+    b = FineTuneClassifier(SMALL_MLP, **FAST).fit(X[20:], y[20:])
+    assert_array_equal(a.predict(X), b.predict(X))
+
+
+@pytest.mark.parametrize(
+    "weights, match",
+    [
+        (-np.ones(120), "Negative values in data passed to .sample_weight"),
+        (np.full(120, np.nan), "Input sample_weight contains NaN"),
+        (np.ones(119), r"sample_weight.shape == \(119,\), expected \(120,\)"),
+        (np.zeros(120), "Sample weights must contain at least one non-zero number"),
+    ],
+)
+def test_bad_sample_weight_is_refused(tabular, weights, match):
+    X, y = tabular
+    clf = FineTuneClassifier(SMALL_MLP, **FAST, callbacks=[NoTraining()])
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X, y, sample_weight=weights)
+
+
+def test_importance_weighting_hands_its_weights_to_a_fine_tuned_network():
+    # ImportanceWeightedClassifier passes the density ratios on as sample_weight:
+    # the network trains on the source rows weighted towards the target domain
+    from sktransfer import ImportanceWeightedClassifier
+
+    # covariate shift: the target rows lie further along the first feature
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) + [1.5, 0]].astype(np.float32)
+    y = (X[:, 0] + X[:, 1] + rng.normal(size=200) > 0).astype(int)
+    domain = np.r_[np.ones(100, int), -np.ones(100, int)]
+    net = FineTuneClassifier(functools.partial(MLP, hidden_layer_sizes=(16,), n_outputs=2), **FAST)
+    weighted = ImportanceWeightedClassifier(net).fit(X, np.where(domain > 0, y, -1))
+    weights = weighted.weights_
+    assert weights.std() > 0.3, weights.std()  # far from uniform
+    uniform = clone(net).fit(X[domain > 0], y[domain > 0])
+    assert not np.array_equal(
+        weighted.estimator_.net_.history[:, "train_loss"], uniform.net_.history[:, "train_loss"]
+    )
+    by_hand = clone(net).fit(X[domain > 0], y[domain > 0], sample_weight=weights)
+    assert_array_equal(weighted.predict(X), by_hand.predict(X))

@@ -11,7 +11,11 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import RegressorMixin, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 from skorch import NeuralNet
 from skorch.utils import to_tensor
 from torch import nn
@@ -44,8 +48,9 @@ class _FineTuneNet(NeuralNet):
     """skorch net whose loss is the task loss plus the L2-SP and distillation terms.
 
     ``y`` is a float32 array: ``n_targets`` columns of targets (the class index
-    for classification), then, when distilling, the source network's outputs
-    recorded before training. ``layer_groups`` (parameter names of
+    for classification), then, when ``weighted``, a column of sample weights
+    (the task loss is the mean of the rows' losses times their weights), then,
+    when distilling, the source network's outputs recorded before training. ``layer_groups`` (parameter names of
     ``module_`` and lr factors, head first) become the optimiser's groups.
     The parts of the loss are recorded per epoch in the history:
     ``task_loss``, ``l2sp_loss``, ``distillation_loss``.
@@ -57,6 +62,7 @@ class _FineTuneNet(NeuralNet):
         *,
         task="classification",
         n_targets=1,
+        weighted=False,
         layer_groups=None,
         l2sp_alpha=0.0,
         l2sp_reference=None,
@@ -67,6 +73,7 @@ class _FineTuneNet(NeuralNet):
         super().__init__(module, **kwargs)
         self.task = task
         self.n_targets = n_targets
+        self.weighted = weighted
         self.layer_groups = layer_groups
         self.l2sp_alpha = l2sp_alpha
         self.l2sp_reference = l2sp_reference
@@ -112,7 +119,15 @@ class _FineTuneNet(NeuralNet):
         outputs, source_outputs = y_pred if isinstance(y_pred, tuple) else (y_pred, None)
         y_true = to_tensor(y_true, device=self.device)
         targets = y_true[:, : self.n_targets]
-        if self.task == "classification":
+        if self.weighted:
+            # the criterion's loss row by row (CrossEntropyLoss, MSELoss), weighted
+            if self.task == "classification":
+                rows = F.cross_entropy(outputs, targets[:, 0].long(), reduction="none")
+            else:
+                rows = F.mse_loss(outputs, targets.to(outputs.dtype), reduction="none")
+                rows = rows.reshape(len(rows), -1).mean(dim=1)
+            loss = (rows * y_true[:, self.n_targets].to(rows.dtype)).mean()
+        elif self.task == "classification":
             loss = self.criterion_(outputs, targets[:, 0].long())
         else:
             loss = self.criterion_(outputs, targets.to(outputs.dtype))
@@ -127,7 +142,7 @@ class _FineTuneNet(NeuralNet):
                 parts[1] = torch.zeros((), device=loss.device)
         if source_outputs is not None and self.distillation_weight:
             t = self.distillation_temperature
-            teacher = y_true[:, self.n_targets :].to(source_outputs.dtype)
+            teacher = y_true[:, self.n_targets + self.weighted :].to(source_outputs.dtype)
             kl = F.kl_div(
                 F.log_softmax(source_outputs / t, dim=1),
                 F.log_softmax(teacher / t, dim=1),
@@ -483,8 +498,11 @@ class _FineTuneBase(TransferNetBase):
             **params,
         )
 
-    def _train_source_stage(self, network, X, targets, n_outputs):
-        """Train every layer of ``network`` with a new head on the source rows."""
+    def _train_source_stage(self, network, X, targets, n_outputs, weighted=False):
+        """Train every layer of ``network`` with a new head on the source rows.
+
+        ``targets`` ends with a column of sample weights when ``weighted``.
+        """
         probe = torch.as_tensor(X[: min(len(X), 4)])
         head_name = self._head_of(network, probe)
         head = self._new_head(network, head_name, probe, n_outputs)
@@ -493,7 +511,7 @@ class _FineTuneBase(TransferNetBase):
         _check_output(module, probe, n_outputs)
         self.source_net_ = self._net(
             module, [("lr_schedule", _LRSchedule())], self._n_source_epochs(), len(X),
-            n_targets=targets.shape[1],
+            n_targets=targets.shape[1] - weighted, weighted=weighted,
         )
         self.source_net_.fit(X, targets)
         # the source head is the module just put in (not the last Linear inside it)
@@ -502,12 +520,16 @@ class _FineTuneBase(TransferNetBase):
     def _n_source_epochs(self):
         return self.max_epochs if self.source_epochs is None else self.source_epochs
 
-    def _fit(self, X, targets, n_outputs, source=None):
-        """Fine-tune on ``X, targets``; ``source`` is ``(X, targets, n_outputs)`` or None."""
+    def _fit(self, X, targets, n_outputs, source=None, weighted=False):
+        """Fine-tune on ``X, targets``; ``source`` is ``(X, targets, n_outputs)`` or None.
+
+        ``targets`` (and the source's) end with a column of sample weights when
+        ``weighted``.
+        """
         probe = torch.as_tensor(X[: min(len(X), 4)])
         network = self._source_network(probe)
         if source is not None:
-            network, head_name = self._train_source_stage(network, *source)
+            network, head_name = self._train_source_stage(network, *source, weighted=weighted)
         else:
             head_name = self._head_of(network, probe)
         new_head = self._new_head(network, head_name, probe, n_outputs)
@@ -559,6 +581,7 @@ class _FineTuneBase(TransferNetBase):
             self.max_epochs,
             len(X),
             n_targets=1 if self._task == "classification" else n_outputs,
+            weighted=weighted,
             layer_groups=layer_groups,
             l2sp_alpha=float(self.l2sp_alpha),
             l2sp_reference=reference,
@@ -573,7 +596,7 @@ class _FineTuneBase(TransferNetBase):
         self.n_layer_groups_ = len(groups)
         self.frozen_params_ = frozen
 
-    def fit(self, X, y, sample_domain=None):
+    def fit(self, X, y, sample_domain=None, sample_weight=None):
         """Fine-tune the pretrained network on ``X, y``.
 
         Parameters
@@ -586,6 +609,18 @@ class _FineTuneBase(TransferNetBase):
             Domain of each row: positive ids for source rows, negative ids for
             target rows (skada's convention). If given, the network is first
             trained on the source rows, then fine-tuned on the target rows.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row in the task loss, e.g. the
+            importance weights of
+            :class:`~sktransfer.ImportanceWeightedClassifier`: the loss of a
+            batch is the mean over its rows of each row's loss times its
+            weight (so that weights all 1 train as no weights, and multiplying
+            every weight by ``c`` multiplies the gradient by ``c``, as the
+            learning rate would). Batches are drawn as without weights: a row
+            of weight 0 still fills a place in its batch, so the fit is not
+            the fit without that row. Both stages of a ``sample_domain`` fit
+            use the weights of their rows; unlabelled rows are left out with
+            their weights.
 
         Returns
         -------
@@ -595,13 +630,33 @@ class _FineTuneBase(TransferNetBase):
         for attr in ("net_", "source_net_", "source_classes_"):
             self.__dict__.pop(attr, None)
         self._check_params()
-        X, targets, n_outputs, source = self._prepare_data(X, y, sample_domain)
+        X, targets, n_outputs, source = self._prepare_data(X, y, sample_domain, sample_weight)
         if source is not None and self._n_source_epochs() == 0:
             source = None
             self.__dict__.pop("source_classes_", None)  # no source stage
         with self._rng_context():
-            self._fit(X, targets, n_outputs, source)
+            self._fit(X, targets, n_outputs, source, weighted=sample_weight is not None)
         return self
+
+    @staticmethod
+    def _weights_of(sample_weight, X):
+        """``sample_weight`` checked against ``X`` (None stays None)."""
+        if sample_weight is None:
+            return None
+        return _check_sample_weight(sample_weight, X, dtype=np.float32, ensure_non_negative=True)
+
+    @staticmethod
+    def _with_weights(targets, weights, rows):
+        """``targets`` with the weights of ``rows`` (a mask or slice) as a last column."""
+        if weights is None:
+            return targets
+        weights = weights[rows]
+        if not weights.any():
+            raise ValueError(
+                "sample_weight is zero on every row a training stage fits: nothing "
+                "to learn from"
+            )
+        return np.column_stack([targets, weights]).astype(np.float32)
 
     def _source_rows(self, sample_domain, n_samples):
         if sample_domain is None:
@@ -764,13 +819,15 @@ class FineTuneClassifier(_LabelledRowsClassifierMixin, _FineTuneBase):
     _task = "classification"
     _n_out_doc = "n_classes"
 
-    def _prepare_data(self, X, y, sample_domain):
+    def _prepare_data(self, X, y, sample_domain, sample_weight=None):
         X, y_encoded, is_target = self._validate_training_data(X, y, sample_domain)
+        weights = self._weights_of(sample_weight, X)
         is_source = self._source_rows(sample_domain, len(X))
         labelled = y_encoded != UNLABELLED
         if is_source is None:
             keep = labelled
-            return X[keep], y_encoded[keep, None].astype(np.float32), len(self.classes_), None
+            targets = self._with_weights(y_encoded[keep, None].astype(np.float32), weights, keep)
+            return X[keep], targets, len(self.classes_), None
         labels = self.classes_[np.where(labelled, y_encoded, 0)]
         target = is_target & labelled
         if not target.any():
@@ -789,6 +846,8 @@ class FineTuneClassifier(_LabelledRowsClassifierMixin, _FineTuneBase):
         self.source_classes_ = source_classes
         y_target = np.searchsorted(classes, labels[target])[:, None].astype(np.float32)
         y_source = np.searchsorted(source_classes, labels[is_source])[:, None].astype(np.float32)
+        y_target = self._with_weights(y_target, weights, target)
+        y_source = self._with_weights(y_source, weights, is_source)
         return (
             X[target],
             y_target,
@@ -877,7 +936,7 @@ class FineTuneRegressor(RegressorMixin, _FineTuneBase):
     _task = "regression"
     _n_out_doc = "n_outputs"
 
-    def _prepare_data(self, X, y, sample_domain):
+    def _prepare_data(self, X, y, sample_domain, sample_weight=None):
         if y is None:
             raise ValueError("FineTuneRegressor requires y to be passed, but the target y is None")
         y_array = y if hasattr(y, "dtype") else np.asarray(y)
@@ -894,16 +953,17 @@ class FineTuneRegressor(RegressorMixin, _FineTuneBase):
         self._y_1d = y.ndim == 1
         targets = (y.reshape(-1, 1) if y.ndim == 1 else y).astype(np.float32)
         self.n_outputs_ = targets.shape[1]
+        weights = self._weights_of(sample_weight, X)
         is_source = self._source_rows(sample_domain, len(X))
         if is_source is None:
-            return X, targets, self.n_outputs_, None
+            return X, self._with_weights(targets, weights, slice(None)), self.n_outputs_, None
         if is_source.all():
             raise ValueError("sample_domain has no target row (no negative id) to fine-tune on")
         return (
             X[~is_source],
-            targets[~is_source],
+            self._with_weights(targets[~is_source], weights, ~is_source),
             self.n_outputs_,
-            (X[is_source], targets[is_source], self.n_outputs_),
+            (X[is_source], self._with_weights(targets[is_source], weights, is_source), self.n_outputs_),
         )
 
     def predict(self, X) -> np.ndarray:
