@@ -1136,6 +1136,23 @@ def _domain_masks(y, sample_domain, n_samples: int):
     return labelled, sample_domain < 0
 
 
+def _clone_keeping_fitted_input(estimator, name: str):
+    """``sklearn.base.clone`` of ``estimator``, but parameter ``name`` kept as it is.
+
+    For a parameter that is a fitted input (a fitted source estimator or
+    network, like pretrained weights), which ``clone`` would replace by an
+    unfitted copy. The metadata requests (``set_fit_request``) are copied, as
+    ``clone`` does.
+    """
+    params = estimator.get_params(deep=False)
+    kept = params.pop(name)
+    params = {key: clone(value, safe=False) for key, value in params.items()}
+    new = type(estimator)(**{name: kept}, **params)
+    if hasattr(estimator, "_metadata_request"):
+        new._metadata_request = copy.deepcopy(estimator._metadata_request)
+    return new
+
+
 def _forget_fitted_state(estimator) -> None:
     """Drop what an earlier ``fit`` left (attributes ending in ``_``)."""
     for name in [k for k in vars(estimator) if k.endswith("_") and not k.startswith("__")]:

@@ -616,7 +616,8 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
             raise ValueError(
                 "ImportanceWeightedClassifier hands the importance weights to "
                 f"estimator.fit as sample_weight, but {where} no sample_weight; use an "
-                "estimator that does (LogisticRegression, SVC, a tree ensemble, ...)"
+                "estimator that does (LogisticRegression, SVC, a tree ensemble, "
+                "FineTuneClassifier for a network, ...)"
             )
         X, y, labelled, is_target = _validate_domain_fit(
             self, X, y, sample_domain, allowed="uniform",

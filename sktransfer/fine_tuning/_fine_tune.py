@@ -24,6 +24,7 @@ from ..base import (
     UNLABELLED,
     TransferNetBase,
     _check_sample_domain,
+    _clone_keeping_fitted_input,
     _LabelledRowsClassifierMixin,
     _one_class_error,
 )
@@ -350,12 +351,10 @@ class _FineTuneBase(TransferNetBase):
         # A fitted estimator or skorch net given as ``module`` is an input, like
         # pretrained weights: a clone keeps it, where sklearn.base.clone would
         # replace it by an unfitted copy.
-        params = self.get_params(deep=False)
-        module = params.pop("module")
-        if not _is_fitted_source(module):
-            module = clone(module, safe=False)
-        params = {key: clone(value, safe=False) for key, value in params.items()}
-        return type(self)(module=module, **params)
+        new = _clone_keeping_fitted_input(self, "module")
+        if not _is_fitted_source(self.module):
+            new.module = clone(self.module, safe=False)
+        return new
 
     def _check_params(self):
         self._check_common_params()
@@ -503,6 +502,7 @@ class _FineTuneBase(TransferNetBase):
 
         ``targets`` ends with a column of sample weights when ``weighted``.
         """
+        self._refuse_zero_weights(targets, weighted)
         probe = torch.as_tensor(X[: min(len(X), 4)])
         head_name = self._head_of(network, probe)
         head = self._new_head(network, head_name, probe, n_outputs)
@@ -526,6 +526,7 @@ class _FineTuneBase(TransferNetBase):
         ``targets`` (and the source's) end with a column of sample weights when
         ``weighted``.
         """
+        self._refuse_zero_weights(targets, weighted)
         probe = torch.as_tensor(X[: min(len(X), 4)])
         network = self._source_network(probe)
         if source is not None:
@@ -614,9 +615,10 @@ class _FineTuneBase(TransferNetBase):
             importance weights of
             :class:`~sktransfer.ImportanceWeightedClassifier`: the loss of a
             batch is the mean over its rows of each row's loss times its
-            weight (so that weights all 1 train as no weights, and multiplying
-            every weight by ``c`` multiplies the gradient by ``c``, as the
-            learning rate would). Batches are drawn as without weights: a row
+            weight (so that weights all 1 train as no weights). Only the task
+            loss is weighted: weights whose mean is not 1 change its balance
+            with the ``l2sp_alpha`` and ``distillation_weight`` terms. Batches
+            are drawn as without weights: a row
             of weight 0 still fills a place in its batch, so the fit is not
             the fit without that row. Both stages of a ``sample_domain`` fit
             use the weights of their rows; unlabelled rows are left out with
@@ -650,13 +652,16 @@ class _FineTuneBase(TransferNetBase):
         """``targets`` with the weights of ``rows`` (a mask or slice) as a last column."""
         if weights is None:
             return targets
-        weights = weights[rows]
-        if not weights.any():
+        return np.column_stack([targets, weights[rows]]).astype(np.float32)
+
+    @staticmethod
+    def _refuse_zero_weights(targets, weighted):
+        """Refuse a training stage whose rows all weigh 0 (its weights: last column)."""
+        if weighted and not targets[:, -1].any():
             raise ValueError(
                 "sample_weight is zero on every row a training stage fits: nothing "
                 "to learn from"
             )
-        return np.column_stack([targets, weights]).astype(np.float32)
 
     def _source_rows(self, sample_domain, n_samples):
         if sample_domain is None:

@@ -9,11 +9,15 @@ from itertools import pairwise
 
 import numpy as np
 import torch
-from sklearn.base import clone
 from skorch import NeuralNet
 from torch import nn
 
-from ..base import UNLABELLED, TransferNetBase, _LabelledRowsClassifierMixin
+from ..base import (
+    UNLABELLED,
+    TransferNetBase,
+    _clone_keeping_fitted_input,
+    _LabelledRowsClassifierMixin,
+)
 
 __all__ = ["ProgressiveNetClassifier"]
 
@@ -239,10 +243,7 @@ class ProgressiveNetClassifier(_LabelledRowsClassifierMixin, TransferNetBase):
     def __sklearn_clone__(self):
         # ``previous`` is a fitted input (like pretrained weights): a clone keeps
         # it as it is, where sklearn.base.clone would replace it by an unfitted copy.
-        params = self.get_params(deep=False)
-        previous = params.pop("previous")
-        params = {key: clone(value, safe=False) for key, value in params.items()}
-        return type(self)(previous=previous, **params)
+        return _clone_keeping_fitted_input(self, "previous")
 
     def _check_params(self):
         self._check_common_params()
