@@ -137,6 +137,9 @@ EXPECTED_FAILED_CHECKS = {
             "LabelSpreading and SelfTrainingClassifier escape in this check by name). "
             "The string and object label parts are tested in test_dann.py."
         ),
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_IN_MINIBATCHES.replace(
+            "test_fine_tuning.py", "test_deep_da.py"
+        ),
     },
     "EnsembleValidationSearch": {
         "check_classifiers_classes": (
@@ -185,7 +188,10 @@ EXPECTED_FAILED_CHECKS = {
         ),
     },
     **{
-        name: {"check_classifiers_classes": "as for DANNClassifier (same base)."}
+        name: {
+            "check_classifiers_classes": "as for DANNClassifier (same base).",
+            "check_sample_weight_equivalence_on_dense_data": "as for DANNClassifier (same base).",
+        }
         for name in ("CDANClassifier", "DANClassifier", "DeepCORALClassifier", "MCCClassifier")
     },
     "LabelledOnly": {

@@ -9,7 +9,8 @@ alignment loss (and the modules it needs). :class:`_DeepDABase` holds the rest:
 - building the feature extractor and label predictor and checking their
   output shapes on a few rows;
 - ``y`` for skorch with two columns, class index (``-1`` unlabelled) and domain
-  flag (0 source, 1 target), served in paired batches by
+  flag (0 source, 1 target), and a third of sample weights when ``fit`` is
+  given some, served in paired batches by
   :class:`~sktransfer._batching.DomainBatchIterator`;
 - the trade-off schedule (``"dann"`` ramp or constant, optional annealed
   learning rate), updated before every batch;
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import _check_sample_weight
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import to_tensor
@@ -195,7 +197,10 @@ class _DiscrepancyModule(_DeepDAModule):
 class _DeepDANet(NeuralNet):
     """skorch net whose loss is the class loss on labelled rows plus the alignment loss.
 
-    ``y`` has two columns: class index (``-1`` unlabelled) and domain flag. The
+    ``y`` has two columns: class index (``-1`` unlabelled) and domain flag;
+    with sample weights, a third column holds them (the array is then float32)
+    and the class loss is the mean over labelled rows of each row's loss times
+    its weight. The
     parts of the loss are accumulated as tensors during an epoch (no device
     sync per batch) and their means recorded in the history at its end:
     ``class_loss`` and the module's parts (``domain_loss``, ``coral_loss``, ...).
@@ -235,7 +240,13 @@ class _DeepDANet(NeuralNet):
         labels, domains = y_true[:, 0], y_true[:, 1]
         # Mean over labelled rows (-1 is ignored). Every training batch holds
         # source rows, which are all labelled, so the mean is never empty.
-        class_loss = self.criterion_(label_logits, labels)
+        if y_true.shape[1] > 2:  # sample weights (float32 columns)
+            labels, domains = labels.long(), domains.long()
+            rows = F.cross_entropy(label_logits, labels, ignore_index=-1, reduction="none")
+            weighted = rows * y_true[:, 2].to(rows.dtype)
+            class_loss = weighted[labels != -1].mean()
+        else:
+            class_loss = self.criterion_(label_logits, labels)
         parts = {"class_loss": class_loss.detach()}
         loss = class_loss
         if features is not None:
@@ -494,7 +505,7 @@ class _DeepDABase(
             )
         return self._build_alignment(feature_extractor, label_predictor, features, logits, adapt)
 
-    def fit(self, X, y, sample_domain=None):
+    def fit(self, X, y, sample_domain=None, sample_weight=None):
         """Fit on labelled source rows and (unlabelled) target rows.
 
         Parameters
@@ -510,6 +521,13 @@ class _DeepDABase(
             (or discrepancy) tells source from target. Target rows may be
             labelled (semi-supervised adaptation); source rows must be. If
             None, labelled rows are source and unlabelled rows are target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row in the class loss: a batch's class
+            loss is the mean over its labelled rows of each row's loss times
+            its weight (weights all 1 train as no weights), e.g. to count a
+            few labelled target rows more, or to balance the classes. The
+            alignment loss is not weighted, and the weights of unlabelled rows
+            are not used. Batches are drawn as without weights.
 
         Returns
         -------
@@ -519,6 +537,7 @@ class _DeepDABase(
         self.__dict__.pop("net_", None)
         self._check_params()
         X, y_encoded, is_target = self._validate_training_data(X, y, sample_domain)
+        weights = self._check_class_loss_weights(sample_weight, X, y_encoded)
         _warn_if_every_target_row_labelled(
             y_encoded != UNLABELLED, is_target, sample_domain, type(self).__name__
         )
@@ -550,7 +569,10 @@ class _DeepDABase(
                 )
         n_batches = n_domain_batches(n_source, n_target, batch_size)
         n_steps = self.max_epochs * n_batches
-        y_net = np.column_stack([y_encoded, is_target.astype(np.int64)])
+        if weights is None:
+            y_net = np.column_stack([y_encoded, is_target.astype(np.int64)])
+        else:
+            y_net = np.column_stack([y_encoded, is_target, weights]).astype(np.float32)
 
         momentum = {"momentum": 0.9} if self.optimizer is torch.optim.SGD else None
         with self._rng_context():
@@ -586,6 +608,24 @@ class _DeepDABase(
                     if hasattr(callback, "forget_training_data"):
                         callback.forget_training_data()
         return self
+
+    def _check_class_loss_weights(self, sample_weight, X, y_encoded):
+        """``sample_weight`` checked (None stays None); a refusal leaves no fitted state."""
+        if sample_weight is None:
+            return None
+        try:
+            weights = _check_sample_weight(
+                sample_weight, X, dtype=np.float32, ensure_non_negative=True
+            )
+            if not weights[y_encoded != UNLABELLED].any():
+                raise ValueError(
+                    "sample_weight is zero on every labelled row: the class loss "
+                    "would have nothing to learn from"
+                )
+        except ValueError:
+            _forget_fitted_state(self)
+            raise
+        return weights
 
     def predict(self, X, sample_domain=None):
         """Predicted class labels: the most probable class of each row.
