@@ -88,7 +88,9 @@ class DomainBatchIterator:
     """Shuffled training batches that hold both source and target rows.
 
     ``dataset.y`` has two columns: the class index (``-1`` if unlabelled) and
-    the domain flag (0 source, 1 target). Each batch holds ``batch_size // 2``
+    the domain flag (0 source, 1 target), and a third of sample weights when
+    the fit has some (the array is then float32; the flag is read by value).
+    Each batch holds ``batch_size // 2``
     source rows and as many target rows; an epoch is one pass over the larger
     domain, the smaller one being cycled through in fresh random orders. With
     no target rows, batches are plain shuffled batches of the source rows.

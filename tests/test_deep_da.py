@@ -1005,6 +1005,14 @@ def test_weights_of_one_train_as_no_weights(small_moons, cls):
     assert_allclose(ones.predict_proba(small_moons.X), plain.predict_proba(small_moons.X), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("cls", ALL_DEEP, ids=all_deep_ids)
+def test_weights_reach_every_deep_estimator(small_moons, cls):
+    plain = _fit_small(cls, small_moons)
+    weights = np.where(small_moons.y_train == 1, 5.0, 1.0)
+    heavy = cls(**FAST).fit(small_moons.X, small_moons.y_train, sample_weight=weights)
+    assert not np.allclose(heavy.net_.history[:, "class_loss"], plain.net_.history[:, "class_loss"], rtol=1e-3)
+
+
 def test_weights_move_the_class_loss(small_moons):
     # class 1's source rows weigh 5 times more (or less): more (or fewer) rows are
     # predicted class 1, on both domains (seeds 0-2: 0.64-0.81 and 0.30-0.33 of

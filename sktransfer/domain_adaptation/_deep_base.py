@@ -526,8 +526,10 @@ class _DeepDABase(
             loss is the mean over its labelled rows of each row's loss times
             its weight (weights all 1 train as no weights), e.g. to count a
             few labelled target rows more, or to balance the classes. The
-            alignment loss is not weighted, and the weights of unlabelled rows
-            are not used. Batches are drawn as without weights.
+            alignment loss (and the MCC regulariser) is not weighted, so
+            weights whose mean over the labelled rows is not 1 change the
+            class loss's balance with it; the weights of unlabelled rows are
+            not used. Batches are drawn as without weights.
 
         Returns
         -------
