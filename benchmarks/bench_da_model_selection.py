@@ -9,7 +9,7 @@ target labels are hidden (``y == -1``) and
     GridSearchCV(estimator, grid, scoring=scorer, cv=SourceKFold(3), refit=True)
 
 selects the parameters with each scorer of :mod:`sktransfer.model_selection`
-(IWV, DEV, DEVN — DEV with max-normalised weights shifted to mean 1 —, prediction entropy, circular validation, SND, MixVal, BNM, ClassAMI, IM) and with
+(IWV, DEV, DEVN — DEV with max-normalised weights shifted to mean 1 —, prediction entropy, circular validation, SND, MixVal, BNM, ClassAMI, IM, MaNo, ATC) and with
 plain accuracy on the source validation rows (the baseline a user gets without these tools). The EnsV
 column is ``EnsembleValidationSearch(estimator, grid)``: not a per-model scorer but a
 search of its own, which fits every grid point on all rows and picks the one whose
@@ -72,6 +72,7 @@ from sktransfer.domain_adaptation import (
 from sktransfer.model_selection import (
     EnsembleValidationSearch,
     SourceKFold,
+    average_thresholded_confidence_scorer,
     batch_nuclear_norm_scorer,
     circular_validation_scorer,
     class_cluster_ami_scorer,
@@ -115,6 +116,9 @@ SCORERS = {
     "ClassAMI": class_cluster_ami_scorer,
     "IM": information_maximization_scorer,
     "MaNo": matrix_norm_scorer,
+    # ATC (Garg et al. 2022): the share of target rows more confident (negative entropy)
+    # than the source threshold that matches the source error.
+    "ATC": average_thresholded_confidence_scorer,
 }
 
 

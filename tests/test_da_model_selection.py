@@ -27,6 +27,7 @@ from sktransfer.domain_adaptation._reweight import (
 from sktransfer.domain_adaptation._shallow import CORAL
 from sktransfer.model_selection import (
     SourceKFold,
+    average_thresholded_confidence_scorer,
     batch_nuclear_norm_scorer,
     circular_validation_scorer,
     class_cluster_ami_scorer,
@@ -51,6 +52,7 @@ SCORERS = [
     class_cluster_ami_scorer,
     information_maximization_scorer,
     matrix_norm_scorer,
+    average_thresholded_confidence_scorer,
 ]
 # scorers of the target predictions' probabilities alone
 SOURCE_FREE = (
@@ -262,6 +264,46 @@ def test_scorers_with_sample_domain():
     clf = _pipe().fit(X, ym)
     for scorer in SCORERS:
         assert scorer(clf, X, ym, sample_domain=d) == pytest.approx(scorer(clf, X, ym))
+
+
+def test_average_thresholded_confidence_by_hand():
+    # Garg et al.'s ATC: the source threshold matches the source error; the score is
+    # the share of target rows above it. Written out for continuous confidences.
+    X, ym, _, _ = _data(60)
+    clf = _pipe().fit(X, ym)
+    source = ym != -1
+    for score in ("negative_entropy", "max_proba"):
+        def conf(rows, score=score):
+            p = clf.predict_proba(X[rows])
+            return np.sum(p * np.log(p), axis=1) if score == "negative_entropy" else p.max(axis=1)
+        error = np.mean(clf.predict(X[source]) != ym[source])
+        s_conf, t_conf = conf(source), conf(~source)
+        t = np.sort(s_conf)[int(np.ceil(error * source.sum())) - 1]
+        assert np.mean(s_conf <= t) == pytest.approx(error)  # no ties among these confidences
+        expected = np.mean(t_conf > t)
+        got = average_thresholded_confidence_scorer(clf, X, ym, score=score)
+        assert got == pytest.approx(expected)
+
+
+def test_average_thresholded_confidence_gives_the_source_accuracy_back():
+    # target rows distributed as the source rows (here: the same rows): the estimate
+    # is the source accuracy, ties included (saturated probabilities tie at 1)
+    X, ym, _, _ = _data(60)
+    source = ym != -1
+    X2 = np.r_[X[source], X[source]]
+    y2 = np.r_[ym[source], -np.ones(source.sum(), int)]
+    for C in (1.0, 1e4):  # 1e4: many probabilities saturate
+        clf = _pipe(C=C).fit(X2, y2)
+        accuracy = clf.score(X[source], ym[source])
+        for score in ("negative_entropy", "max_proba"):
+            assert average_thresholded_confidence_scorer(clf, X2, y2, score=score) == pytest.approx(accuracy)
+    # target rows further from the boundary than the source rows score higher
+    clf = _pipe().fit(X, ym)
+    far = np.r_[X[source], X[source] * 4]
+    near = np.r_[X[source], X[source] * 0.1]
+    assert average_thresholded_confidence_scorer(clf, far, y2) > average_thresholded_confidence_scorer(clf, near, y2)
+    with pytest.raises(ValueError, match="score must be 'negative_entropy' or 'max_proba'"):
+        average_thresholded_confidence_scorer(clf, X, ym, score="margin")
 
 
 def test_deep_embedded_validation_uses_features():

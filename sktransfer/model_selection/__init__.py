@@ -8,6 +8,7 @@ is a search of its own: it needs the predictions of every candidate at once.
 """
 
 from ._scorers import (
+    average_thresholded_confidence_scorer,
     batch_nuclear_norm_scorer,
     circular_validation_scorer,
     class_cluster_ami_scorer,
@@ -25,6 +26,7 @@ from ._split import SourceKFold
 __all__ = [
     "EnsembleValidationSearch",
     "SourceKFold",
+    "average_thresholded_confidence_scorer",
     "batch_nuclear_norm_scorer",
     "circular_validation_scorer",
     "class_cluster_ami_scorer",

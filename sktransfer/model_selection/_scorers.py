@@ -38,6 +38,7 @@ from ..domain_adaptation._reweight import (
 )
 
 __all__ = [
+    "average_thresholded_confidence_scorer",
     "batch_nuclear_norm_scorer",
     "circular_validation_scorer",
     "class_cluster_ami_scorer",
@@ -471,6 +472,113 @@ def prediction_entropy_scorer(estimator, X, y, *, sample_domain=None) -> float:
     """
     proba = _target_proba("prediction_entropy_scorer", estimator, X, y, sample_domain)
     return float(-np.mean(entropy(proba, axis=-1)))
+
+
+def _confidence(proba, score):
+    """Each row's confidence: its negative entropy (nats) or its largest probability."""
+    if score == "negative_entropy":
+        return -entropy(proba, axis=-1)
+    return proba.max(axis=1)
+
+
+def _thresholded_share(source_scores, correct, target_scores):
+    """The share of target rows above the source threshold (ties split).
+
+    The threshold ``t`` is the source score below which the share of source
+    rows equals the source error rate; rows scoring exactly ``t`` count
+    below it in the proportion that makes the source share exact, and the
+    target rows at ``t`` count the same way, so that target rows distributed
+    as the source rows get the source accuracy back (saturated probabilities
+    tie often).
+    """
+    error = 1.0 - np.mean(correct)
+    ordered = np.sort(source_scores)
+    wrong = int(np.ceil(error * len(ordered)))  # source rows counted below t
+    t = ordered[min(max(wrong - 1, 0), len(ordered) - 1)]
+    below, at = np.mean(source_scores < t), np.mean(source_scores == t)
+    part = float(np.clip((error - below) / at, 0.0, 1.0))  # at > 0: t is a source score
+    return 1.0 - (np.mean(target_scores < t) + part * np.mean(target_scores == t))
+
+
+def average_thresholded_confidence_scorer(
+    estimator, X, y, *, sample_domain=None, score="negative_entropy"
+) -> float:
+    """Average thresholded confidence (ATC): the target accuracy estimated from confidences.
+
+    Garg et al. (ICLR 2022) learn a threshold ``t`` on the confidence of the
+    labelled source rows such that the share of source rows below it equals
+    the model's source error, and estimate the target accuracy as the share
+    of target rows above it. The estimate assumes the model is as calibrated,
+    in rank, on the target as on the source; like every confidence-based
+    estimate it is too high for a model that is confidently wrong on the
+    target. Rows exactly at ``t`` (saturated probabilities tie) count below
+    it in the proportion that makes the source share exact, on both domains,
+    so that target rows distributed as the source rows get the source
+    accuracy back.
+
+    Parameters
+    ----------
+    estimator : fitted classifier with predict_proba
+        The model to score.
+    X : array-like of shape (n_samples, n_features)
+        Labelled source validation rows and target rows.
+    y : array-like of shape (n_samples,)
+        Labels of the source rows; ``-1`` on target rows.
+    sample_domain : array-like of int of shape (n_samples,), default=None
+        Domain of each row (positive: source, negative: target); None means
+        the unlabelled rows are the target rows.
+    score : {"negative_entropy", "max_proba"}, default="negative_entropy"
+        The confidence of a row: the negative entropy of its predicted
+        probabilities (the paper's ATC-NE, its better variant) or their
+        maximum (ATC-MC).
+
+    Returns
+    -------
+    score : float
+        The estimated target accuracy, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has no target row or no labelled source row, ``score`` is
+        unknown, or the predicted probabilities are not finite.
+    TypeError
+        If ``estimator`` has no ``predict_proba``.
+
+    References
+    ----------
+    S. Garg, S. Balakrishnan, Z. C. Lipton, B. Neyshabur and H. Sedghi.
+    Leveraging Unlabeled Data to Predict Out-of-Distribution Performance.
+    ICLR 2022.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sktransfer.model_selection import average_thresholded_confidence_scorer
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(0, 1, (100, 1)), rng.normal(1, 1, (100, 1))]
+    >>> y = np.r_[(X[:100, 0] > 0).astype(int), -np.ones(100, dtype=int)]
+    >>> clf = LogisticRegression().fit(X[:100], y[:100])
+    >>> 0 <= average_thresholded_confidence_scorer(clf, X, y) <= 1
+    True
+    """
+    name = "average_thresholded_confidence_scorer"
+    if not isinstance(score, str) or score not in ("negative_entropy", "max_proba"):
+        raise ValueError(f"score must be 'negative_entropy' or 'max_proba', got {score!r}")
+    source, _, y = _rows(name, X, y, sample_domain, estimator=estimator)
+    target_proba = _target_proba(name, estimator, X, y, sample_domain)
+    source_X = _take_rows(X, source)
+    source_proba = np.asarray(estimator.predict_proba(source_X), dtype=np.float64)
+    if not np.isfinite(source_proba).all():
+        raise ValueError(
+            f"{name} got non-finite class probabilities (NaN or inf) from "
+            f"{type(estimator).__name__}: the model has probably diverged"
+        )
+    correct = estimator.predict(source_X) == y[source]
+    return float(_thresholded_share(
+        _confidence(source_proba, score), correct, _confidence(target_proba, score)
+    ))
 
 
 def information_maximization_scorer(estimator, X, y, *, sample_domain=None) -> float:
