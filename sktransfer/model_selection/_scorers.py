@@ -514,7 +514,10 @@ def average_thresholded_confidence_scorer(
     target. Rows exactly at ``t`` (saturated probabilities tie) count below
     it in the proportion that makes the source share exact, on both domains,
     so that target rows distributed as the source rows get the source
-    accuracy back.
+    accuracy back. On ``benchmarks/bench_da_model_selection.py`` it picked
+    parameters 3.6 points (17 grids) and 3.2 (31 grids) below the best grid
+    point on average, where plain source accuracy lands 2.9 and 2.3 below:
+    worse on the DANN and CORAL grids, better on TCA's.
 
     Parameters
     ----------
