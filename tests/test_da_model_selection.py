@@ -276,10 +276,10 @@ def test_average_thresholded_confidence_by_hand():
         def conf(rows, score=score):
             p = clf.predict_proba(X[rows])
             return np.sum(p * np.log(p), axis=1) if score == "negative_entropy" else p.max(axis=1)
-        error = np.mean(clf.predict(X[source]) != ym[source])
+        wrong = np.count_nonzero(clf.predict(X[source]) != ym[source])
         s_conf, t_conf = conf(source), conf(~source)
-        t = np.sort(s_conf)[int(np.ceil(error * source.sum())) - 1]
-        assert np.mean(s_conf <= t) == pytest.approx(error)  # no ties among these confidences
+        t = np.sort(s_conf)[wrong - 1]
+        assert np.count_nonzero(s_conf <= t) == wrong  # no ties among these confidences
         expected = np.mean(t_conf > t)
         got = average_thresholded_confidence_scorer(clf, X, ym, score=score)
         assert got == pytest.approx(expected)
@@ -304,6 +304,26 @@ def test_average_thresholded_confidence_gives_the_source_accuracy_back():
     assert average_thresholded_confidence_scorer(clf, far, y2) > average_thresholded_confidence_scorer(clf, near, y2)
     with pytest.raises(ValueError, match="score must be 'negative_entropy' or 'max_proba'"):
         average_thresholded_confidence_scorer(clf, X, ym, score="margin")
+
+
+def test_average_thresholded_confidence_threshold_by_counts():
+    # 3 source rows wrong of 10: 1 - mean(correct) is 0.30000000000000004 in floats,
+    # and a threshold taken from that share would move up by one row
+    from sktransfer.model_selection._scorers import _thresholded_share
+
+    source = np.arange(10) / 10
+    correct = np.r_[np.zeros(3), np.ones(7)].astype(bool)
+    assert 1.0 - np.mean(correct) > 0.3
+    # t is the 3rd lowest source score (0.2): target rows at 0.25 are all above it
+    assert _thresholded_share(source, correct, np.full(5, 0.25)) == 1.0
+    assert _thresholded_share(source, correct, np.full(5, 0.15)) == 0.0
+    assert _thresholded_share(source, correct, source) == pytest.approx(0.7)
+    # ties at t split so that the source share is exact
+    tied = np.r_[np.zeros(4), np.ones(6)]  # 3 wrong: t = 0, 3 of the 4 tied rows count below
+    assert _thresholded_share(tied, correct, tied) == pytest.approx(0.7)
+    assert _thresholded_share(tied, correct, np.zeros(4)) == pytest.approx(0.25)
+    # no error: every target row at or above the lowest source score counts
+    assert _thresholded_share(source, np.ones(10, bool), np.r_[source, -1.0]) == pytest.approx(10 / 11)
 
 
 def test_deep_embedded_validation_uses_features():

@@ -491,12 +491,12 @@ def _thresholded_share(source_scores, correct, target_scores):
     as the source rows get the source accuracy back (saturated probabilities
     tie often).
     """
-    error = 1.0 - np.mean(correct)
-    ordered = np.sort(source_scores)
-    wrong = int(np.ceil(error * len(ordered)))  # source rows counted below t
-    t = ordered[min(max(wrong - 1, 0), len(ordered) - 1)]
-    below, at = np.mean(source_scores < t), np.mean(source_scores == t)
-    part = float(np.clip((error - below) / at, 0.0, 1.0))  # at > 0: t is a source score
+    # in counts of rows, not shares: a rounded share could move t by one row
+    wrong = int(np.count_nonzero(~np.asarray(correct, dtype=bool)))
+    t = np.sort(source_scores)[max(wrong - 1, 0)]
+    below = np.count_nonzero(source_scores < t)  # at most wrong - 1 rows
+    at = np.count_nonzero(source_scores == t)  # at least one: t is a source score
+    part = max(wrong - below, 0) / at  # in [0, 1]: below + at >= wrong
     return 1.0 - (np.mean(target_scores < t) + part * np.mean(target_scores == t))
 
 
@@ -533,18 +533,20 @@ def average_thresholded_confidence_scorer(
     score : {"negative_entropy", "max_proba"}, default="negative_entropy"
         The confidence of a row: the negative entropy of its predicted
         probabilities (the paper's ATC-NE, its better variant) or their
-        maximum (ATC-MC).
+        maximum (ATC-MC). The source error is that of ``predict``.
 
     Returns
     -------
-    score : float
+    estimate : float
         The estimated target accuracy, in [0, 1].
 
     Raises
     ------
     ValueError
         If ``X`` has no target row or no labelled source row, ``score`` is
-        unknown, or the predicted probabilities are not finite.
+        unknown, the confidences are not finite (probabilities that are not
+        finite, or a row of zeros), or ``estimator`` has learnt ``-1`` as a
+        class.
     TypeError
         If ``estimator`` has no ``predict_proba``.
 
@@ -579,9 +581,13 @@ def average_thresholded_confidence_scorer(
             f"{type(estimator).__name__}: the model has probably diverged"
         )
     correct = estimator.predict(source_X) == y[source]
-    return float(_thresholded_share(
-        _confidence(source_proba, score), correct, _confidence(target_proba, score)
-    ))
+    source_scores, target_scores = _confidence(source_proba, score), _confidence(target_proba, score)
+    if not (np.isfinite(source_scores).all() and np.isfinite(target_scores).all()):
+        raise ValueError(
+            f"{name} got confidences that are not finite from {type(estimator).__name__}'s "
+            "predict_proba (a row of zeros has no entropy)"
+        )
+    return float(_thresholded_share(source_scores, correct, target_scores))
 
 
 def information_maximization_scorer(estimator, X, y, *, sample_domain=None) -> float:
