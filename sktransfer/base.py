@@ -1141,15 +1141,16 @@ def _clone_keeping_fitted_input(estimator, name: str):
 
     For a parameter that is a fitted input (a fitted source estimator or
     network, like pretrained weights), which ``clone`` would replace by an
-    unfitted copy. The metadata requests (``set_fit_request``) are copied, as
-    ``clone`` does.
+    unfitted copy. The metadata requests (``set_fit_request``, ...) and the
+    ``set_output`` configuration are copied, as ``clone`` copies them.
     """
     params = estimator.get_params(deep=False)
     kept = params.pop(name)
     params = {key: clone(value, safe=False) for key, value in params.items()}
     new = type(estimator)(**{name: kept}, **params)
-    if hasattr(estimator, "_metadata_request"):
-        new._metadata_request = copy.deepcopy(estimator._metadata_request)
+    for attr in ("_metadata_request", "_sklearn_output_config"):
+        if hasattr(estimator, attr):
+            setattr(new, attr, copy.deepcopy(getattr(estimator, attr)))
     return new
 
 

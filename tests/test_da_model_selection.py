@@ -272,16 +272,16 @@ def test_average_thresholded_confidence_by_hand():
     X, ym, _, _ = _data(60)
     clf = _pipe().fit(X, ym)
     source = ym != -1
-    for score in ("negative_entropy", "max_proba"):
-        def conf(rows, score=score):
+    for kind in ("negative_entropy", "max_proba"):
+        def conf(rows, kind=kind):
             p = clf.predict_proba(X[rows])
-            return np.sum(p * np.log(p), axis=1) if score == "negative_entropy" else p.max(axis=1)
+            return np.sum(p * np.log(p), axis=1) if kind == "negative_entropy" else p.max(axis=1)
         wrong = np.count_nonzero(clf.predict(X[source]) != ym[source])
         s_conf, t_conf = conf(source), conf(~source)
         t = np.sort(s_conf)[wrong - 1]
         assert np.count_nonzero(s_conf <= t) == wrong  # no ties among these confidences
         expected = np.mean(t_conf > t)
-        got = average_thresholded_confidence_scorer(clf, X, ym, score=score)
+        got = average_thresholded_confidence_scorer(clf, X, ym, confidence=kind)
         assert got == pytest.approx(expected)
 
 
@@ -295,15 +295,15 @@ def test_average_thresholded_confidence_gives_the_source_accuracy_back():
     for C in (1.0, 1e4):  # 1e4: many probabilities saturate
         clf = _pipe(C=C).fit(X2, y2)
         accuracy = clf.score(X[source], ym[source])
-        for score in ("negative_entropy", "max_proba"):
-            assert average_thresholded_confidence_scorer(clf, X2, y2, score=score) == pytest.approx(accuracy)
+        for kind in ("negative_entropy", "max_proba"):
+            assert average_thresholded_confidence_scorer(clf, X2, y2, confidence=kind) == pytest.approx(accuracy)
     # target rows further from the boundary than the source rows score higher
     clf = _pipe().fit(X, ym)
     far = np.r_[X[source], X[source] * 4]
     near = np.r_[X[source], X[source] * 0.1]
     assert average_thresholded_confidence_scorer(clf, far, y2) > average_thresholded_confidence_scorer(clf, near, y2)
-    with pytest.raises(ValueError, match="score must be 'negative_entropy' or 'max_proba'"):
-        average_thresholded_confidence_scorer(clf, X, ym, score="margin")
+    with pytest.raises(ValueError, match="confidence must be 'negative_entropy' or 'max_proba'"):
+        average_thresholded_confidence_scorer(clf, X, ym, confidence="margin")
 
 
 def test_average_thresholded_confidence_threshold_by_counts():

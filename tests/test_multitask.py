@@ -436,6 +436,12 @@ def test_progressive_clone_keeps_previous_fitted(sequence, first):
     assert not hasattr(clone(fitted), "net_")
     loaded = pickle.loads(pickle.dumps(fitted))
     assert_array_equal(loaded.predict_proba(X2), fitted.predict_proba(X2))
+    # the clone keeps the metadata requests, as sklearn.base.clone does
+    from sklearn import config_context
+
+    with config_context(enable_metadata_routing=True):
+        requested = ProgressiveNetClassifier(previous=first, **FAST).set_score_request(sample_weight=True)
+        assert clone(requested).get_metadata_routing().score.requests["sample_weight"] is True
 
 
 def test_progressive_reproducible(sequence, first):

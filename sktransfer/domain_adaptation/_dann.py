@@ -55,7 +55,7 @@ class DANNClassifier(_DeepDABase):
         ``p`` in [0, 1], which suppresses noisy domain gradients early on.
     mcc_weight : float, default=0.0
         Weight of the minimum class confusion loss of the target rows'
-        predictions (see :class:`MCCClassifier`), added to the domain loss
+        predictions (see :class:`MCCClassifier`), added to the training loss
         (Jin et al., ECCV 2020, add it to DANN's: DANN+MCC). It follows
         ``lambda_schedule``: with ``"dann"``, ``mcc_weight`` times the same
         ramp, where the paper's code adds it at full weight from the first

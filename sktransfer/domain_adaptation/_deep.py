@@ -667,7 +667,7 @@ class CDANClassifier(_DeepDABase):
         Width of the randomised multilinear map.
     mcc_weight : float, default=0.0
         Weight of the minimum class confusion loss of the target rows'
-        predictions (see :class:`MCCClassifier`), added to the domain loss
+        predictions (see :class:`MCCClassifier`), added to the training loss
         (Jin et al., ECCV 2020, add it to CDAN's: CDAN+MCC). It follows
         ``lambda_schedule``: with ``"dann"``, ``mcc_weight`` times the same
         ramp, where the paper's code adds it at full weight from the first

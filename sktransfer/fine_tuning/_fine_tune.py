@@ -27,6 +27,7 @@ from ..base import (
     _clone_keeping_fitted_input,
     _LabelledRowsClassifierMixin,
     _one_class_error,
+    _unfitted_if_refused,
 )
 from ._network import (
     _check_head_is_output,
@@ -597,6 +598,7 @@ class _FineTuneBase(TransferNetBase):
         self.n_layer_groups_ = len(groups)
         self.frozen_params_ = frozen
 
+    @_unfitted_if_refused
     def fit(self, X, y, sample_domain=None, sample_weight=None):
         """Fine-tune the pretrained network on ``X, y``.
 

@@ -474,9 +474,9 @@ def prediction_entropy_scorer(estimator, X, y, *, sample_domain=None) -> float:
     return float(-np.mean(entropy(proba, axis=-1)))
 
 
-def _confidence(proba, score):
+def _confidence(proba, kind):
     """Each row's confidence: its negative entropy (nats) or its largest probability."""
-    if score == "negative_entropy":
+    if kind == "negative_entropy":
         return -entropy(proba, axis=-1)
     return proba.max(axis=1)
 
@@ -501,7 +501,7 @@ def _thresholded_share(source_scores, correct, target_scores):
 
 
 def average_thresholded_confidence_scorer(
-    estimator, X, y, *, sample_domain=None, score="negative_entropy"
+    estimator, X, y, *, sample_domain=None, confidence="negative_entropy"
 ) -> float:
     """Average thresholded confidence (ATC): the target accuracy estimated from confidences.
 
@@ -530,7 +530,7 @@ def average_thresholded_confidence_scorer(
     sample_domain : array-like of int of shape (n_samples,), default=None
         Domain of each row (positive: source, negative: target); None means
         the unlabelled rows are the target rows.
-    score : {"negative_entropy", "max_proba"}, default="negative_entropy"
+    confidence : {"negative_entropy", "max_proba"}, default="negative_entropy"
         The confidence of a row: the negative entropy of its predicted
         probabilities (the paper's ATC-NE, its better variant) or their
         maximum (ATC-MC). The source error is that of ``predict``.
@@ -543,8 +543,8 @@ def average_thresholded_confidence_scorer(
     Raises
     ------
     ValueError
-        If ``X`` has no target row or no labelled source row, ``score`` is
-        unknown, the confidences are not finite (probabilities that are not
+        If ``X`` has no target row or no labelled source row, ``confidence``
+        is unknown, the confidences are not finite (probabilities that are not
         finite, or a row of zeros), or ``estimator`` has learnt ``-1`` as a
         class.
     TypeError
@@ -569,8 +569,10 @@ def average_thresholded_confidence_scorer(
     True
     """
     name = "average_thresholded_confidence_scorer"
-    if not isinstance(score, str) or score not in ("negative_entropy", "max_proba"):
-        raise ValueError(f"score must be 'negative_entropy' or 'max_proba', got {score!r}")
+    if not isinstance(confidence, str) or confidence not in ("negative_entropy", "max_proba"):
+        raise ValueError(
+            f"confidence must be 'negative_entropy' or 'max_proba', got {confidence!r}"
+        )
     source, _, y = _rows(name, X, y, sample_domain, estimator=estimator)
     target_proba = _target_proba(name, estimator, X, y, sample_domain)
     source_X = _take_rows(X, source)
@@ -581,7 +583,8 @@ def average_thresholded_confidence_scorer(
             f"{type(estimator).__name__}: the model has probably diverged"
         )
     correct = estimator.predict(source_X) == y[source]
-    source_scores, target_scores = _confidence(source_proba, score), _confidence(target_proba, score)
+    source_scores = _confidence(source_proba, confidence)
+    target_scores = _confidence(target_proba, confidence)
     if not (np.isfinite(source_scores).all() and np.isfinite(target_scores).all()):
         raise ValueError(
             f"{name} got confidences that are not finite from {type(estimator).__name__}'s "
