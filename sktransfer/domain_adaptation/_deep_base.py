@@ -405,10 +405,17 @@ class _DeepDABase(
 
     def _check_params(self):
         self._check_common_params()
-        weight = getattr(self, self._weight_param)
-        if not (_is_finite_real(weight) and weight >= 0):
+        # the method's trade-off weight, and the MCC regulariser's where it has one
+        weights = (self._weight_param, "mcc_weight") if self._mcc_regulariser else (self._weight_param,)
+        for name in weights:
+            weight = getattr(self, name)
+            if not (_is_finite_real(weight) and weight >= 0):
+                raise ValueError(f"{name} must be a non-negative finite number, got {weight!r}")
+        if self._mcc_regulariser and not (
+            _is_finite_real(self.mcc_temperature) and self.mcc_temperature > 0
+        ):
             raise ValueError(
-                f"{self._weight_param} must be a non-negative finite number, got {weight!r}"
+                f"mcc_temperature must be a positive finite number, got {self.mcc_temperature!r}"
             )
         for name, allowed in (
             (self._schedule_param, ("dann", "constant")),
@@ -417,16 +424,6 @@ class _DeepDABase(
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if self._mcc_regulariser:
-            weight, temperature = self.mcc_weight, self.mcc_temperature
-            if not (_is_finite_real(weight) and weight >= 0):
-                raise ValueError(
-                    f"mcc_weight must be a non-negative finite number, got {weight!r}"
-                )
-            if not (_is_finite_real(temperature) and temperature > 0):
-                raise ValueError(
-                    f"mcc_temperature must be a positive finite number, got {temperature!r}"
-                )
         name, batch_size = self._train_batch_size()
         least, reason = self._min_batch_size, self._min_batch_reason
         if self._mcc_in_use() and least < 4:

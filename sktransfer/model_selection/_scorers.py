@@ -95,10 +95,15 @@ def _target_output(name, estimator, X, y, sample_domain, method, **rows_options)
     _, target, _ = _rows(
         name, X, y, sample_domain, estimator=estimator, need_source=False, **rows_options
     )
+    return _finite_output(name, estimator, _take_rows(X, target), method)
+
+
+def _finite_output(name, estimator, rows, method):
+    """``estimator.<method>`` on ``rows`` as a float array, refused if not finite."""
     if not hasattr(estimator, method):
         raise TypeError(f"{name} needs an estimator with {method}, got {type(estimator).__name__}")
     # a copy: the scorers may work in place, the model's own array stays as it is
-    out = np.array(getattr(estimator, method)(_take_rows(X, target)), dtype=np.float64)
+    out = np.array(getattr(estimator, method)(rows), dtype=np.float64)
     if not np.isfinite(out).all():
         what = "class probabilities" if method == "predict_proba" else f"class scores ({method})"
         raise ValueError(
@@ -576,12 +581,7 @@ def average_thresholded_confidence_scorer(
     source, _, y = _rows(name, X, y, sample_domain, estimator=estimator)
     target_proba = _target_proba(name, estimator, X, y, sample_domain)
     source_X = _take_rows(X, source)
-    source_proba = np.asarray(estimator.predict_proba(source_X), dtype=np.float64)
-    if not np.isfinite(source_proba).all():
-        raise ValueError(
-            f"{name} got non-finite class probabilities (NaN or inf) from "
-            f"{type(estimator).__name__}: the model has probably diverged"
-        )
+    source_proba = _finite_output(name, estimator, source_X, "predict_proba")
     correct = estimator.predict(source_X) == y[source]
     source_scores = _confidence(source_proba, confidence)
     target_scores = _confidence(target_proba, confidence)
