@@ -36,7 +36,7 @@ from torch import nn  # noqa: E402
 
 SHALLOW = ("CORAL", "SA", "TCA", "IW", "KLIEP", "KLIEP-10", "LinearOT", "LinearOT-1", "EntOT",
            "EntOT-same", "OT-GL")
-DEEP = ("DANN", "DeepCORAL", "DAN", "CDAN", "MCC")
+DEEP = ("DANN", "DeepCORAL", "DAN", "CDAN", "MCC", "MDD")
 
 
 # ----------------------------------------------------------------------
@@ -100,6 +100,20 @@ class _DomainClassifier(nn.Module):
         from skada.deep.modules import GradientReversalLayer
 
         return torch.sigmoid(self.net(GradientReversalLayer.apply(x, 1.0))).reshape(-1)
+
+
+class _AuxiliaryClassifier(nn.Module):
+    """MDD's f': gradient reversal (coefficient 0.1), then a linear layer to class logits."""
+
+    def __init__(self, n_in, n_classes, coef=0.1):
+        super().__init__()
+        self.net = nn.Linear(n_in, n_classes)
+        self.coef = coef
+
+    def forward(self, x, sample_weight=None):
+        from skada.deep.modules import GradientReversalLayer
+
+        return self.net(GradientReversalLayer.apply(x, self.coef))
 
 
 # ----------------------------------------------------------------------
@@ -184,7 +198,7 @@ def _paired_torch_seed(seed):
 
 
 def _deep(method, params, seed, n_in, n_classes):
-    from skada.deep import CDAN, DAN, DANN, MCC, DeepCoral
+    from skada.deep import CDAN, DAN, DANN, MCC, MDD, DeepCoral
 
     params = dict(params)
     conv = params.pop("conv", False)
@@ -213,6 +227,12 @@ def _deep(method, params, seed, n_in, n_classes):
         return DAN(module, **common)
     if method == "MCC":
         return MCC(module, **common)
+    if method == "MDD":
+        # f' as sktransfer's default (the label predictor's architecture, a linear
+        # layer) behind a constant reversal at MDDClassifier's lambda_max (skada has
+        # no ramp), skada's margin gamma=4 and reg=1 (the authors' trade-off).
+        return MDD(module, disc_classifier=_AuxiliaryClassifier(module.n_features, n_classes),
+                   **common)
     raise ValueError(method)
 
 

@@ -128,14 +128,15 @@ from _environment import describe  # noqa: E402  (a sibling module of this scrip
 from _skada_runner import _kliep_gammas  # noqa: E402  (KLIEP's candidates, the runner's own)
 
 try:  # written alongside this benchmark; included once they import
-    from sktransfer.domain_adaptation._deep import (  # noqa: E402
+    from sktransfer import (  # noqa: E402
         CDANClassifier,
         DANClassifier,
         DeepCORALClassifier,
         MCCClassifier,
+        MDDClassifier,
     )
 except ImportError:  # pragma: no cover
-    CDANClassifier = DANClassifier = DeepCORALClassifier = MCCClassifier = None
+    CDANClassifier = DANClassifier = DeepCORALClassifier = MCCClassifier = MDDClassifier = None
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data"
@@ -176,7 +177,7 @@ SKADA_LINEAR_OT_REG = 1.0
 # ClassRegularizerOTMapping with its defaults.
 ENT_OT_REG = 0.1
 OT_GL_CLASS_REG = 1.0
-DEEP = ["DANN", "DeepCORAL", "DAN", "CDAN", "MCC"]
+DEEP = ["DANN", "DeepCORAL", "DAN", "CDAN", "MCC", "MDD"]
 OURS_ONLY = ["GFK", "JDA", "MEDA", "MEDA-SPL"]  # no skada counterpart
 SOURCE_ONLY = ["LR", "1NN", "NN"]  # NN = the deep network without adaptation
 # Deep methods tuned without target labels: EnsembleValidationSearch over a grid, fixed a
@@ -206,7 +207,7 @@ SKADA_NAME = {"CORAL": "CORAL", "SA": "SubspaceAlignment", "TCA": "TransferCompo
               "LinearOT": "LinearOTMapping", "LinearOT-1": "LinearOTMapping",
               "EntOT": "EntropicOTMapping", "EntOT-same": "EntropicOTMapping",
               "OT-GL": "ClassRegularizerOTMapping", "DANN": "DANN", "DeepCORAL": "DeepCoral",
-              "DAN": "DAN", "CDAN": "CDAN", "MCC": "MCC"}
+              "DAN": "DAN", "CDAN": "CDAN", "MCC": "MCC", "MDD": "MDD"}
 
 # Settings fixed a priori (no target labels): shallow hyper-parameters of the papers.
 SA_COMPONENTS = 100
@@ -307,7 +308,8 @@ def _ours(method, deep_params, seed):
     if method == "NN":
         return DANNClassifier(lambda_max=0.0, **params)
     cls = {"DANN": DANNClassifier, "DeepCORAL": DeepCORALClassifier,
-           "DAN": DANClassifier, "CDAN": CDANClassifier, "MCC": MCCClassifier}[method]
+           "DAN": DANClassifier, "CDAN": CDANClassifier, "MCC": MCCClassifier,
+           "MDD": MDDClassifier}[method]
     if cls is None:
         return None
     return cls(**params)

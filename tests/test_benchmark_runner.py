@@ -24,6 +24,7 @@ from sktransfer import (
     DANNClassifier,
     DeepCORALClassifier,
     MCCClassifier,
+    MDDClassifier,
 )
 from sktransfer.nn import ConvEncoder
 
@@ -58,7 +59,8 @@ class _InitialWeights(Callback):
 
 @pytest.mark.parametrize("conv", [False, True], ids=["MLP", "ConvEncoder"])
 @pytest.mark.parametrize(
-    "cls", [DANNClassifier, DeepCORALClassifier, DANClassifier, CDANClassifier, MCCClassifier],
+    "cls", [DANNClassifier, DeepCORALClassifier, DANClassifier, CDANClassifier, MCCClassifier,
+            MDDClassifier],
     ids=lambda c: c.__name__,
 )
 @pytest.mark.filterwarnings("ignore:.*every batch repeats:UserWarning")  # 10 + 10 rows

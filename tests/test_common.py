@@ -34,6 +34,7 @@ CHECK_PARAMS = {
     "DANClassifier": dict(no_target="source_only", max_epochs=10, lr=0.05, batch_size=32),
     "DeepCORALClassifier": dict(no_target="source_only", max_epochs=10, lr=0.05, batch_size=32),
     "MCCClassifier": dict(no_target="source_only", max_epochs=10, lr=0.05, batch_size=32),
+    "MDDClassifier": dict(no_target="source_only", max_epochs=10, lr=0.05, batch_size=32),
     # The checks give fully labelled data (no y == -1 rows): by default the
     # transformer refuses that (the representation is learnt from the unlabelled
     # rows); fit_on="all" is the documented way to learn it from every row. The
@@ -192,7 +193,9 @@ EXPECTED_FAILED_CHECKS = {
             "check_classifiers_classes": "as for DANNClassifier (same base).",
             "check_sample_weight_equivalence_on_dense_data": "as for DANNClassifier (same base).",
         }
-        for name in ("CDANClassifier", "DANClassifier", "DeepCORALClassifier", "MCCClassifier")
+        for name in (
+            "CDANClassifier", "DANClassifier", "DeepCORALClassifier", "MCCClassifier", "MDDClassifier"
+        )
     },
     "LabelledOnly": {
         "check_classifiers_classes": (
@@ -291,7 +294,7 @@ def test_read_only_input_reaches_torch_as_a_writable_copy(estimator, torch_refus
 # Estimators that read ``y == -1`` as unlabelled rows (or as target rows).
 _READS_UNLABELLED_ROWS = {
     "CDANClassifier", "DANClassifier", "DANNClassifier", "DeepCORALClassifier",
-    "MCCClassifier", "FineTuneClassifier", "ImportanceWeightedClassifier", "JDAClassifier", "LabelledOnly",
+    "MCCClassifier", "MDDClassifier", "FineTuneClassifier", "ImportanceWeightedClassifier", "JDAClassifier", "LabelledOnly",
     "MEDAClassifier", "ProgressiveNetClassifier", "CORAL", "EntropicOTMapping",
     "GeodesicFlowKernel", "LinearOTMapping", "SubspaceAlignment", "TransferComponentAnalysis",
     "MultiTaskClassifier",

@@ -33,6 +33,7 @@ from sktransfer import (
     JDAClassifier,
     LabelledOnly,
     MCCClassifier,
+    MDDClassifier,
     MEDAClassifier,
 )
 from sktransfer.datasets import make_rotated_moons, mask_target_labels
@@ -45,6 +46,7 @@ ESTIMATORS = [
     DANClassifier(**_DEEP),
     CDANClassifier(**_DEEP),
     MCCClassifier(**_DEEP),
+    MDDClassifier(**_DEEP),
     ImportanceWeightedClassifier(),
     JDAClassifier(n_components=2),
     MEDAClassifier(n_components=2, random_state=0),

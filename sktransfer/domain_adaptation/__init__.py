@@ -2,7 +2,7 @@
 
 Deep methods train a network on both domains (:class:`DANNClassifier`,
 :class:`CDANClassifier`, :class:`DeepCORALClassifier`, :class:`DANClassifier`,
-:class:`MCCClassifier`);
+:class:`MCCClassifier`, :class:`MDDClassifier`);
 shallow methods are transformers that align the domains before any
 scikit-learn estimator (:class:`CORAL`, :class:`LinearOTMapping`, :class:`EntropicOTMapping`,
 :class:`SubspaceAlignment`, :class:`GeodesicFlowKernel`, :class:`TransferComponentAnalysis`),
@@ -14,6 +14,7 @@ domains in closed form (:class:`JDAClassifier`, :class:`MEDAClassifier`).
 from ._dann import DANNClassifier
 from ._deep import CDANClassifier, DANClassifier, DeepCORALClassifier, MCCClassifier
 from ._jda import JDAClassifier
+from ._mdd import MDDClassifier
 from ._meda import MEDAClassifier
 from ._ot import EntropicOTMapping
 from ._reweight import ImportanceWeightCollapseWarning, ImportanceWeightedClassifier
@@ -38,6 +39,7 @@ __all__ = [
     "JDAClassifier",
     "LinearOTMapping",
     "MCCClassifier",
+    "MDDClassifier",
     "MEDAClassifier",
     "SubspaceAlignment",
     "TransferComponentAnalysis",

@@ -2,11 +2,13 @@
 
 The discrepancies take two batches of features ``(n_source, d)`` and
 ``(n_target, d)`` and return a scalar tensor that is differentiable in both;
-:func:`mcc_loss` takes the target logits alone.
+:func:`mcc_loss` takes the target logits alone; :func:`mdd_loss` the logits
+of an auxiliary classifier and the predictions it is compared with.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,6 +19,7 @@ __all__ = [
     "coral_loss",
     "entropy",
     "mcc_loss",
+    "mdd_loss",
     "mk_mmd_kernel_weights",
     "mk_mmd_loss",
     "mk_mmd_losses",
@@ -304,3 +307,44 @@ def mcc_loss(logits: torch.Tensor, temperature: float = 2.5) -> torch.Tensor:
             + empty.sum()
         )
     return off_diagonal / proba.shape[1]
+
+
+def mdd_loss(
+    source_logits: torch.Tensor,
+    source_predictions: torch.Tensor,
+    target_logits: torch.Tensor,
+    target_predictions: torch.Tensor,
+    margin: float = 4.0,
+    offset: float = 1e-6,
+) -> torch.Tensor:
+    """Margin disparity discrepancy loss of an auxiliary classifier (Zhang et al., ICML 2019).
+
+    ``source_logits`` and ``target_logits`` are the auxiliary classifier's
+    logits ``f'(x)`` on a batch's source and target rows; ``*_predictions``
+    are the classes the main classifier predicts for the same rows
+    (``argmax f(x)``, int64). The loss is
+    ``margin * CE(f'(x_s), f(x_s)) - mean log(1 - p'_t + offset)``, where
+    ``p'_t`` is the auxiliary classifier's probability of ``f(x_t)``:
+    minimising it, the auxiliary classifier agrees with the main one on the
+    source rows and disagrees with it on the target rows, the disparity that
+    the feature extractor then reduces (through a gradient reversal). The
+    margin (the paper's ``gamma``) weighs the source term. The offset bounds
+    the target term by ``-log(offset)`` and lets its gradient vanish once the
+    auxiliary classifier agrees with ``f`` on a row (as the authors' later
+    library does): without it, the features are rewarded without end for
+    that agreement. ``log(1 - p'_t)`` is computed as a difference of
+    log-sum-exps, so that it stays exact where ``p'_t`` rounds to 1.
+    """
+    for name, logits in (("source_logits", source_logits), ("target_logits", target_logits)):
+        if logits.ndim != 2 or logits.shape[1] < 2:
+            raise ValueError(
+                f"mdd_loss needs {name} of shape (n_rows, n_classes >= 2), got {tuple(logits.shape)}"
+            )
+    agree = torch.nn.functional.cross_entropy(source_logits, source_predictions)
+    predicted = torch.nn.functional.one_hot(target_predictions, target_logits.shape[1]).bool()
+    # log(1 - p_k) = log(sum_{j != k} exp(z_j)) - log(sum_j exp(z_j))
+    log_rest = torch.logsumexp(target_logits.masked_fill(predicted, float("-inf")), dim=1)
+    log_rest = log_rest - torch.logsumexp(target_logits, dim=1)
+    if offset > 0:  # log(1 - p + offset)
+        log_rest = torch.logaddexp(log_rest, log_rest.new_tensor(math.log(offset)))
+    return margin * agree - log_rest.mean()
