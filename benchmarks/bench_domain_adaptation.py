@@ -519,11 +519,17 @@ def _avg(per_pair):
 
 
 def paired_differences(report, tasks, methods, ours_res):
-    """Each variant minus its base method, seed by seed (a seed starts both from the same weights)."""
+    """Each variant minus its base method, and each deep method minus NN, seed by seed.
+
+    A seed starts both fits from the same weights (NN is the same network and
+    training without adaptation).
+    """
     pairs = [(v, VARIANTS[v][0]) for v in methods if v in VARIANTS and VARIANTS[v][0] in methods]
+    if "NN" in methods:
+        pairs += [(m, "NN") for m in methods if m in DEEP]
     if not pairs:
         return
-    report("\n## Variants against their base method, paired seeds\n")
+    report("\n## Variants against their base method, deep methods against NN, paired seeds\n")
     report("Per seed: the variant's target accuracy minus the base method's (averaged over the "
            "pairs for Office and Amazon, per task for the digits); then mean ± std over seeds.\n")
     report("| data | variant − base | mean ± std over seeds | per seed |")
