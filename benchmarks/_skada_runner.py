@@ -230,7 +230,11 @@ def _deep(method, params, seed, n_in, n_classes):
     if method == "MDD":
         # f' as sktransfer's default (the label predictor's architecture, a linear
         # layer) behind a constant reversal at MDDClassifier's lambda_max (skada has
-        # no ramp), skada's margin gamma=4 and reg=1 (the authors' trade-off).
+        # no ramp; its DomainAwareModule adds no reversal of its own), skada's margin
+        # gamma=4 and reg=1 (the authors' trade-off). skada 0.6.0's target term is not
+        # the paper's: ModifiedCrossEntropyLoss smooths p' (0.1) and its
+        # smooth_prob[..., target] averages log(1 - p'_i[f(x_j)]) over every pair of
+        # target rows i, j, not over the rows. This is skada's MDD as shipped.
         return MDD(module, disc_classifier=_AuxiliaryClassifier(module.n_features, n_classes),
                    **common)
     raise ValueError(method)

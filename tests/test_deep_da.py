@@ -47,7 +47,7 @@ from sktransfer.domain_adaptation._losses import (
     mk_mmd_loss,
     mk_mmd_losses,
 )
-from sktransfer.domain_adaptation._mdd import MDDClassifier
+from sktransfer.domain_adaptation._mdd import MDDClassifier, _MDDModule
 from sktransfer.model_selection import matrix_norm_scorer
 from sktransfer.nn import MLP, ConvEncoder
 
@@ -329,6 +329,49 @@ def test_mdd_loss_gradient_and_bound():
     assert exact.item() == pytest.approx(200.0 - np.log(2.0), rel=1e-9)
     with pytest.raises(ValueError, match="target_logits of shape"):
         mdd_loss(source, predicted, target[:, :1], predicted)
+    with pytest.raises(ValueError, match=r"target_logits of shape \(n_rows >= 1"):
+        mdd_loss(source, predicted, target[:0], predicted[:0])
+    with pytest.raises(ValueError, match="source_logits of shape"):
+        mdd_loss(source[:0], predicted[:0], target, predicted)
+    for bad in ({"margin": -1.0}, {"margin": float("nan")}, {"offset": -1e-6},
+                {"offset": float("inf")}):
+        with pytest.raises(ValueError, match=f"finite {next(iter(bad))} >= 0"):
+            mdd_loss(source, predicted, target, predicted, **bad)
+
+
+def test_mdd_module_routes_the_gradients():
+    # The auxiliary classifier learns from the loss at full strength, the
+    # feature extractor gets its gradient reversed and scaled by the trade-off,
+    # and the label predictor f none (its predictions are constant labels).
+    torch.manual_seed(0)
+    extractor, predictor, auxiliary = (
+        torch.nn.Linear(5, 4), torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+    )
+    module = _MDDModule(extractor, predictor, auxiliary, margin=4.0).train()
+    x = torch.randn(8, 5)
+    domains = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+
+    def reference():  # the loss without the reversal
+        features = extractor(x)
+        predicted = predictor(features).argmax(1)
+        logits = auxiliary(features)
+        source = domains == 0
+        return mdd_loss(logits[source], predicted[source], logits[~source], predicted[~source], 4.0)
+
+    reference().backward()
+    expected = {"aux": auxiliary.weight.grad.clone(), "features": extractor.weight.grad.clone()}
+    for coef in (0.1, 0.0):
+        module.zero_grad(set_to_none=True)
+        module.set_coef(coef)
+        logits, features = module(x)
+        loss, parts = module.alignment_loss(features, logits, domains)
+        loss.backward()
+        assert predictor.weight.grad is None
+        torch.testing.assert_close(auxiliary.weight.grad, expected["aux"])
+        torch.testing.assert_close(extractor.weight.grad, -coef * expected["features"])
+        assert parts["target_disagreement"].shape == (4,)
+        agree = auxiliary(features[4:]).argmax(1) == logits[4:].argmax(1)
+        torch.testing.assert_close(parts["target_disagreement"], (~agree).float())
 
 
 def test_cdan_entropy_weights_are_normalised_per_domain():
@@ -503,6 +546,10 @@ def test_mdd_auxiliary_classifier_is_a_fresh_copy_of_the_label_predictor(small_m
     assert shapes(clf.net_.module_.auxiliary_classifier)[0] == (3, 256)
     assert shapes(clf.net_.module_.label_predictor)[0] == (7, 256)
     head = torch.nn.Linear(256, 2)
+    with pytest.raises(ValueError, match="label_predictor is a module instance; pass "
+                                         "auxiliary_classifier"):
+        _fit_refused(MDDClassifier, small_moons, label_predictor=head,
+                     auxiliary_classifier__hidden_layer_sizes=(3,))
     clf = _fit_small(MDDClassifier, small_moons, max_epochs=1, label_predictor=head,
                      callbacks=[("first", _FirstWeights())])
     first = dict(clf.net_.callbacks_)["first"].weights_

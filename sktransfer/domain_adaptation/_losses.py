@@ -330,16 +330,22 @@ def mdd_loss(
     the feature extractor then reduces (through a gradient reversal). The
     margin (the paper's ``gamma``) weighs the source term. The offset bounds
     the target term by ``-log(offset)`` and lets its gradient vanish once the
-    auxiliary classifier agrees with ``f`` on a row (as the authors' later
-    library does): without it, the features are rewarded without end for
-    that agreement. ``log(1 - p'_t)`` is computed as a difference of
-    log-sum-exps, so that it stays exact where ``p'_t`` rounds to 1.
+    auxiliary classifier is certain of ``f``'s class on a row (``1 - p'_t``
+    well below the offset; as the authors' later library does): without it,
+    the features are rewarded without end for that agreement; 0 gives the
+    paper's exact term. ``log(1 - p'_t)`` is computed as a difference of
+    log-sum-exps, so that it stays exact where ``p'_t`` rounds to 1. Each
+    domain needs a row at least.
     """
     for name, logits in (("source_logits", source_logits), ("target_logits", target_logits)):
-        if logits.ndim != 2 or logits.shape[1] < 2:
+        if logits.ndim != 2 or logits.shape[1] < 2 or logits.shape[0] < 1:
             raise ValueError(
-                f"mdd_loss needs {name} of shape (n_rows, n_classes >= 2), got {tuple(logits.shape)}"
+                f"mdd_loss needs {name} of shape (n_rows >= 1, n_classes >= 2), got "
+                f"{tuple(logits.shape)}"
             )
+    for name, value in (("margin", margin), ("offset", offset)):
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"mdd_loss needs a finite {name} >= 0, got {value!r}")
     agree = torch.nn.functional.cross_entropy(source_logits, source_predictions)
     predicted = torch.nn.functional.one_hot(target_predictions, target_logits.shape[1]).bool()
     # log(1 - p_k) = log(sum_{j != k} exp(z_j)) - log(sum_j exp(z_j))

@@ -96,21 +96,25 @@ class MDDClassifier(_DeepDABase):
         ``label_predictor`` is an instance, its copy's layers are drawn anew
         (``reset_parameters``). The paper's ``f'`` has ``f``'s architecture.
     margin : float, default=4.0
-        The weight ``gamma`` of the source term, at least 1 (the paper's value,
-        also skada's default; the paper uses 2 to 4). A larger margin makes
-        the adversary agree more with ``f`` on the source rows before it
+        The weight ``gamma`` of the source term; at least 1. The default is
+        skada's and the top of the paper's range (2 to 4). A larger margin
+        makes the adversary agree more with ``f`` on the source rows before it
         disagrees on the target rows.
     lambda_max : float, default=0.1
         Final strength of the gradient reversal (the trade-off): the ceiling of
         the authors' code and library (0.1). The disparity rewards the features
         without bound for driving the two classifiers apart on the source rows,
-        and at 1 training diverged on Office-Caltech (C→A, 20 epochs). With 0 the
-        disparity never reaches the features: the same network and training
-        without adaptation, a source-only baseline.
+        and at 1 training diverged on Office-Caltech (C→A, 20 epochs: ``fit``
+        raises ``FloatingPointError``). With 0 the disparity never reaches the
+        features: the same network trained without adaptation, a source-only
+        baseline (its dropout draws differ from the other deep methods' at
+        weight 0, since the auxiliary classifier still runs).
     lambda_schedule : {"dann", "constant"}, default="dann"
         ``"dann"`` grows the trade-off as
         ``lambda_max * (2 / (1 + exp(-10 p)) - 1)`` with training progress
-        ``p`` in [0, 1], as the paper's code grows its gradient reversal.
+        ``p`` in [0, 1] (DANN's ramp; the authors' code grows its reversal
+        with the same curve over a fixed 1000 iterations at a tenth of the
+        rate, so that it stays below its ceiling on short runs).
     lr_schedule : {"constant", "dann"}, default="constant"
         ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``.
     no_target : {"raise", "source_only"}, default="raise"
@@ -227,6 +231,12 @@ class MDDClassifier(_DeepDABase):
             auxiliary = self._build_module("auxiliary_classifier", **shape)
         else:  # built as label_predictor is, auxiliary_classifier__* over label_predictor__*
             spec = MLP if self.label_predictor is None else self.label_predictor
+            if isinstance(spec, nn.Module) and self._params_for("auxiliary_classifier"):
+                raise ValueError(
+                    "auxiliary_classifier__* parameters build the auxiliary classifier as "
+                    "label_predictor is built, but label_predictor is a module instance; pass "
+                    "auxiliary_classifier (a module class or instance) as well"
+                )
             kwargs = {
                 **({"hidden_layer_sizes": ()} if self.label_predictor is None else {}),
                 **self._params_for("label_predictor"),
