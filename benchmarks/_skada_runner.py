@@ -74,7 +74,7 @@ class _ConvEncoder(nn.Module):
 class _Net(nn.Module):
     """Feature extractor + linear label predictor; skada hooks ``feature_extractor``."""
 
-    def __init__(self, n_in, n_classes, conv=False, hidden=(256,), dropout=0.5):
+    def __init__(self, n_in, n_classes, conv=False, hidden=(256,), dropout=0.5, batch_norm=False):
         super().__init__()
         if conv:
             self.feature_extractor = _ConvEncoder()
@@ -82,6 +82,8 @@ class _Net(nn.Module):
         else:
             self.feature_extractor = _mlp(n_in, hidden, dropout=dropout)
             width = hidden[-1]
+        if batch_norm:  # as MDDClassifier(feature_batch_norm=True)
+            self.feature_extractor = nn.Sequential(self.feature_extractor, nn.BatchNorm1d(width))
         self.label_predictor = nn.Linear(width, n_classes)
         self.n_features = width
 
@@ -203,7 +205,7 @@ def _deep(method, params, seed, n_in, n_classes):
     params = dict(params)
     conv = params.pop("conv", False)
     torch.manual_seed(_paired_torch_seed(seed))
-    module = _Net(n_in, n_classes, conv=conv)
+    module = _Net(n_in, n_classes, conv=conv, batch_norm=method == "MDD")
     common = dict(
         layer_name="feature_extractor",
         # skada's batch_size counts each domain: 32 + 32 rows as sktransfer's 64.

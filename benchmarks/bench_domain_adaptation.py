@@ -198,7 +198,11 @@ TUNED = {"CDAN-EnsV": ("CDAN", {"lambda_max": [0.3, 0.5, 1.0]}),
 VARIANTS = {"DAN-TP": ("DAN", {"kernel_weights": "test_power"}),
             "DAN-F": ("DAN", {"align_logits": False}),
             "DANN+MCC": ("DANN", {"mcc_weight": 1.0}),
-            "CDAN+MCC": ("CDAN", {"mcc_weight": 1.0})}
+            "CDAN+MCC": ("CDAN", {"mcc_weight": 1.0}),
+            "MDD-NN": ("MDD", {"lambda_max": 0.0})}
+# The no-adaptation baseline of a deep method whose network differs from NN's (MDD's
+# features go through a BatchNorm layer): the method at weight 0, the same network.
+BASELINES = {"MDD": "MDD-NN"}
 ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP + list(VARIANTS) + list(TUNED)
 # Methods fitted on the loader's features (no StandardScaler), as in their paper.
 LOADER_INPUT = {"GFK", "JDA", "MEDA", "MEDA-SPL"}
@@ -326,7 +330,10 @@ def _run_ours(method, X, y, d, deep_params, seed):
     if method in ("LR", "1NN"):
         est.fit(X[~target], y[~target])
     else:
-        est.fit(X, mask_target_labels(y, d))
+        try:
+            est.fit(X, mask_target_labels(y, d))
+        except FloatingPointError as exc:  # a diverged fit: reported, the run goes on
+            return {"error": f"diverged ({exc})", "seed": seed}
     fit_s = time.perf_counter() - start
     acc = 100.0 * float(np.mean(est.predict(X[target]) == y[target]))
     per_epoch = float(np.median(est.net_.history[:, "dur"])) if hasattr(est, "net_") else None
@@ -450,9 +457,12 @@ def _cell(res, key):
         return None
     rows = res[key]
     errors = [r["error"] for r in rows if "error" in r]
-    if errors:
+    accs = [r["acc"] for r in rows if "acc" in r]
+    if errors and not accs:
         return "error: " + errors[0][:60]
-    return _fmt([r["acc"] for r in rows])
+    if errors:  # e.g. a seed whose training diverged: the others' accuracy, and the count
+        return f"{_fmt(accs)} ({len(errors)} of {len(rows)}: {errors[0][:20]})"
+    return _fmt(accs)
 
 
 def tables(report, tasks, methods, ours_res, skada_res, skada_status):
@@ -489,10 +499,9 @@ def tables(report, tasks, methods, ours_res, skada_res, skada_status):
                 else:
                     cells.append(ours)
                 if "ConvEncoder" not in name:
-                    good = [r for r in ours_res.get((name, m), []) if "acc" in r]
-                    per_pair[m].append([r["acc"] for r in good])
-                    good = [r for r in skada_res.get((name, m), []) if "acc" in r]
-                    per_pair_sk[m].append([r["acc"] for r in good])
+                    for res, into in ((ours_res, per_pair), (skada_res, per_pair_sk)):
+                        into[m].append({r["seed"]: r["acc"] for r in res.get((name, m), [])
+                                        if "acc" in r})
             pub = PUBLISHED.get(name.split(" ")[0])
             tail = (" | " + " / ".join(f"{v:.1f}" for v in pub)) if part != "amazon" and pub else (" | —" if part != "amazon" else "")
             report(f"| {name} | " + " | ".join(cells) + tail + " |")
@@ -511,22 +520,27 @@ def tables(report, tasks, methods, ours_res, skada_res, skada_status):
 
 
 def _avg(per_pair):
-    """Average over pairs within each seed, then mean ± std over seeds."""
-    if not per_pair or any(len(p) == 0 for p in per_pair):
+    """Average over pairs within each seed, then mean ± std over seeds.
+
+    ``per_pair`` holds, for each pair, its accuracy by seed; only the seeds that
+    every pair has count (a seed whose fit failed on one pair is left out).
+    """
+    seeds = sorted(set.intersection(*(set(p) for p in per_pair))) if per_pair else []
+    if not seeds:
         return "—"
-    n = min(len(p) for p in per_pair)
-    return _fmt(np.mean([p[:n] for p in per_pair], axis=0))
+    return _fmt(np.mean([[p[s] for s in seeds] for p in per_pair], axis=0))
 
 
 def paired_differences(report, tasks, methods, ours_res):
     """Each variant minus its base method, and each deep method minus NN, seed by seed.
 
-    A seed starts both fits from the same weights (NN is the same network and
-    training without adaptation).
+    A seed starts both fits from the same weights (NN is the same network
+    without adaptation; for the methods of BASELINES, their own weight-0 fit).
     """
-    pairs = [(v, VARIANTS[v][0]) for v in methods if v in VARIANTS and VARIANTS[v][0] in methods]
-    if "NN" in methods:
-        pairs += [(m, "NN") for m in methods if m in DEEP]
+    pairs = [(v, VARIANTS[v][0]) for v in methods
+             if v in VARIANTS and VARIANTS[v][0] in methods and v not in BASELINES.values()]
+    pairs += [(m, BASELINES.get(m, "NN")) for m in methods
+              if m in DEEP and BASELINES.get(m, "NN") in methods]
     if not pairs:
         return
     report("\n## Variants against their base method, deep methods against NN, paired seeds\n")
@@ -700,7 +714,7 @@ def main():
             except (subprocess.CalledProcessError, OSError) as exc:
                 skada_status, out = f"failed ({exc})", []
         for (ti, m, s, _), r in zip(skada_jobs, out):
-            skada_res.setdefault((tasks[ti][1], m), []).append(r)
+            skada_res.setdefault((tasks[ti][1], m), []).append({**r, "seed": s})
         skada_s = time.perf_counter() - start
     else:
         skada_s = 0.0

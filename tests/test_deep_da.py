@@ -564,6 +564,28 @@ def test_mdd_auxiliary_classifier_is_a_fresh_copy_of_the_label_predictor(small_m
     assert 0.0 <= history["target_disagreement"] <= 1.0 and np.isfinite(history["mdd_loss"])
 
 
+def test_mdd_feature_batch_norm(small_moons):
+    # On by default: both classifiers (and transform) see the features through a
+    # BatchNorm layer; off, the feature extractor is as given; without target
+    # rows (no disparity) it is left out, so that a one-row batch still trains.
+    def last_layer(clf):
+        return list(clf.net_.module_.feature_extractor.modules())[-1]
+
+    clf = _fit_small(MDDClassifier, small_moons, max_epochs=2)
+    assert isinstance(last_layer(clf), torch.nn.BatchNorm1d)
+    with torch.no_grad():
+        expected = clf.net_.module_.feature_extractor.eval()(
+            torch.tensor(small_moons.X, dtype=torch.float32))
+    assert_allclose(clf.transform(small_moons.X), expected.numpy(), rtol=1e-6)
+    plain = _fit_small(MDDClassifier, small_moons, max_epochs=2, feature_batch_norm=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in plain.net_.module_.modules())
+    source = np.asarray(small_moons.source)
+    assert source.sum() == 60  # batches of 59 rows: the last holds one
+    alone = MDDClassifier(**{**FAST, "batch_size": 59}, no_target="source_only").fit(
+        small_moons.X[source], small_moons.y[source])
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in alone.net_.module_.modules())
+
+
 # ----------------------------------------------------------------------
 # 3. Training, history, outputs
 # ----------------------------------------------------------------------
@@ -888,6 +910,7 @@ def test_bad_parameter_raises(small_moons, cls, params, match):
         (MDDClassifier, {"margin": 0.5}, "margin must be a finite number of at least 1"),
         (MDDClassifier, {"margin": float("inf")}, "margin must be a finite number"),
         (MDDClassifier, {"margin": "wide"}, "margin must be a finite number"),
+        (MDDClassifier, {"feature_batch_norm": "yes"}, "feature_batch_norm must be True or False"),
         (MDDClassifier, {"auxiliary_classifier": torch.nn.Linear(256, 3)},
          r"auxiliary_classifier must output \(n_samples, n_classes=2\)"),
         (MDDClassifier, {"auxiliary_classifier": torch.nn.Linear(5, 2)},
