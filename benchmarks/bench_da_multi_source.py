@@ -19,7 +19,8 @@ in one run and beside the baselines without adaptation, what the two uses of it 
 
 Methods: ``LR`` (``LogisticRegression``), ``CORAL`` and ``LinearOT`` (each followed by
 ``LabelledOnly(LR)``), ``IW`` (``ImportanceWeightedClassifier(LR)``), ``NN`` / ``DANN``
-(``DANNClassifier``) and ``MCC`` (``MCCClassifier``, added after the first run), 20 epochs on
+(``DANNClassifier``), ``MCC`` (``MCCClassifier``, added after the first run) and ``MDD``
+(``MDDClassifier``, added later, beside ``MDD-NN``, the same network at ``lambda_max=0``), 20 epochs on
 Office, 60 on Amazon, seeds 0-2 in part 1, on the
 loader's features scaled by ``StandardScaler`` over all rows; ``1NN``, ``JDA``
 (``JDAClassifier()``) and ``MEDA`` (``MEDAClassifier()``) on the loader's features, as
@@ -67,6 +68,7 @@ from sktransfer import (
     LabelledOnly,
     LinearOTMapping,
     MCCClassifier,
+    MDDClassifier,
     MEDAClassifier,
 )
 from sktransfer.datasets import load_amazon_reviews, load_office_caltech
@@ -82,13 +84,16 @@ AMAZON = ["books", "dvd", "elec", "kitchen"]
 LETTER = {"caltech": "C", "amazon": "A", "webcam": "W", "dslr": "D",
           "books": "B", "dvd": "D", "elec": "E", "kitchen": "K"}
 SOURCE_METHODS = ["LR", "CORAL", "CORAL-each", "LinearOT", "IW", "1NN", "JDA", "MEDA", "NN", "DANN",
-                  "MCC"]
-SEMI_METHODS = ["LR", "CORAL", "LinearOT", "IW", "1NN", "JDA", "MEDA", "NN", "DANN", "MCC"]
+                  "MCC", "MDD-NN", "MDD"]
+SEMI_METHODS = ["LR", "CORAL", "LinearOT", "IW", "1NN", "JDA", "MEDA", "NN", "DANN", "MCC", "MDD-NN",
+                "MDD"]
 LOADER_INPUT = {"1NN", "JDA", "MEDA"}  # fitted on the loader's features, as in their papers
-DEEP = {"NN", "DANN", "MCC"}
+DEEP = {"NN", "DANN", "MCC", "MDD-NN", "MDD"}
 NOT_ON_AMAZON = {"JDA", "MEDA"}
 BASELINE = {"CORAL": "LR", "CORAL-each": "LR", "LinearOT": "LR", "IW": "LR",
-            "JDA": "1NN", "MEDA": "1NN", "DANN": "NN", "MCC": "NN"}
+            "JDA": "1NN", "MEDA": "1NN", "DANN": "NN", "MCC": "NN",
+            # MDD's features go through a BatchNorm layer: its own network at weight 0
+            "MDD": "MDD-NN"}
 PER_CLASS = 3  # labelled target rows per class in part 2
 SEEDS = [0, 1, 2]
 
@@ -114,6 +119,9 @@ def _estimator(method, seed, epochs):
         return MEDAClassifier(random_state=seed)
     if method == "MCC":
         return MCCClassifier(max_epochs=epochs, random_state=seed)
+    if method in ("MDD", "MDD-NN"):
+        return MDDClassifier(max_epochs=epochs, random_state=seed,
+                             **({"lambda_max": 0.0} if method == "MDD-NN" else {}))
     return DANNClassifier(max_epochs=epochs, random_state=seed,
                           lambda_max=0.0 if method == "NN" else 1.0)
 
@@ -226,7 +234,7 @@ def _sources_report(records):
     lines = ["## 1. Several source domains (three → one)", "",
              (f"Target accuracy (%); deep methods: mean ± std over seeds {deep_seeds}. Each "
               "adaptive method's gain over its classifier without adaptation (CORAL, "
-              "CORAL-each, LinearOT, IW: LR; JDA, MEDA: 1NN; DANN, MCC: NN) is in the averages "
+              "CORAL-each, LinearOT, IW: LR; JDA, MEDA: 1NN; DANN, MCC: NN; MDD: MDD-NN) is in the averages "
               "table."), "",
              "| task | " + " | ".join(SOURCE_METHODS) + " |",
              "|---|" + "---|" * len(SOURCE_METHODS)]
