@@ -1179,19 +1179,20 @@ def _unfitted_if_refused(fit: Callable) -> Callable:
 
 
 def _validate_domain_fit(
-    estimator, X, y, sample_domain, *, allowed: str, how: str, accept_sparse=False
+    estimator, X, y, sample_domain, *, allowed: str, how: str, accept_sparse=False,
+    allow_nd=False,
 ):
     """``(X, y, labelled, is_target)`` for ``fit`` of a closed-form domain-adaptation classifier.
 
-    Validates ``X`` (float64; sparse formats as in ``accept_sparse``) and
-    ``y``, then the domain rows; a fit without target rows is refused unless
-    ``estimator.no_target == allowed`` (``how`` is the sentence that names
-    that option in the error).
+    Validates ``X`` (float64; sparse formats as in ``accept_sparse``; more
+    than two dimensions with ``allow_nd``) and ``y``, then the domain rows; a
+    fit without target rows is refused unless ``estimator.no_target ==
+    allowed`` (``how`` is the sentence that names that option in the error).
     """
     _reject_nan_labels(y)
     X, y = validate_data(
         estimator, X, y, dtype=np.float64, y_numeric=False, ensure_min_samples=2,
-        accept_sparse=accept_sparse,
+        accept_sparse=accept_sparse, allow_nd=allow_nd,
     )
     y = column_or_1d(y, warn=True)
     labelled, is_target = _check_domain_rows(

@@ -1003,6 +1003,27 @@ def test_scorers_give_on_sparse_rows_the_score_of_the_dense_rows(scorer, fmt):
     assert sparse == pytest.approx(dense, abs=1e-5)
 
 
+def _flatten_images(X):
+    return X.reshape(len(X), -1)
+
+
+@pytest.mark.parametrize("scorer", SCORERS, ids=lambda s: s.__name__)
+def test_scorers_give_on_image_rows_the_score_of_the_flattened_rows(scorer):
+    # Rows of images for a model that takes images (a network, say): the
+    # scorers that compare rows (IWV's density ratio, MixVal's mixtures) use
+    # their pixels, as they would the same rows flattened.
+    rng = np.random.RandomState(0)
+    flat = np.r_[rng.normal(size=(80, 16)), rng.normal(size=(80, 16)) + 0.4]
+    y = np.r_[(flat[:80, :8].sum(1) > 0).astype(int), -np.ones(80, int)]
+    images = flat.reshape(-1, 1, 4, 4)
+    on_images = make_pipeline(FunctionTransformer(_flatten_images),
+                              LabelledOnly(LogisticRegression())).fit(images, y)
+    on_rows = LabelledOnly(LogisticRegression()).fit(flat, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImportanceWeightCollapseWarning)
+        assert scorer(on_images, images, y) == pytest.approx(scorer(on_rows, flat, y), abs=1e-9)
+
+
 @pytest.mark.parametrize("scorer", [deep_embedded_validation_scorer, class_cluster_ami_scorer],
                          ids=lambda s: s.__name__)
 def test_scorers_of_features_take_sparse_features(scorer):

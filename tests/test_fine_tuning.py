@@ -11,6 +11,7 @@ from conftest import NoTraining
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -852,3 +853,41 @@ def test_importance_weighting_hands_its_weights_to_a_fine_tuned_network():
     )
     by_hand = clone(net).fit(X[domain > 0], y[domain > 0], sample_weight=weights)
     assert_array_equal(weighted.predict(X), by_hand.predict(X))
+
+
+def _flattened_images(X):
+    """A domain classifier's first step that takes images only (and flattens them)."""
+    if X.ndim != 4:
+        raise ValueError(f"expected images, got an array of {X.ndim} dimensions")
+    return X.reshape(len(X), -1)
+
+
+@pytest.mark.parametrize("weighting", ["discriminator", "kliep"])
+def test_importance_weighting_of_images_reaches_a_network(weighting):
+    # Rows of images: the density ratio of the default domain classifier and of
+    # KLIEP's kernels is the one of their flattened pixels; the network gets the
+    # images as they are; a given domain classifier gets them as they are too.
+    from sklearn.preprocessing import FunctionTransformer
+
+    from sktransfer import ImportanceWeightedClassifier
+
+    rng = np.random.RandomState(0)
+    flat = np.r_[rng.normal(size=(60, 36)), rng.normal(size=(60, 36)) + 0.5].astype(np.float32)
+    images = flat.reshape(-1, 1, 6, 6)
+    y = np.r_[(flat[:60, :18].sum(1) > 0).astype(int), -np.ones(60, int)]
+    net = FineTuneClassifier(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 2)),
+                             **FAST)
+    weighted = ImportanceWeightedClassifier(net, weighting=weighting, random_state=0)
+    weighted.fit(images, y)
+    on_rows = ImportanceWeightedClassifier(
+        LogisticRegression(), weighting=weighting, random_state=0).fit(flat, y)
+    assert_allclose(weighted.weights_, on_rows.weights_, rtol=1e-6)
+    assert weighted.weights_.std() > 0.1
+    assert weighted.n_features_in_ == 1  # the images' channels, as the network's
+    by_hand = clone(net).fit(images[:60], y[:60], sample_weight=weighted.weights_)
+    assert_array_equal(weighted.predict(images), by_hand.predict(images))
+    assert weighted.predict_proba(images).shape == (120, 2)
+    if weighting == "discriminator":
+        images_only = make_pipeline(FunctionTransformer(_flattened_images), LogisticRegression())
+        given = ImportanceWeightedClassifier(net, domain_classifier=images_only, random_state=0)
+        assert_allclose(given.fit(images, y).weights_, weighted.weights_, rtol=1e-6)

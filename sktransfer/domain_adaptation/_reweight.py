@@ -382,6 +382,10 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
 
     Sparse input (a TF-IDF matrix of text, say) is kept sparse: the three
     weightings and the default estimators work on it without densifying it.
+    Images (rows of more than two dimensions) reach ``estimator`` as they are,
+    for a network such as :class:`~sktransfer.FineTuneClassifier`; the density
+    ratio is estimated on their flattened pixels, or by a given
+    ``domain_classifier`` on the images.
 
     Parameters
     ----------
@@ -587,9 +591,13 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or (n_samples, ...)
             Rows of all domains. Sparse rows (e.g. TF-IDF) stay sparse (CSR);
             then ``estimator`` and ``domain_classifier`` must accept them.
+            Rows of more dimensions (images, for a network) reach
+            ``estimator`` and a given ``domain_classifier`` as they are; the
+            default domain classifier and the kernels of KMM and KLIEP see
+            them flattened.
         y : array-like of shape (n_samples,)
             Class labels; ``-1`` marks unlabelled rows.
         sample_domain : array-like of int of shape (n_samples,), default=None
@@ -622,11 +630,16 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         X, y, labelled, is_target = _validate_domain_fit(
             self, X, y, sample_domain, allowed="uniform",
             how="To fit with uniform weights, set no_target='uniform'.", accept_sparse="csr",
+            allow_nd=True,
         )
         is_source = ~is_target
         n_source = int(is_source.sum())
         self.domain_classifier_ = self.gamma_ = self.lcv_scores_ = None
-        X_source, X_target = X[is_source], X[is_target]
+        # Rows of more dimensions (images): flattened for the kernels and the default
+        # domain classifier; a given domain classifier gets them as they are.
+        flat = X.reshape(len(X), -1) if X.ndim > 2 else X
+        seen = X if self.weighting == "discriminator" and self.domain_classifier is not None else flat
+        X_source, X_target = seen[is_source], seen[is_target]
         if not is_target.any():
             weights = np.ones(n_source)
         elif self.weighting == "discriminator":
@@ -695,7 +708,9 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
 
     def _transform_input(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=np.float64, accept_sparse="csr")
+        return validate_data(
+            self, X, reset=False, dtype=np.float64, accept_sparse="csr", allow_nd=True
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

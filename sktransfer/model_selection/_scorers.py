@@ -183,9 +183,14 @@ def _check_cv(name, cv):
 
 
 def _as_float(name, X, what="features"):
-    """``X`` as a finite float64 array (sparse stays sparse, as CSR), or an error naming the scorer."""
+    """``X`` as a finite float64 array (sparse stays sparse, as CSR), or an error naming the scorer.
+
+    Rows of more than two dimensions (images) keep their shape.
+    """
     try:
-        X = check_array(X, dtype=np.float64, ensure_all_finite=False, accept_sparse="csr")
+        X = check_array(
+            X, dtype=np.float64, ensure_all_finite=False, accept_sparse="csr", allow_nd=True
+        )
     except (TypeError, ValueError) as exc:
         if what != "rows" or sp.issparse(X) or np.asarray(X).dtype.kind not in "OSU":
             raise
@@ -200,6 +205,17 @@ def _as_float(name, X, what="features"):
             "it has probably diverged"
         )
     return X
+
+
+def _flat(X):
+    """Rows of more than two dimensions (images) as vectors; others as they are."""
+    return X.reshape(X.shape[0], -1) if X.ndim > 2 else X
+
+
+def _ratio_rows(rows, domain_classifier):
+    """What the density ratio is estimated on: the rows as they are for a given
+    domain classifier, flattened for the default one."""
+    return rows if domain_classifier is not None else _flat(rows)
 
 
 def _embed(estimator, X):
@@ -229,9 +245,10 @@ def importance_weighted_scorer(
     ----------
     estimator : fitted classifier
         The model to score.
-    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    X : {array-like, sparse matrix} of shape (n_samples, n_features) or (n_samples, ...)
         Labelled source validation rows and target rows (numeric). Sparse rows
-        (e.g. TF-IDF) stay sparse.
+        (e.g. TF-IDF) stay sparse. Rows of more dimensions (images) reach
+        ``domain_classifier`` as they are, and the default one flattened.
     y : array-like of shape (n_samples,)
         Labels of the source rows; ``-1`` on target rows.
     sample_domain : array-like of int of shape (n_samples,), default=None
@@ -295,7 +312,7 @@ def importance_weighted_scorer(
         "importance_weighted_scorer", X, y, sample_domain, estimator=estimator
     )
     _check_cv("importance_weighted_scorer", cv)
-    Xf = _as_float("importance_weighted_scorer", X, "rows")
+    Xf = _ratio_rows(_as_float("importance_weighted_scorer", X, "rows"), domain_classifier)
     weights = _scorer_weights(
         "importance_weighted_scorer", Xf[source], Xf[target], domain_classifier, cv
     )
@@ -334,8 +351,10 @@ def deep_embedded_validation_scorer(
     ----------
     estimator : fitted classifier
         The model to score.
-    X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        Labelled source validation rows and target rows.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features) or (n_samples, ...)
+        Labelled source validation rows and target rows. Features of more
+        dimensions (a model without ``transform`` on images) reach
+        ``domain_classifier`` as they are, and the default one flattened.
     y : array-like of shape (n_samples,)
         Labels of the source rows; ``-1`` on target rows.
     sample_domain : array-like of int of shape (n_samples,), default=None
@@ -407,7 +426,9 @@ def deep_embedded_validation_scorer(
             "deep_embedded_validation_scorer: normalization must be None or 'max', "
             f"got {normalization!r}"
         )
-    features = _as_float("deep_embedded_validation_scorer", _embed(estimator, X))
+    features = _ratio_rows(
+        _as_float("deep_embedded_validation_scorer", _embed(estimator, X)), domain_classifier
+    )
     weights = _scorer_weights(
         "deep_embedded_validation_scorer", features[source], features[target],
         domain_classifier, cv,
@@ -1044,7 +1065,7 @@ def class_cluster_ami_scorer(
             f"class_cluster_ami_scorer needs at least as many target rows as the model has "
             f"classes ({n_clusters}), to cluster them into that many groups; got {len(target)}"
         )
-    features = _as_float("class_cluster_ami_scorer", _embed(estimator, Xt))
+    features = _flat(_as_float("class_cluster_ami_scorer", _embed(estimator, Xt)))
     if features.shape[1] > n_components:
         # sparse features go to PCA's sparse solvers; arpack keeps fewer than min(shape)
         most = min(features.shape) - 1 if sp.issparse(features) else features.shape[0]
@@ -1085,9 +1106,9 @@ def mixed_sample_scorer(
     ----------
     estimator : fitted classifier
         The model to score.
-    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    X : {array-like, sparse matrix} of shape (n_samples, n_features) or (n_samples, ...)
         Rows; only the target rows are used (at least two). Sparse rows are
-        mixed as sparse rows.
+        mixed as sparse rows, images pixel by pixel.
     y : array-like of shape (n_samples,)
         ``-1`` marks the target rows (other labels are ignored).
     sample_domain : array-like of int of shape (n_samples,), default=None
