@@ -1185,21 +1185,30 @@ def _validate_domain_fit(
     """``(X, y, labelled, is_target)`` for ``fit`` of a closed-form domain-adaptation classifier.
 
     Validates ``X`` (float64; sparse formats as in ``accept_sparse``; more
-    than two dimensions with ``allow_nd``) and ``y``, then the domain rows; a
-    fit without target rows is refused unless ``estimator.no_target ==
-    allowed`` (``how`` is the sentence that names that option in the error).
+    than two dimensions with ``allow_nd``, which keep their numeric dtype:
+    uint8 pixels stay uint8) and ``y``, then the domain rows; a fit without
+    target rows is refused unless ``estimator.no_target == allowed`` (``how``
+    is the sentence that names that option in the error).
     """
     _reject_nan_labels(y)
     X, y = validate_data(
-        estimator, X, y, dtype=np.float64, y_numeric=False, ensure_min_samples=2,
-        accept_sparse=accept_sparse, allow_nd=allow_nd,
+        estimator, X, y, dtype="numeric" if allow_nd else np.float64, y_numeric=False,
+        ensure_min_samples=2, accept_sparse=accept_sparse, allow_nd=allow_nd,
     )
+    X = _float_unless_nd(X)
     y = column_or_1d(y, warn=True)
     labelled, is_target = _check_domain_rows(
         y, sample_domain, len(y), type(estimator).__name__,
         no_target=None if estimator.no_target == allowed else how,
     )
     return X, y, labelled, is_target
+
+
+def _float_unless_nd(X):
+    """``X`` as float64, unless it has more than two dimensions (images keep their dtype)."""
+    if X.ndim > 2 or X.dtype == np.float64:
+        return X
+    return X.astype(np.float64)
 
 
 def _check_domain_rows(y, sample_domain, n_samples: int, owner: str, *, no_target: str | None):

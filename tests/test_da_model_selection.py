@@ -1007,21 +1007,49 @@ def _flatten_images(X):
     return X.reshape(len(X), -1)
 
 
+def _images_only(X):
+    if X.ndim != 4:
+        raise ValueError(f"expected images, got an array of {X.ndim} dimensions")
+    return X.reshape(len(X), -1)
+
+
 @pytest.mark.parametrize("scorer", SCORERS, ids=lambda s: s.__name__)
-def test_scorers_give_on_image_rows_the_score_of_the_flattened_rows(scorer):
+@pytest.mark.parametrize("embeds", [True, False], ids=["pipeline", "no-transform"])
+def test_scorers_give_on_image_rows_the_score_of_the_flattened_rows(scorer, embeds):
     # Rows of images for a model that takes images (a network, say): the
-    # scorers that compare rows (IWV's density ratio, MixVal's mixtures) use
-    # their pixels, as they would the same rows flattened.
+    # scorers that compare rows (IWV's density ratio, MixVal's mixtures) or a
+    # model's features (DEV, ClassAMI: the raw rows when it has no transform)
+    # use their pixels, as they would the same rows flattened. Noisy labels:
+    # the source accuracy is below 1, so the weights matter.
+    from sktransfer import ImportanceWeightedClassifier
+
     rng = np.random.RandomState(0)
     flat = np.r_[rng.normal(size=(80, 16)), rng.normal(size=(80, 16)) + 0.4]
-    y = np.r_[(flat[:80, :8].sum(1) > 0).astype(int), -np.ones(80, int)]
+    y = np.r_[(flat[:80, :8].sum(1) + rng.normal(0, 2, 80) > 0).astype(int), -np.ones(80, int)]
     images = flat.reshape(-1, 1, 4, 4)
-    on_images = make_pipeline(FunctionTransformer(_flatten_images),
-                              LabelledOnly(LogisticRegression())).fit(images, y)
-    on_rows = LabelledOnly(LogisticRegression()).fit(flat, y)
+    if embeds:
+        on_images = make_pipeline(FunctionTransformer(_flatten_images),
+                                  LabelledOnly(LogisticRegression())).fit(images, y)
+        on_rows = LabelledOnly(LogisticRegression()).fit(flat, y)
+    else:  # no transform: DEV and ClassAMI get the images themselves
+        on_images = ImportanceWeightedClassifier(
+            make_pipeline(FunctionTransformer(_flatten_images), LogisticRegression()),
+            random_state=0).fit(images, y)
+        on_rows = ImportanceWeightedClassifier(LogisticRegression(), random_state=0).fit(flat, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ImportanceWeightCollapseWarning)
-        assert scorer(on_images, images, y) == pytest.approx(scorer(on_rows, flat, y), abs=1e-9)
+        expected = scorer(on_rows, flat, y)
+        assert scorer(on_images, images, y) == pytest.approx(expected, abs=1e-9)
+        if scorer in (importance_weighted_scorer, deep_embedded_validation_scorer):
+            assert expected < 0.99  # weights that differ change the score
+        if scorer is importance_weighted_scorer or (
+            scorer is deep_embedded_validation_scorer and not embeds
+        ):  # a given domain classifier gets the images themselves
+            given = make_pipeline(FunctionTransformer(_images_only), LogisticRegression())
+            for cv in (None, 3):
+                assert scorer(on_images, images, y, domain_classifier=given, cv=cv) == (
+                    pytest.approx(scorer(on_rows, flat, y, domain_classifier=LogisticRegression(),
+                                         cv=cv), abs=1e-9))
 
 
 @pytest.mark.parametrize("scorer", [deep_embedded_validation_scorer, class_cluster_ami_scorer],

@@ -862,7 +862,7 @@ def _flattened_images(X):
     return X.reshape(len(X), -1)
 
 
-@pytest.mark.parametrize("weighting", ["discriminator", "kliep"])
+@pytest.mark.parametrize("weighting", ["discriminator", "kmm", "kliep"])
 def test_importance_weighting_of_images_reaches_a_network(weighting):
     # Rows of images: the density ratio of the default domain classifier and of
     # KLIEP's kernels is the one of their flattened pixels; the network gets the
@@ -890,4 +890,38 @@ def test_importance_weighting_of_images_reaches_a_network(weighting):
     if weighting == "discriminator":
         images_only = make_pipeline(FunctionTransformer(_flattened_images), LogisticRegression())
         given = ImportanceWeightedClassifier(net, domain_classifier=images_only, random_state=0)
-        assert_allclose(given.fit(images, y).weights_, weighted.weights_, rtol=1e-6)
+        # (its LogisticRegression gets the float32 images, the default one float64 rows)
+        assert_allclose(given.fit(images, y).weights_, weighted.weights_, rtol=1e-4)
+    # 3-D rows are flattened the same way
+    three_d = ImportanceWeightedClassifier(
+        LogisticRegression(), weighting=weighting, random_state=0)
+    with pytest.raises(ValueError, match="dim"):  # LogisticRegression takes 2-D rows only
+        three_d.fit(flat.reshape(-1, 6, 6), y)
+
+
+def _uint8_images(X):
+    if X.dtype != np.uint8:
+        raise TypeError(f"expected uint8 pixels, got {X.dtype}")
+    return X.reshape(len(X), -1) / 255.0
+
+
+def test_importance_weighting_keeps_the_dtype_of_images():
+    # uint8 pixels reach a given domain classifier and the network as uint8 (a
+    # CNNFeatureExtractor, say, reads uint8 as 0..255 and floats as 0..1); the
+    # default estimator, a LogisticRegression, is refused images before any work.
+    from sklearn.preprocessing import FunctionTransformer
+
+    from sktransfer import ImportanceWeightedClassifier
+
+    rng = np.random.RandomState(0)
+    images = np.r_[rng.randint(0, 200, (40, 1, 4, 4)), rng.randint(55, 256, (40, 1, 4, 4))]
+    images = images.astype(np.uint8)
+    y = np.r_[rng.randint(0, 2, 40), -np.ones(40, int)]
+    net = FineTuneClassifier(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2)),
+                             **FAST)
+    domain_classifier = make_pipeline(FunctionTransformer(_uint8_images), LogisticRegression())
+    clf = ImportanceWeightedClassifier(net, domain_classifier=domain_classifier).fit(images, y)
+    assert clf.weights_.std() > 0.05
+    assert clf.predict(images).shape == (80,)
+    with pytest.raises(ValueError, match="rows of 4 dimensions.*FineTuneClassifier"):
+        ImportanceWeightedClassifier(weighting="kliep").fit(images, y)

@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validat
 from ..base import (
     _caller_stacklevel,
     _clone_seeded,
+    _float_unless_nd,
     _is_finite_real,
     _labels_of,
     _unfitted_if_refused,
@@ -476,7 +477,9 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     n_features_in_ : int
-        Number of features seen in ``fit``.
+        Number of features seen in ``fit`` (for images, the size of their second
+        dimension, as scikit-learn counts; the rest of their shape is the
+        estimator's to check).
     feature_names_in_ : ndarray of shape (n_features,)
         Names of the features seen in ``fit``, when ``X`` has string column names.
 
@@ -595,9 +598,10 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
             Rows of all domains. Sparse rows (e.g. TF-IDF) stay sparse (CSR);
             then ``estimator`` and ``domain_classifier`` must accept them.
             Rows of more dimensions (images, for a network) reach
-            ``estimator`` and a given ``domain_classifier`` as they are; the
-            default domain classifier and the kernels of KMM and KLIEP see
-            them flattened.
+            ``estimator`` and a given ``domain_classifier`` as they are (their
+            dtype too: uint8 pixels stay uint8); the default domain classifier
+            and the kernels of KMM and KLIEP see them flattened, as float64.
+            The default ``estimator`` refuses them.
         y : array-like of shape (n_samples,)
             Class labels; ``-1`` marks unlabelled rows.
         sample_domain : array-like of int of shape (n_samples,), default=None
@@ -637,7 +641,13 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
         self.domain_classifier_ = self.gamma_ = self.lcv_scores_ = None
         # Rows of more dimensions (images): flattened for the kernels and the default
         # domain classifier; a given domain classifier gets them as they are.
-        flat = X.reshape(len(X), -1) if X.ndim > 2 else X
+        if X.ndim > 2 and self.estimator is None:
+            raise ValueError(
+                f"ImportanceWeightedClassifier got rows of {X.ndim} dimensions (images?), which "
+                "its default estimator, a LogisticRegression, does not take: pass an estimator "
+                "that does, e.g. FineTuneClassifier with a network for images"
+            )
+        flat = X.reshape(len(X), -1).astype(np.float64) if X.ndim > 2 else X
         seen = X if self.weighting == "discriminator" and self.domain_classifier is not None else flat
         X_source, X_target = seen[is_source], seen[is_target]
         if not is_target.any():
@@ -708,9 +718,9 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
 
     def _transform_input(self, X):
         check_is_fitted(self)
-        return validate_data(
-            self, X, reset=False, dtype=np.float64, accept_sparse="csr", allow_nd=True
-        )
+        return _float_unless_nd(validate_data(
+            self, X, reset=False, dtype="numeric", accept_sparse="csr", allow_nd=True
+        ))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -212,10 +212,14 @@ def _flat(X):
     return X.reshape(X.shape[0], -1) if X.ndim > 2 else X
 
 
-def _ratio_rows(rows, domain_classifier):
-    """What the density ratio is estimated on: the rows as they are for a given
-    domain classifier, flattened for the default one."""
-    return rows if domain_classifier is not None else _flat(rows)
+def _ratio_rows(name, X, domain_classifier, what="features"):
+    """What the density ratio is estimated on, checked finite: for a given domain
+    classifier the rows as they are (images keep their dtype: uint8 pixels stay
+    uint8), for the default one float64 vectors (images flattened)."""
+    checked = _as_float(name, X, what)
+    if domain_classifier is not None:
+        return np.asarray(X) if checked.ndim > 2 else checked
+    return _flat(checked)
 
 
 def _embed(estimator, X):
@@ -312,7 +316,7 @@ def importance_weighted_scorer(
         "importance_weighted_scorer", X, y, sample_domain, estimator=estimator
     )
     _check_cv("importance_weighted_scorer", cv)
-    Xf = _ratio_rows(_as_float("importance_weighted_scorer", X, "rows"), domain_classifier)
+    Xf = _ratio_rows("importance_weighted_scorer", X, domain_classifier, "rows")
     weights = _scorer_weights(
         "importance_weighted_scorer", Xf[source], Xf[target], domain_classifier, cv
     )
@@ -426,9 +430,7 @@ def deep_embedded_validation_scorer(
             "deep_embedded_validation_scorer: normalization must be None or 'max', "
             f"got {normalization!r}"
         )
-    features = _ratio_rows(
-        _as_float("deep_embedded_validation_scorer", _embed(estimator, X)), domain_classifier
-    )
+    features = _ratio_rows("deep_embedded_validation_scorer", _embed(estimator, X), domain_classifier)
     weights = _scorer_weights(
         "deep_embedded_validation_scorer", features[source], features[target],
         domain_classifier, cv,
