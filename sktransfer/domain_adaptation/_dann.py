@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._deep_base import _AdversarialModule, _DeepDABase
+from ._deep_base import _AdversarialModule, _DeepDABase, _with_mcc_params_doc
 
 __all__ = ["DANNClassifier"]
 
@@ -16,6 +16,7 @@ class _DANNModule(_AdversarialModule):
     """
 
 
+@_with_mcc_params_doc("DANN")
 class DANNClassifier(_DeepDABase):
     """Domain-adversarial neural network classifier (DANN).
 
@@ -53,23 +54,7 @@ class DANNClassifier(_DeepDABase):
         ``"dann"`` grows the adaptation factor as
         ``lambda_max * (2 / (1 + exp(-10 p)) - 1)`` with training progress
         ``p`` in [0, 1], which suppresses noisy domain gradients early on.
-    mcc_weight : float, default=0.0
-        Weight of the minimum class confusion loss of the target rows'
-        predictions (see :class:`MCCClassifier`), added to the training loss
-        (Jin et al., ECCV 2020, add it to DANN's: DANN+MCC). It follows
-        ``lambda_schedule``: with ``"dann"``, ``mcc_weight`` times the same
-        ramp, where the paper's code adds it at full weight from the first
-        step to a network pretrained on ImageNet (the ramp keeps it from
-        sharpening the early predictions of a network trained from scratch,
-        as :class:`MCCClassifier`'s default schedule does). 0 leaves it out:
-        plain DANN. Above 0, the training batch size (``batch_size`` or
-        ``iterator_train__batch_size``) must be at least 4, for two target
-        rows per batch, and ``fit`` refuses a single target row (the class
-        confusion of one row has no gradient); the term counts every target
-        row of a batch, labelled or not.
-    mcc_temperature : float, default=2.5
-        Softmax temperature of the MCC loss (the paper's); used only when
-        ``mcc_weight`` is above 0.
+    {mcc_params}
     lr_schedule : {"constant", "dann"}, default="constant"
         ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``,
         as in the paper. The default keeps it constant: on rotated moons

@@ -25,6 +25,7 @@ from ._deep_base import (
     _DeepDABase,
     _DeepDAModule,
     _DiscrepancyModule,
+    _with_mcc_params_doc,
 )
 from ._losses import (
     DEFAULT_KERNEL_SCALES,
@@ -615,6 +616,7 @@ class DANClassifier(_DeepDABase):
         return np.array([uniform if w is None else w for w in module.kernel_weights])
 
 
+@_with_mcc_params_doc("CDAN")
 class CDANClassifier(_DeepDABase):
     """Conditional domain adversarial network (CDAN, CDAN+E).
 
@@ -665,23 +667,7 @@ class CDANClassifier(_DeepDABase):
         (``n_features * n_classes``) and the randomised map beyond.
     random_dim : int, default=1024
         Width of the randomised multilinear map.
-    mcc_weight : float, default=0.0
-        Weight of the minimum class confusion loss of the target rows'
-        predictions (see :class:`MCCClassifier`), added to the training loss
-        (Jin et al., ECCV 2020, add it to CDAN's: CDAN+MCC). It follows
-        ``lambda_schedule``: with ``"dann"``, ``mcc_weight`` times the same
-        ramp, where the paper's code adds it at full weight from the first
-        step to a network pretrained on ImageNet (the ramp keeps it from
-        sharpening the early predictions of a network trained from scratch,
-        as :class:`MCCClassifier`'s default schedule does). 0 leaves it out:
-        plain CDAN. Above 0, the training batch size (``batch_size`` or
-        ``iterator_train__batch_size``) must be at least 4, for two target
-        rows per batch, and ``fit`` refuses a single target row (the class
-        confusion of one row has no gradient); the term counts every target
-        row of a batch, labelled or not.
-    mcc_temperature : float, default=2.5
-        Softmax temperature of the MCC loss (the paper's); used only when
-        ``mcc_weight`` is above 0.
+    {mcc_params}
     lr_schedule : {"constant", "dann"}, default="constant"
         ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``.
     no_target : {"raise", "source_only"}, default="raise"

@@ -67,6 +67,37 @@ _MCC_ONE_ROW_WHY = (
     "whatever it predicts: MCC would not adapt"
 )
 _MCC_BATCH_REASON = "; MCC needs two target rows in a batch to see class confusion"
+# The MCC regulariser's parameters in the docstring of an estimator that has them
+# (``{mcc_params}``, filled by ``_with_mcc_params_doc``).
+_MCC_PARAMS_DOC = """\
+    mcc_weight : float, default=0.0
+        Weight of the minimum class confusion loss of the target rows'
+        predictions (see :class:`MCCClassifier`), added to the training loss
+        (Jin et al., ECCV 2020, add it to {method}'s: {method}+MCC). It follows
+        ``lambda_schedule``: with ``"dann"``, ``mcc_weight`` times the same
+        ramp, where the paper's code adds it at full weight from the first
+        step to a network pretrained on ImageNet (the ramp keeps it from
+        sharpening the early predictions of a network trained from scratch,
+        as :class:`MCCClassifier`'s default schedule does). 0 leaves it out:
+        plain {method}. Above 0, the training batch size (``batch_size`` or
+        ``iterator_train__batch_size``) must be at least 4, for two target
+        rows per batch, and ``fit`` refuses a single target row (the class
+        confusion of one row has no gradient); the term counts every target
+        row of a batch, labelled or not.
+    mcc_temperature : float, default=2.5
+        Softmax temperature of the MCC loss (the paper's); used only when
+        ``mcc_weight`` is above 0.
+"""
+
+
+def _with_mcc_params_doc(method: str):
+    """Class decorator: the MCC regulariser's parameters in place of ``{mcc_params}``."""
+
+    def decorate(cls):
+        cls.__doc__ = cls.__doc__.replace("    {mcc_params}\n", _MCC_PARAMS_DOC.format(method=method))
+        return cls
+
+    return decorate
 
 
 # ----------------------------------------------------------------------
