@@ -1211,6 +1211,11 @@ def _float_unless_nd(X):
     return X.astype(np.float64)
 
 
+def _as_vectors(X):
+    """Rows of more than two dimensions (images) flattened to float64 vectors; others as they are."""
+    return X.reshape(X.shape[0], -1).astype(np.float64, copy=False) if X.ndim > 2 else X
+
+
 def _check_domain_rows(y, sample_domain, n_samples: int, owner: str, *, no_target: str | None):
     """``(labelled, is_target)`` for a classifier fitted on labelled source rows and target rows.
 

@@ -130,6 +130,13 @@ def fast_params() -> dict:
     return dict(FAST)
 
 
+def flatten_images_only(X):
+    """A domain classifier's first step that takes images only (and flattens them)."""
+    if X.ndim != 4:
+        raise ValueError(f"expected images, got an array of {X.ndim} dimensions")
+    return X.reshape(len(X), -1)
+
+
 class NoTraining(Callback):
     """A skorch callback that fails the test if training ever starts.
 

@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import flatten_images_only
 from numpy.testing import assert_array_equal
 from sklearn import config_context
 from sklearn.base import clone
@@ -1007,12 +1008,6 @@ def _flatten_images(X):
     return X.reshape(len(X), -1)
 
 
-def _images_only(X):
-    if X.ndim != 4:
-        raise ValueError(f"expected images, got an array of {X.ndim} dimensions")
-    return X.reshape(len(X), -1)
-
-
 @pytest.mark.parametrize("scorer", SCORERS, ids=lambda s: s.__name__)
 @pytest.mark.parametrize("embeds", [True, False], ids=["pipeline", "no-transform"])
 def test_scorers_give_on_image_rows_the_score_of_the_flattened_rows(scorer, embeds):
@@ -1045,7 +1040,7 @@ def test_scorers_give_on_image_rows_the_score_of_the_flattened_rows(scorer, embe
         if scorer is importance_weighted_scorer or (
             scorer is deep_embedded_validation_scorer and not embeds
         ):  # a given domain classifier gets the images themselves
-            given = make_pipeline(FunctionTransformer(_images_only), LogisticRegression())
+            given = make_pipeline(FunctionTransformer(flatten_images_only), LogisticRegression())
             for cv in (None, 3):
                 assert scorer(on_images, images, y, domain_classifier=given, cv=cv) == (
                     pytest.approx(scorer(on_rows, flat, y, domain_classifier=LogisticRegression(),

@@ -7,7 +7,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-from conftest import NoTraining
+from conftest import NoTraining, flatten_images_only
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import load_digits
@@ -855,13 +855,6 @@ def test_importance_weighting_hands_its_weights_to_a_fine_tuned_network():
     assert_array_equal(weighted.predict(X), by_hand.predict(X))
 
 
-def _flattened_images(X):
-    """A domain classifier's first step that takes images only (and flattens them)."""
-    if X.ndim != 4:
-        raise ValueError(f"expected images, got an array of {X.ndim} dimensions")
-    return X.reshape(len(X), -1)
-
-
 @pytest.mark.parametrize("weighting", ["discriminator", "kmm", "kliep"])
 def test_importance_weighting_of_images_reaches_a_network(weighting):
     # Rows of images: the density ratio of the default domain classifier and of
@@ -888,7 +881,7 @@ def test_importance_weighting_of_images_reaches_a_network(weighting):
     assert_array_equal(weighted.predict(images), by_hand.predict(images))
     assert weighted.predict_proba(images).shape == (120, 2)
     if weighting == "discriminator":
-        images_only = make_pipeline(FunctionTransformer(_flattened_images), LogisticRegression())
+        images_only = make_pipeline(FunctionTransformer(flatten_images_only), LogisticRegression())
         given = ImportanceWeightedClassifier(net, domain_classifier=images_only, random_state=0)
         # (its LogisticRegression gets the float32 images, the default one float64 rows)
         assert_allclose(given.fit(images, y).weights_, weighted.weights_, rtol=1e-4)

@@ -61,6 +61,8 @@ from ._losses import mcc_loss
 _DEFAULT_FEATURE_EXTRACTOR = {"hidden_layer_sizes": (256,), "dropout": 0.5}
 # The default domain classifier of the adversarial methods.
 _DEFAULT_DOMAIN_CLASSIFIER = {"hidden_layer_sizes": (64,)}
+# The default label predictor: a linear layer.
+_DEFAULT_LABEL_PREDICTOR = {"hidden_layer_sizes": ()}
 # Why the MCC loss needs two target rows (MCCClassifier and the MCC regulariser).
 _MCC_ONE_ROW_WHY = (
     "the class confusion of one row, repeated in every batch, is the same "
@@ -521,7 +523,7 @@ class _DeepDABase(
         label_predictor = self._build_module(
             "label_predictor",
             MLP,
-            {"hidden_layer_sizes": ()},
+            _DEFAULT_LABEL_PREDICTOR,
             n_features_in=n_features,
             n_outputs=n_classes,
         )

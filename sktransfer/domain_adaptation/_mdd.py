@@ -8,7 +8,7 @@ from torch import nn
 
 from ..base import _build_from_spec, _is_finite_real, _probe_module
 from ..nn import MLP, GradientReversal
-from ._deep_base import _DeepDABase, _DeepDAModule
+from ._deep_base import _DEFAULT_LABEL_PREDICTOR, _DeepDABase, _DeepDAModule
 from ._losses import mdd_loss
 
 __all__ = ["MDDClassifier"]
@@ -256,7 +256,7 @@ class MDDClassifier(_DeepDABase):
                     "auxiliary_classifier (a module class or instance) as well"
                 )
             kwargs = {
-                **({"hidden_layer_sizes": ()} if self.label_predictor is None else {}),
+                **(_DEFAULT_LABEL_PREDICTOR if self.label_predictor is None else {}),
                 **self._params_for("label_predictor"),
                 **self._params_for("auxiliary_classifier"),
             }

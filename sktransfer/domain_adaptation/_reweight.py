@@ -20,6 +20,7 @@ from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from ..base import (
+    _as_vectors,
     _caller_stacklevel,
     _clone_seeded,
     _float_unless_nd,
@@ -647,8 +648,10 @@ class ImportanceWeightedClassifier(MetaEstimatorMixin, _WrappedClassifierMixin, 
                 "its default estimator, a LogisticRegression, does not take: pass an estimator "
                 "that does, e.g. FineTuneClassifier with a network for images"
             )
-        flat = X.reshape(len(X), -1).astype(np.float64) if X.ndim > 2 else X
-        seen = X if self.weighting == "discriminator" and self.domain_classifier is not None else flat
+        seen = (
+            X if self.weighting == "discriminator" and self.domain_classifier is not None
+            else _as_vectors(X)
+        )
         X_source, X_target = seen[is_source], seen[is_target]
         if not is_target.any():
             weights = np.ones(n_source)

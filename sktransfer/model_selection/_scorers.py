@@ -29,7 +29,13 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_array, column_or_1d
 
-from ..base import _domain_masks, _is_finite_real, _refuse_mark_class, _take_rows
+from ..base import (
+    _as_vectors,
+    _domain_masks,
+    _is_finite_real,
+    _refuse_mark_class,
+    _take_rows,
+)
 from ..domain_adaptation._reweight import (
     _discriminator_weights,
     _domain_folds,
@@ -207,11 +213,6 @@ def _as_float(name, X, what="features"):
     return X
 
 
-def _flat(X):
-    """Rows of more than two dimensions (images) as vectors; others as they are."""
-    return X.reshape(X.shape[0], -1) if X.ndim > 2 else X
-
-
 def _ratio_rows(name, X, domain_classifier, what="features"):
     """What the density ratio is estimated on, checked finite: for a given domain
     classifier the rows as they are (images keep their dtype: uint8 pixels stay
@@ -219,7 +220,7 @@ def _ratio_rows(name, X, domain_classifier, what="features"):
     checked = _as_float(name, X, what)
     if domain_classifier is not None:
         return np.asarray(X) if checked.ndim > 2 else checked
-    return _flat(checked)
+    return _as_vectors(checked)
 
 
 def _embed(estimator, X):
@@ -1067,7 +1068,7 @@ def class_cluster_ami_scorer(
             f"class_cluster_ami_scorer needs at least as many target rows as the model has "
             f"classes ({n_clusters}), to cluster them into that many groups; got {len(target)}"
         )
-    features = _flat(_as_float("class_cluster_ami_scorer", _embed(estimator, Xt)))
+    features = _as_vectors(_as_float("class_cluster_ami_scorer", _embed(estimator, Xt)))
     if features.shape[1] > n_components:
         # sparse features go to PCA's sparse solvers; arpack keeps fewer than min(shape)
         most = min(features.shape) - 1 if sp.issparse(features) else features.shape[0]
