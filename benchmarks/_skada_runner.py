@@ -199,6 +199,15 @@ def _paired_torch_seed(seed):
     return int(np.random.RandomState(seed).randint(np.iinfo(np.int32).max))
 
 
+def _annealed_lr_factor(epoch, max_epochs):
+    """MDDClassifier's ``lr_schedule="dann"`` factor at the middle of ``epoch``.
+
+    skada's training loop does not expose its step count, so skada's MDD gets
+    the annealing once per epoch, at the epoch's mean progress.
+    """
+    return (1.0 + 10.0 * (epoch + 0.5) / max_epochs) ** -0.75
+
+
 def _deep(method, params, seed, n_in, n_classes):
     from skada.deep import CDAN, DAN, DANN, MCC, MDD, DeepCoral
 
@@ -237,8 +246,17 @@ def _deep(method, params, seed, n_in, n_classes):
         # the paper's: ModifiedCrossEntropyLoss smooths p' (0.1) and its
         # smooth_prob[..., target] averages log(1 - p'_i[f(x_j)]) over every pair of
         # target rows i, j, not over the rows. This is skada's MDD as shipped.
+        # The learning rate annealed as MDDClassifier's default (lr_schedule="dann").
+        from functools import partial
+
+        from skorch.callbacks import LRScheduler
+
+        annealed = LRScheduler(
+            policy=torch.optim.lr_scheduler.LambdaLR, step_every="epoch",
+            lr_lambda=partial(_annealed_lr_factor, max_epochs=common["max_epochs"]),
+        )
         return MDD(module, disc_classifier=_AuxiliaryClassifier(module.n_features, n_classes),
-                   **common)
+                   callbacks=[annealed], **common)
     raise ValueError(method)
 
 

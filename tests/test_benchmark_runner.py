@@ -96,3 +96,17 @@ def test_runner_gives_skada_kliep_the_candidate_widths_of_sktransfer(runner):
     assert clf.gamma_ == pytest.approx(candidates[int(np.argmax(clf.lcv_scores_))], rel=1e-12)
     refit = ImportanceWeightedClassifier(weighting="kliep", gamma=candidates, random_state=0).fit(X, y)
     np.testing.assert_allclose(refit.lcv_scores_, clf.lcv_scores_, rtol=1e-9)
+
+
+def test_runner_anneals_skadas_mdd_as_mdd_classifier_does(runner):
+    # skada's loop hides its step count: its MDD gets the factor once per epoch,
+    # which lies within the rates MDDClassifier used over that epoch.
+    rng = np.random.RandomState(0)
+    X = rng.randn(120, 4).astype(np.float32)
+    y = np.r_[np.arange(60) % 2, -np.ones(60, int)]
+    est = MDDClassifier(max_epochs=5, batch_size=16, random_state=0).fit(X, y)
+    last = np.asarray(est.net_.history[:, "lr"], dtype=float)  # each epoch's last batch
+    first = np.r_[est.lr, last[:-1]]
+    for epoch in range(5):
+        factor = runner._annealed_lr_factor(epoch, 5)
+        assert last[epoch] < est.lr * factor < first[epoch]

@@ -586,6 +586,19 @@ def test_mdd_feature_batch_norm(small_moons):
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in alone.net_.module_.modules())
 
 
+def test_mdd_anneals_the_learning_rate_by_default(small_moons):
+    # The authors anneal it; at a constant rate the disparity game ran away
+    # with the ConvEncoder (see the lr_schedule docs). The rate of the last
+    # batch is lr * (1 + 10 p) ** -0.75 at its progress p.
+    clf = _fit_small(MDDClassifier, small_moons, max_epochs=4)
+    lrs = np.asarray(clf.net_.history[:, "lr"], dtype=float)
+    n_steps = 4 * clf.net_.history[-1]["train_batch_count"]
+    assert np.all(np.diff(lrs) < 0)
+    assert lrs[-1] == pytest.approx(0.01 * (1 + 10 * (n_steps - 1) / n_steps) ** -0.75)
+    constant = _fit_small(MDDClassifier, small_moons, max_epochs=4, lr_schedule="constant")
+    assert np.all(np.asarray(constant.net_.history[:, "lr"], dtype=float) == 0.01)
+
+
 # ----------------------------------------------------------------------
 # 3. Training, history, outputs
 # ----------------------------------------------------------------------

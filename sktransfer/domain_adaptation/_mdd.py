@@ -127,8 +127,15 @@ class MDDClassifier(_DeepDABase):
         ``p`` in [0, 1] (DANN's ramp; the authors' code grows its reversal
         with the same curve over a fixed 1000 iterations at a tenth of the
         rate, so that it stays below its ceiling on short runs).
-    lr_schedule : {"constant", "dann"}, default="constant"
-        ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``.
+    lr_schedule : {"dann", "constant"}, default="dann"
+        ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``
+        (the authors' code anneals it as ``(1 + a t) ** -0.75`` with the
+        iteration ``t``). The disparity has no bound the features or the
+        classifiers could reach: at a constant rate the game ran away with the
+        ConvEncoder on MNIST↔USPS (USPS→MNIST, seed 0, 30 epochs: the source
+        class loss rose from 0.1 to 482, the classifiers' weight norms to 121
+        and 755), where the annealed rate kept it bounded (0.3; norms about
+        10). ``"constant"`` keeps ``lr`` throughout.
     no_target : {"raise", "source_only"}, default="raise"
         What to do when the training data has no target row: raise a
         ``ValueError``, or train the label predictor alone.
@@ -203,7 +210,7 @@ class MDDClassifier(_DeepDABase):
         feature_batch_norm: bool = True,
         lambda_max: float = 0.1,
         lambda_schedule: str = "dann",
-        lr_schedule: str = "constant",
+        lr_schedule: str = "dann",
         no_target: str = "raise",
         max_epochs: int = 200,
         batch_size: int = 64,
