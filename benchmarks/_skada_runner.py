@@ -208,6 +208,18 @@ def _annealed_lr_factor(epoch, max_epochs):
     return (1.0 + 10.0 * (epoch + 0.5) / max_epochs) ** -0.75
 
 
+def _annealed_lr_callback(max_epochs):
+    """A skorch callback that anneals the learning rate by ``_annealed_lr_factor``."""
+    from functools import partial
+
+    from skorch.callbacks import LRScheduler
+
+    return LRScheduler(
+        policy=torch.optim.lr_scheduler.LambdaLR, step_every="epoch",
+        lr_lambda=partial(_annealed_lr_factor, max_epochs=max_epochs),
+    )
+
+
 def _deep(method, params, seed, n_in, n_classes):
     from skada.deep import CDAN, DAN, DANN, MCC, MDD, DeepCoral
 
@@ -247,16 +259,8 @@ def _deep(method, params, seed, n_in, n_classes):
         # smooth_prob[..., target] averages log(1 - p'_i[f(x_j)]) over every pair of
         # target rows i, j, not over the rows. This is skada's MDD as shipped.
         # The learning rate annealed as MDDClassifier's default (lr_schedule="dann").
-        from functools import partial
-
-        from skorch.callbacks import LRScheduler
-
-        annealed = LRScheduler(
-            policy=torch.optim.lr_scheduler.LambdaLR, step_every="epoch",
-            lr_lambda=partial(_annealed_lr_factor, max_epochs=common["max_epochs"]),
-        )
         return MDD(module, disc_classifier=_AuxiliaryClassifier(module.n_features, n_classes),
-                   callbacks=[annealed], **common)
+                   callbacks=[_annealed_lr_callback(common["max_epochs"])], **common)
     raise ValueError(method)
 
 

@@ -100,13 +100,33 @@ def test_runner_gives_skada_kliep_the_candidate_widths_of_sktransfer(runner):
 
 def test_runner_anneals_skadas_mdd_as_mdd_classifier_does(runner):
     # skada's loop hides its step count: its MDD gets the factor once per epoch,
-    # which lies within the rates MDDClassifier used over that epoch.
+    # the rate at the epoch's mean progress, which lies within the rates
+    # MDDClassifier used over that epoch.
+    from skorch import NeuralNetClassifier
+
+    class _RateSeen(Callback):
+        def on_train_begin(self, net, **kwargs):
+            self.rates_ = []
+
+        def on_batch_begin(self, net, training=False, **kwargs):
+            if training:
+                self.rates_.append((len(net.history) - 1, net.optimizer_.param_groups[0]["lr"]))
+
     rng = np.random.RandomState(0)
     X = rng.randn(120, 4).astype(np.float32)
     y = np.r_[np.arange(60) % 2, -np.ones(60, int)]
-    est = MDDClassifier(max_epochs=5, batch_size=16, random_state=0).fit(X, y)
-    last = np.asarray(est.net_.history[:, "lr"], dtype=float)  # each epoch's last batch
-    first = np.r_[est.lr, last[:-1]]
+    ours = MDDClassifier(max_epochs=5, batch_size=16, random_state=0).fit(X, y)
+    n_batches = ours.net_.history[-1]["train_batch_count"]
+    seen = _RateSeen()
+    NeuralNetClassifier(
+        torch.nn.Sequential(torch.nn.Linear(4, 2)), criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.SGD, lr=0.01, max_epochs=5, batch_size=16, train_split=None,
+        callbacks=[runner._annealed_lr_callback(5), seen],
+    ).fit(X[:60], y[:60])
     for epoch in range(5):
-        factor = runner._annealed_lr_factor(epoch, 5)
-        assert last[epoch] < est.lr * factor < first[epoch]
+        rates = [rate for e, rate in seen.rates_ if e == epoch]
+        assert rates and np.allclose(rates, ours.lr * runner._annealed_lr_factor(epoch, 5))
+        first = ours.lr * (1 + 10 * epoch / 5) ** -0.75  # MDDClassifier's first and last
+        last = ours.lr * (1 + 10 * ((epoch + 1) * n_batches - 1) / (5 * n_batches)) ** -0.75
+        assert last < rates[0] < first
+        assert last == pytest.approx(ours.net_.history[epoch, "lr"])

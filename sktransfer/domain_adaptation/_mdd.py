@@ -133,9 +133,10 @@ class MDDClassifier(_DeepDABase):
         iteration ``t``). The disparity has no bound the features or the
         classifiers could reach: at a constant rate the game ran away with the
         ConvEncoder on MNIST↔USPS (USPS→MNIST, seed 0, 30 epochs: the source
-        class loss rose from 0.1 to 482, the classifiers' weight norms to 121
-        and 755), where the annealed rate kept it bounded (0.3; norms about
-        10). ``"constant"`` keeps ``lr`` throughout.
+        class loss fell to 0.1 by the third epoch, then rose to 482, and the
+        classifiers' weight norms to 121 and 755), where the annealed rate
+        kept it bounded (0.3; norms about 10). ``"constant"`` keeps ``lr``
+        throughout.
     no_target : {"raise", "source_only"}, default="raise"
         What to do when the training data has no target row: raise a
         ``ValueError``, or train the label predictor alone.
