@@ -194,11 +194,15 @@ TUNED = {"CDAN-EnsV": ("CDAN", {"lambda_max": [0.3, 0.5, 1.0]}),
 # DAN-F: DAN aligning the features only (align_logits=False), as skada's DAN and as
 # sktransfer's DAN before it aligned the class logits too by default.
 # DANN+MCC / CDAN+MCC: MCC's loss added to DANN's / CDAN's (mcc_weight=1, on lambda_schedule's
-# ramp; the MCC paper adds it at full weight from the start), against the same seeds' DANN / CDAN.
+# ramp; the MCC paper adds it at full weight from the start), against the same seeds' DANN / CDAN;
+# DANN+MCC-const / CDAN+MCC-const: the same at full weight from the first step
+# (mcc_schedule="constant", the paper's), the adversary still on its ramp.
 VARIANTS = {"DAN-TP": ("DAN", {"kernel_weights": "test_power"}),
             "DAN-F": ("DAN", {"align_logits": False}),
             "DANN+MCC": ("DANN", {"mcc_weight": 1.0}),
             "CDAN+MCC": ("CDAN", {"mcc_weight": 1.0}),
+            "DANN+MCC-const": ("DANN", {"mcc_weight": 1.0, "mcc_schedule": "constant"}),
+            "CDAN+MCC-const": ("CDAN", {"mcc_weight": 1.0, "mcc_schedule": "constant"}),
             "MDD-NN": ("MDD", {"lambda_max": 0.0})}
 # The no-adaptation baseline of a deep method whose network differs from NN's (MDD's
 # features go through a BatchNorm layer): the method at weight 0, the same network.

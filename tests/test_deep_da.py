@@ -1117,6 +1117,14 @@ def test_mcc_regulariser_lowers_the_target_class_confusion(small_moons, cls):
     assert confusion[3.0] < 0.7 * confusion[0.0], confusion
 
 
+class _MCCWeightSeen(Callback):
+    """The MCC weight the module used in the first training batch."""
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and not hasattr(self, "first_"):
+            self.first_ = net.module_.mcc_coef
+
+
 @pytest.mark.parametrize("cls", ADVERSARIAL, ids=adversarial_ids)
 def test_mcc_regulariser_is_recorded_and_follows_the_schedule(small_moons, cls):
     clf = _fit_small(cls, small_moons, max_epochs=4, lambda_max=0.5, mcc_weight=2.0)
@@ -1130,6 +1138,18 @@ def test_mcc_regulariser_is_recorded_and_follows_the_schedule(small_moons, cls):
     constant = _fit_small(cls, small_moons, max_epochs=2, lambda_schedule="constant", mcc_weight=2.0)
     assert constant.net_.history[:, "mcc_weight"] == [2.0, 2.0]
     assert "mcc_temperature=2.5" in repr(clf.net_.module_)
+    # mcc_schedule sets the term's own schedule: the paper's full weight from the
+    # first step beside the ramped adversary, or a ramp beside a constant one
+    full = _fit_small(cls, small_moons, max_epochs=3, lambda_max=0.5, mcc_weight=2.0,
+                      mcc_schedule="constant", callbacks=[("seen", _MCCWeightSeen())])
+    assert dict(full.net_.callbacks_)["seen"].first_ == 2.0
+    assert full.net_.history[:, "mcc_weight"] == [2.0, 2.0, 2.0]
+    lambdas = full.net_.history[:, "lambda"]  # the adversary still ramps
+    assert 0 < lambdas[0] < lambdas[1] < lambdas[2] < 0.5
+    ramped = _fit_small(cls, small_moons, max_epochs=2, lambda_schedule="constant",
+                        mcc_weight=2.0, mcc_schedule="dann")
+    assert ramped.net_.history[:, "lambda"] == [1.0, 1.0]
+    assert 0 < ramped.net_.history[0, "mcc_weight"] < ramped.net_.history[1, "mcc_weight"] < 2.0
     # lambda_max=0: no domain gradient reaches the features, the MCC term still counts
     mcc_only = _fit_small(cls, small_moons, max_epochs=2, lambda_max=0.0, mcc_weight=1.0)
     assert "mcc_loss" in mcc_only.net_.history[-1]
@@ -1164,6 +1184,7 @@ def test_mcc_regulariser_off_leaves_the_method_as_it_was(small_moons, cls):
         ({"mcc_temperature": 0}, "mcc_temperature must be a positive finite number"),
         ({"mcc_temperature": -2.5}, "mcc_temperature must be a positive finite number"),
         ({"mcc_temperature": float("inf")}, "mcc_temperature must be a positive finite number"),
+        ({"mcc_schedule": "linear"}, r"mcc_schedule must be one of \(None, 'dann', 'constant'\)"),
         ({"mcc_weight": 1.0, "batch_size": 3},
          r"batch_size must be at least 4 \(.*two target rows.*\(mcc_weight > 0\)"),
         ({"mcc_weight": 1.0, "iterator_train__batch_size": 2},

@@ -145,6 +145,7 @@ class DANNClassifier(_DeepDABase):
         lambda_schedule: str = "dann",
         mcc_weight: float = 0.0,
         mcc_temperature: float = 2.5,
+        mcc_schedule: str | None = None,
         lr_schedule: str = "constant",
         no_target: str = "raise",
         max_epochs: int = 200,
@@ -164,6 +165,7 @@ class DANNClassifier(_DeepDABase):
         self.lambda_schedule = lambda_schedule
         self.mcc_weight = mcc_weight
         self.mcc_temperature = mcc_temperature
+        self.mcc_schedule = mcc_schedule
         self.lr_schedule = lr_schedule
         self.no_target = no_target
         self.max_epochs = max_epochs

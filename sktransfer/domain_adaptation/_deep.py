@@ -751,6 +751,7 @@ class CDANClassifier(_DeepDABase):
         random_dim: int = 1024,
         mcc_weight: float = 0.0,
         mcc_temperature: float = 2.5,
+        mcc_schedule: str | None = None,
         lr_schedule: str = "constant",
         no_target: str = "raise",
         max_epochs: int = 200,
@@ -773,6 +774,7 @@ class CDANClassifier(_DeepDABase):
         self.random_dim = random_dim
         self.mcc_weight = mcc_weight
         self.mcc_temperature = mcc_temperature
+        self.mcc_schedule = mcc_schedule
         self.lr_schedule = lr_schedule
         self.no_target = no_target
         self.max_epochs = max_epochs

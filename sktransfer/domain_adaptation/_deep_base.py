@@ -75,12 +75,8 @@ _MCC_PARAMS_DOC = """\
     mcc_weight : float, default=0.0
         Weight of the minimum class confusion loss of the target rows'
         predictions (see :class:`MCCClassifier`), added to the training loss
-        (Jin et al., ECCV 2020, add it to {method}'s: {method}+MCC). It follows
-        ``lambda_schedule``: with ``"dann"``, ``mcc_weight`` times the same
-        ramp, where the paper's code adds it at full weight from the first
-        step to a network pretrained on ImageNet (the ramp keeps it from
-        sharpening the early predictions of a network trained from scratch,
-        as :class:`MCCClassifier`'s default schedule does). 0 leaves it out:
+        (Jin et al., ECCV 2020, add it to {method}'s: {method}+MCC), scheduled
+        by ``mcc_schedule``. 0 leaves it out:
         plain {method}. Above 0, the training batch size (``batch_size`` or
         ``iterator_train__batch_size``) must be at least 4, for two target
         rows per batch, and ``fit`` refuses a single target row (the class
@@ -89,6 +85,14 @@ _MCC_PARAMS_DOC = """\
     mcc_temperature : float, default=2.5
         Softmax temperature of the MCC loss (the paper's); used only when
         ``mcc_weight`` is above 0.
+    mcc_schedule : {{"dann", "constant"}} or None, default=None
+        How ``mcc_weight`` is reached: ``"dann"`` ramps it up as
+        ``lambda_schedule``'s ``"dann"`` does, ``"constant"`` applies it at full
+        weight from the first step, as the paper's code does (on a network
+        pretrained on ImageNet). None follows ``lambda_schedule``: the ramp
+        keeps the term from sharpening the early predictions of a network
+        trained from scratch, as :class:`MCCClassifier`'s default schedule
+        does.
 """
 
 
@@ -304,12 +308,13 @@ class _TradeOffSchedule(Callback):
     constant ``weight_max``), learning rate ``lr_0 / (1 + 10 p) ** 0.75`` for
     every parameter group (or constant). Records the weight as ``key`` and the
     learning rate as ``lr`` per epoch. ``mcc_weight`` (None: no MCC
-    regulariser) follows the same schedule as the trade-off weight, set as the
-    module's ``mcc_coef`` and recorded as ``mcc_weight``.
+    regulariser) follows ``mcc_schedule`` (None: the trade-off weight's
+    schedule), set as the module's ``mcc_coef`` and recorded as ``mcc_weight``.
     """
 
     def __init__(
-        self, weight_max, weight_schedule, lr_schedule, n_steps, key="lambda", mcc_weight=None
+        self, weight_max, weight_schedule, lr_schedule, n_steps, key="lambda", mcc_weight=None,
+        mcc_schedule=None,
     ):
         self.weight_max = weight_max
         self.weight_schedule = weight_schedule
@@ -317,24 +322,24 @@ class _TradeOffSchedule(Callback):
         self.n_steps = n_steps
         self.key = key
         self.mcc_weight = mcc_weight
+        self.mcc_schedule = weight_schedule if mcc_schedule is None else mcc_schedule
 
     def on_train_begin(self, net, **kwargs):
         self.step_ = 0
-        constant = self.weight_schedule == "constant"
-        self.coef_ = self.weight_max if constant else 0.0
+        self.coef_ = self.weight_max if self.weight_schedule == "constant" else 0.0
         if self.mcc_weight is not None:
-            self.mcc_coef_ = self.mcc_weight if constant else 0.0
+            self.mcc_coef_ = self.mcc_weight if self.mcc_schedule == "constant" else 0.0
         self.base_lrs_ = [group["lr"] for group in net.optimizer_.param_groups]
 
     def on_batch_begin(self, net, training=False, **kwargs):
         if not training:
             return
         p = min(self.step_ / max(self.n_steps, 1), 1.0)
+        ramp = 2.0 / (1.0 + math.exp(-10.0 * p)) - 1.0
         if self.weight_schedule == "dann":
-            ramp = 2.0 / (1.0 + math.exp(-10.0 * p)) - 1.0
             self.coef_ = self.weight_max * ramp
-            if self.mcc_weight is not None:
-                self.mcc_coef_ = self.mcc_weight * ramp
+        if self.mcc_weight is not None and self.mcc_schedule == "dann":
+            self.mcc_coef_ = self.mcc_weight * ramp
         net.module_.set_coef(self.coef_)
         if self.mcc_weight is not None:
             net.module_.mcc_coef = self.mcc_coef_
@@ -450,11 +455,14 @@ class _DeepDABase(
             raise ValueError(
                 f"mcc_temperature must be a positive finite number, got {self.mcc_temperature!r}"
             )
-        for name, allowed in (
+        schedules = [
             (self._schedule_param, ("dann", "constant")),
             ("lr_schedule", ("dann", "constant")),
             ("no_target", ("raise", "source_only")),
-        ):
+        ]
+        if self._mcc_regulariser:
+            schedules.append(("mcc_schedule", (None, "dann", "constant")))
+        for name, allowed in schedules:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         name, batch_size = self._train_batch_size()
@@ -619,6 +627,7 @@ class _DeepDABase(
                 n_steps,
                 key=self._weight_key,
                 mcc_weight=float(self.mcc_weight) if mcc else None,
+                mcc_schedule=self.mcc_schedule if mcc else None,
             )
             self.net_ = _DeepDANet(
                 module=module,
