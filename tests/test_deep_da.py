@@ -1147,9 +1147,14 @@ def test_mcc_regulariser_is_recorded_and_follows_the_schedule(small_moons, cls):
     lambdas = full.net_.history[:, "lambda"]  # the adversary still ramps
     assert 0 < lambdas[0] < lambdas[1] < lambdas[2] < 0.5
     ramped = _fit_small(cls, small_moons, max_epochs=2, lambda_schedule="constant",
-                        mcc_weight=2.0, mcc_schedule="dann")
+                        mcc_weight=2.0, mcc_schedule="dann", callbacks=[("seen", _MCCWeightSeen())])
+    assert dict(ramped.net_.callbacks_)["seen"].first_ == 0.0
     assert ramped.net_.history[:, "lambda"] == [1.0, 1.0]
     assert 0 < ramped.net_.history[0, "mcc_weight"] < ramped.net_.history[1, "mcc_weight"] < 2.0
+    # None follows lambda_schedule: the same fit as naming its schedule
+    named = _fit_small(cls, small_moons, max_epochs=4, lambda_max=0.5, mcc_weight=2.0,
+                       mcc_schedule="dann")
+    assert_array_equal(named.predict_proba(small_moons.X), clf.predict_proba(small_moons.X))
     # lambda_max=0: no domain gradient reaches the features, the MCC term still counts
     mcc_only = _fit_small(cls, small_moons, max_epochs=2, lambda_max=0.0, mcc_weight=1.0)
     assert "mcc_loss" in mcc_only.net_.history[-1]

@@ -92,7 +92,7 @@ _MCC_PARAMS_DOC = """\
         pretrained on ImageNet). None follows ``lambda_schedule``: the ramp
         keeps the term from sharpening the early predictions of a network
         trained from scratch, as :class:`MCCClassifier`'s default schedule
-        does.
+        does. Used only when ``mcc_weight`` is above 0.
 """
 
 
@@ -392,7 +392,7 @@ class _DeepDABase(
     #: which rows repeated within a batch bias.
     _batch_statistic = ""
     #: Whether the estimator has the MCC regulariser's parameters,
-    #: ``mcc_weight`` and ``mcc_temperature``.
+    #: ``mcc_weight``, ``mcc_temperature`` and ``mcc_schedule``.
     _mcc_regulariser = False
 
     def _mcc_in_use(self) -> bool:
