@@ -197,16 +197,21 @@ TUNED = {"CDAN-EnsV": ("CDAN", {"lambda_max": [0.3, 0.5, 1.0]}),
 # ramp; the MCC paper adds it at full weight from the start), against the same seeds' DANN / CDAN;
 # DANN+MCC-const / CDAN+MCC-const: the same at full weight from the first step
 # (mcc_schedule="constant", the paper's), the adversary still on its ramp.
+MDD_HEADS = {"label_predictor__hidden_layer_sizes": (256,), "label_predictor__dropout": 0.5}
 VARIANTS = {"DAN-TP": ("DAN", {"kernel_weights": "test_power"}),
             "DAN-F": ("DAN", {"align_logits": False}),
             "DANN+MCC": ("DANN", {"mcc_weight": 1.0}),
             "CDAN+MCC": ("CDAN", {"mcc_weight": 1.0}),
             "DANN+MCC-const": ("DANN", {"mcc_weight": 1.0, "mcc_schedule": "constant"}),
             "CDAN+MCC-const": ("CDAN", {"mcc_weight": 1.0, "mcc_schedule": "constant"}),
-            "MDD-NN": ("MDD", {"lambda_max": 0.0})}
+            "MDD-NN": ("MDD", {"lambda_max": 0.0}),
+            # MDD-H: MDD with two-layer classifiers (f and f', as the authors' heads: Linear,
+            # ReLU, dropout 0.5, Linear; 256 hidden units), against MDD and its own MDD-H-NN.
+            "MDD-H": ("MDD", MDD_HEADS),
+            "MDD-H-NN": ("MDD", {**MDD_HEADS, "lambda_max": 0.0})}
 # The no-adaptation baseline of a deep method whose network differs from NN's (MDD's
 # features go through a BatchNorm layer): the method at weight 0, the same network.
-BASELINES = {"MDD": "MDD-NN"}
+BASELINES = {"MDD": "MDD-NN", "MDD-H": "MDD-H-NN"}
 ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP + list(VARIANTS) + list(TUNED)
 # Methods fitted on the loader's features (no StandardScaler), as in their paper.
 LOADER_INPUT = {"GFK", "JDA", "MEDA", "MEDA-SPL"}
@@ -544,7 +549,7 @@ def paired_differences(report, tasks, methods, ours_res):
     pairs = [(v, VARIANTS[v][0]) for v in methods
              if v in VARIANTS and VARIANTS[v][0] in methods and v not in BASELINES.values()]
     pairs += [(m, BASELINES.get(m, "NN")) for m in methods
-              if m in DEEP and BASELINES.get(m, "NN") in methods]
+              if (m in DEEP or m in BASELINES) and BASELINES.get(m, "NN") in methods]
     if not pairs:
         return
     report("\n## Variants against their base method, deep methods against NN, paired seeds\n")
