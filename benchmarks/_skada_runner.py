@@ -71,10 +71,20 @@ class _ConvEncoder(nn.Module):
         return self.fc(self.conv(x))
 
 
-class _Net(nn.Module):
-    """Feature extractor + linear label predictor; skada hooks ``feature_extractor``."""
+def _head(n_in, n_classes, hidden=(), dropout=0.0):
+    """A label predictor as ``MLP(hidden_layer_sizes=hidden, dropout=dropout)``."""
+    return _mlp(n_in, hidden, n_out=n_classes, dropout=dropout) if hidden else nn.Linear(n_in, n_classes)
 
-    def __init__(self, n_in, n_classes, conv=False, hidden=(256,), dropout=0.5, batch_norm=False):
+
+class _Net(nn.Module):
+    """Feature extractor + label predictor; skada hooks ``feature_extractor``.
+
+    The label predictor is linear unless ``head_hidden`` names hidden layers
+    (as MDDClassifier's default classifiers).
+    """
+
+    def __init__(self, n_in, n_classes, conv=False, hidden=(256,), dropout=0.5, batch_norm=False,
+                 head_hidden=(), head_dropout=0.0):
         super().__init__()
         if conv:
             self.feature_extractor = _ConvEncoder()
@@ -84,7 +94,7 @@ class _Net(nn.Module):
             width = hidden[-1]
         if batch_norm:  # as MDDClassifier(feature_batch_norm=True)
             self.feature_extractor = nn.Sequential(self.feature_extractor, nn.BatchNorm1d(width))
-        self.label_predictor = nn.Linear(width, n_classes)
+        self.label_predictor = _head(width, n_classes, head_hidden, head_dropout)
         self.n_features = width
 
     def forward(self, x, sample_weight=None):
@@ -105,11 +115,11 @@ class _DomainClassifier(nn.Module):
 
 
 class _AuxiliaryClassifier(nn.Module):
-    """MDD's f': gradient reversal (coefficient 0.1), then a linear layer to class logits."""
+    """MDD's f': gradient reversal (coefficient 0.1), then a head as ``_Net``'s."""
 
-    def __init__(self, n_in, n_classes, coef=0.1):
+    def __init__(self, n_in, n_classes, coef=0.1, hidden=(), dropout=0.0):
         super().__init__()
-        self.net = nn.Linear(n_in, n_classes)
+        self.net = _head(n_in, n_classes, hidden, dropout)
         self.coef = coef
 
     def forward(self, x, sample_weight=None):
@@ -220,13 +230,25 @@ def _annealed_lr_callback(max_epochs):
     )
 
 
+def _pop_heads(params):
+    """The label predictor's (and MDD's f') hidden layers and dropout, taken out of ``params``.
+
+    Given as MDDClassifier's ``label_predictor__*`` parameters (the benchmark passes
+    MDDClassifier's default); none means a linear layer.
+    """
+    return {"hidden": tuple(params.pop("label_predictor__hidden_layer_sizes", ())),
+            "dropout": float(params.pop("label_predictor__dropout", 0.0))}
+
+
 def _deep(method, params, seed, n_in, n_classes):
     from skada.deep import CDAN, DAN, DANN, MCC, MDD, DeepCoral
 
     params = dict(params)
     conv = params.pop("conv", False)
+    heads = _pop_heads(params)
     torch.manual_seed(_paired_torch_seed(seed))
-    module = _Net(n_in, n_classes, conv=conv, batch_norm=method == "MDD")
+    module = _Net(n_in, n_classes, conv=conv, batch_norm=method == "MDD",
+                  head_hidden=heads["hidden"], head_dropout=heads["dropout"])
     common = dict(
         layer_name="feature_extractor",
         # skada's batch_size counts each domain: 32 + 32 rows as sktransfer's 64.
@@ -251,15 +273,16 @@ def _deep(method, params, seed, n_in, n_classes):
     if method == "MCC":
         return MCC(module, **common)
     if method == "MDD":
-        # f' as sktransfer's default (the label predictor's architecture, a linear
-        # layer) behind a constant reversal at MDDClassifier's lambda_max (skada has
+        # f' as sktransfer's default (the label predictor's architecture) behind a
+        # constant reversal at MDDClassifier's lambda_max (skada has
         # no ramp; its DomainAwareModule adds no reversal of its own), skada's margin
         # gamma=4 and reg=1 (the authors' trade-off). skada 0.6.0's target term is not
         # the paper's: ModifiedCrossEntropyLoss smooths p' (0.1) and its
         # smooth_prob[..., target] averages log(1 - p'_i[f(x_j)]) over every pair of
         # target rows i, j, not over the rows. This is skada's MDD as shipped.
         # The learning rate annealed as MDDClassifier's default (lr_schedule="dann").
-        return MDD(module, disc_classifier=_AuxiliaryClassifier(module.n_features, n_classes),
+        return MDD(module, disc_classifier=_AuxiliaryClassifier(module.n_features, n_classes,
+                                                                 **heads),
                    callbacks=[_annealed_lr_callback(common["max_epochs"])], **common)
     raise ValueError(method)
 

@@ -197,7 +197,11 @@ TUNED = {"CDAN-EnsV": ("CDAN", {"lambda_max": [0.3, 0.5, 1.0]}),
 # ramp; the MCC paper adds it at full weight from the start), against the same seeds' DANN / CDAN;
 # DANN+MCC-const / CDAN+MCC-const: the same at full weight from the first step
 # (mcc_schedule="constant", the paper's), the adversary still on its ramp.
+# MDD-L / MDD-L-NN: MDD with linear classifiers f and f' (MDDClassifier's default until
+# the two-layer heads, measured as "MDD-H" in the reports of 2026-12-07, replaced them).
+# MDD_HEADS: MDDClassifier's default classifiers, given to skada's MDD as well.
 MDD_HEADS = {"label_predictor__hidden_layer_sizes": (256,), "label_predictor__dropout": 0.5}
+MDD_LINEAR = {"label_predictor__hidden_layer_sizes": (), "label_predictor__dropout": 0.0}
 VARIANTS = {"DAN-TP": ("DAN", {"kernel_weights": "test_power"}),
             "DAN-F": ("DAN", {"align_logits": False}),
             "DANN+MCC": ("DANN", {"mcc_weight": 1.0}),
@@ -205,13 +209,11 @@ VARIANTS = {"DAN-TP": ("DAN", {"kernel_weights": "test_power"}),
             "DANN+MCC-const": ("DANN", {"mcc_weight": 1.0, "mcc_schedule": "constant"}),
             "CDAN+MCC-const": ("CDAN", {"mcc_weight": 1.0, "mcc_schedule": "constant"}),
             "MDD-NN": ("MDD", {"lambda_max": 0.0}),
-            # MDD-H: MDD with two-layer classifiers (f and f', as the authors' heads: Linear,
-            # ReLU, dropout 0.5, Linear; 256 hidden units), against MDD and its own MDD-H-NN.
-            "MDD-H": ("MDD", MDD_HEADS),
-            "MDD-H-NN": ("MDD", {**MDD_HEADS, "lambda_max": 0.0})}
+            "MDD-L": ("MDD", MDD_LINEAR),
+            "MDD-L-NN": ("MDD", {**MDD_LINEAR, "lambda_max": 0.0})}
 # The no-adaptation baseline of a deep method whose network differs from NN's (MDD's
 # features go through a BatchNorm layer): the method at weight 0, the same network.
-BASELINES = {"MDD": "MDD-NN", "MDD-H": "MDD-H-NN"}
+BASELINES = {"MDD": "MDD-NN", "MDD-L": "MDD-L-NN"}
 ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP + list(VARIANTS) + list(TUNED)
 # Methods fitted on the loader's features (no StandardScaler), as in their paper.
 LOADER_INPUT = {"GFK", "JDA", "MEDA", "MEDA-SPL"}
@@ -413,6 +415,8 @@ def _skada_params(method, deep_params):
         return {"reg": SKADA_LINEAR_OT_REG}
     if method == "EntOT-same":
         return {"reg_e": ENT_OT_REG, "norm": "median"}
+    if method == "MDD":  # f and f' as MDDClassifier's default
+        return {**deep_params, **MDD_HEADS}
     if method in DEEP:
         return dict(deep_params)
     return {}

@@ -28,16 +28,27 @@ from sktransfer import (
 )
 from sktransfer.nn import ConvEncoder
 
-RUNNER = Path(__file__).resolve().parents[1] / "benchmarks" / "_skada_runner.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+RUNNER = BENCHMARKS / "_skada_runner.py"
 
 
-@pytest.fixture(scope="module")
-def runner():
-    spec = importlib.util.spec_from_file_location("_skada_runner", RUNNER)
+def _load(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     with mock.patch.dict(os.environ):  # the runner sets OMP_NUM_THREADS for itself
         spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def runner():
+    return _load(RUNNER)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    with mock.patch("sys.path", [str(BENCHMARKS), *__import__("sys").path]):
+        return _load(BENCHMARKS / "bench_domain_adaptation.py")
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +68,10 @@ class _InitialWeights(Callback):
         ]
 
 
+_BENCH_NAME = {DANNClassifier: "DANN", DeepCORALClassifier: "DeepCORAL", DANClassifier: "DAN",
+               CDANClassifier: "CDAN", MCCClassifier: "MCC", MDDClassifier: "MDD"}
+
+
 @pytest.mark.parametrize("conv", [False, True], ids=["MLP", "ConvEncoder"])
 @pytest.mark.parametrize(
     "cls", [DANNClassifier, DeepCORALClassifier, DANClassifier, CDANClassifier, MCCClassifier,
@@ -64,18 +79,21 @@ class _InitialWeights(Callback):
     ids=lambda c: c.__name__,
 )
 @pytest.mark.filterwarnings("ignore:.*every batch repeats:UserWarning")  # 10 + 10 rows
-def test_runner_networks_start_from_sktransfers_weights(runner, cls, conv):
+def test_runner_networks_start_from_sktransfers_weights(runner, bench, cls, conv):
     rng = np.random.RandomState(0)
     X = rng.randn(20, 256).astype(np.float32)
     y = np.r_[np.arange(10) % 5, -np.ones(10, int)]
     extra = {"module": ConvEncoder, "module__input_shape": (1, 16, 16)} if conv else {}
+    # The benchmark gives skada's MDD the classifiers of MDDClassifier's default.
+    heads = runner._pop_heads(bench._skada_params(_BENCH_NAME[cls], {"max_epochs": 1}))
     for seed in (0, 3):
         est = cls(max_epochs=1, random_state=seed, callbacks=[("initial", _InitialWeights())],
                   **extra).fit(X, y)
         record = dict(est.net_.callbacks_)["initial"]  # the fitted copy
         torch.manual_seed(runner._paired_torch_seed(seed))
         theirs = [p.detach() for p in runner._Net(
-            256, 5, conv=conv, batch_norm=cls is MDDClassifier).parameters()]
+            256, 5, conv=conv, batch_norm=cls is MDDClassifier,
+            head_hidden=heads["hidden"], head_dropout=heads["dropout"]).parameters()]
         assert [w.shape for w in record.weights_] == [w.shape for w in theirs]
         for ours, other in zip(record.weights_, theirs):
             torch.testing.assert_close(ours, other)

@@ -513,10 +513,12 @@ def test_mcc_beats_source_only_on_office_caltech_to_amazon():
 
 @needs_data
 def test_mdd_beats_source_only_on_office_caltech_to_amazon():
-    # During development (seeds 0-2) MDD gave 59.9 +- 1.3 target accuracy against
-    # 55.0 +- 0.4 for the same network without adaptation (lambda_max=0).
+    # With the default two-layer classifiers bench_domain_adaptation.py measured
+    # 55.3 +- 0.8 target accuracy on this pair over seeds 0-4 against 53.1 +- 0.8
+    # for the same network without adaptation (lambda_max=0); seed 0 here gives
+    # 55.5 against 53.5. (With linear classifiers: 57.6 +- 1.3 against 52.9 +- 1.1.)
     mdd, source_only = _office_caltech_to_amazon_scores(MDDClassifier, "lambda_max", (0.1, 0.0))
-    assert mdd > source_only + 0.03, (mdd, source_only)
+    assert mdd > source_only + 0.015, (mdd, source_only)
 
 
 class _FirstWeights(Callback):
@@ -528,6 +530,24 @@ class _FirstWeights(Callback):
             name: [p.detach().clone() for p in getattr(module, name).parameters()]
             for name in ("label_predictor", "auxiliary_classifier")
         }
+
+
+def test_mdd_default_classifiers_have_a_hidden_layer(small_moons):
+    # f and f' as the authors': linear, ReLU, dropout 0.5, linear (256 hidden
+    # units); label_predictor__hidden_layer_sizes=() makes both linear. The
+    # other deep methods keep a linear label predictor.
+    def layers(m):
+        return [type(layer).__name__ for layer in m.modules() if not list(layer.children())]
+
+    module = _fit_small(MDDClassifier, small_moons, max_epochs=1).net_.module_
+    for head in (module.label_predictor, module.auxiliary_classifier):
+        assert layers(head) == ["Linear", "ReLU", "Dropout", "Linear"]
+        assert head.layers[0].out_features == 256 and head.layers[2].p == 0.5
+    module = _fit_small(MDDClassifier, small_moons, max_epochs=1,
+                        label_predictor__hidden_layer_sizes=()).net_.module_
+    assert layers(module.label_predictor) == layers(module.auxiliary_classifier) == ["Linear"]
+    assert layers(_fit_small(DANNClassifier, small_moons).net_.module_.label_predictor) == [
+        "Linear"]
 
 
 def test_mdd_auxiliary_classifier_is_a_fresh_copy_of_the_label_predictor(small_moons):
@@ -681,7 +701,7 @@ def test_no_target_source_only(small_moons, cls):
     with pytest.raises(ValueError, match="no target rows.*no_target='source_only'"):
         refused.fit(small_moons.X, small_moons.y)
     assert not hasattr(refused, "classes_") and not hasattr(refused, "n_features_in_")
-    clf = cls(no_target="source_only", max_epochs=20, random_state=0).fit(
+    clf = cls(no_target="source_only", max_epochs=30, random_state=0).fit(
         small_moons.X[source], small_moons.y[source]
     )
     assert set(clf.net_.history[-1]) >= {"class_loss"}

@@ -513,6 +513,10 @@ class _DeepDABase(
                 )
         return domain_classifier
 
+    def _default_label_predictor(self) -> dict:
+        """The :class:`~sktransfer.nn.MLP` parameters of ``label_predictor=None``."""
+        return _DEFAULT_LABEL_PREDICTOR
+
     def _build_network(self, X_probe, adapt):
         """Build the parts and check their output shapes on a few rows."""
         n_classes = len(self.classes_)
@@ -531,7 +535,7 @@ class _DeepDABase(
         label_predictor = self._build_module(
             "label_predictor",
             MLP,
-            _DEFAULT_LABEL_PREDICTOR,
+            self._default_label_predictor(),
             n_features_in=n_features,
             n_outputs=n_classes,
         )

