@@ -90,16 +90,16 @@ def main(argv=None):
         "Command: `OMP_NUM_THREADS=1 python benchmarks/bench_da_epoch_time.py "
         + " ".join(sys.argv[1:] if argv is None else argv) + "`",
         "",
-        f"{args.epochs} epochs per fit, seed {args.seed}, one fit at a time (one torch thread), "
-        "the libraries' order swapped every round; each cell the fit's median epoch (ms).",
+        (f"{args.epochs} epochs per fit, seed {args.seed}, one fit at a time (one torch thread), "
+         "the libraries' order swapped every round; each cell the fit's median epoch (ms)."),
         "",
         "| round | first | sktransfer | skada | ratio |",
         "|---|---|---|---|---|",
     ]
     lines += [f"| {r} | {first} | {o:.1f} | {s:.1f} | {o / s:.2f} |" for r, first, o, s in rows]
-    lines += ["", f"Median over the rounds: sktransfer {ours_ms:.1f} ms, skada {skada_ms:.1f} ms, "
-                  f"ratio **{ours_ms / skada_ms:.2f}** (target ≤ 1: "
-                  f"{'PASS' if ours_ms <= skada_ms else 'FAIL'}).",
+    lines += ["", (f"Median over the rounds: sktransfer {ours_ms:.1f} ms, skada {skada_ms:.1f} ms, "
+                   f"ratio **{ours_ms / skada_ms:.2f}** (target ≤ 1: "
+                   f"{'PASS' if ours_ms <= skada_ms else 'FAIL'})."),
               "", f"Wall time: {(time.perf_counter() - start) / 60:.1f} min."]
     report = "\n".join(lines) + "\n"
     print(report)
