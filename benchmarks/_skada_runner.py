@@ -240,15 +240,27 @@ def _pop_heads(params):
             "dropout": float(params.pop("label_predictor__dropout", 0.0))}
 
 
-def _deep(method, params, seed, n_in, n_classes):
-    from skada.deep import CDAN, DAN, DANN, MCC, MDD, DeepCoral
+def _networks(method, params, seed, n_in, n_classes):
+    """The network, and MDD's f' (None for the other methods), from the paired seed.
 
-    params = dict(params)
+    Takes ``conv`` and the classifiers' ``label_predictor__*`` parameters out of
+    ``params``; f' is built right after the network, as MDDClassifier builds it
+    after the label predictor.
+    """
     conv = params.pop("conv", False)
     heads = _pop_heads(params)
     torch.manual_seed(_paired_torch_seed(seed))
     module = _Net(n_in, n_classes, conv=conv, batch_norm=method == "MDD",
                   head_hidden=heads["hidden"], head_dropout=heads["dropout"])
+    auxiliary = _AuxiliaryClassifier(module.n_features, n_classes, **heads) if method == "MDD" else None
+    return module, auxiliary
+
+
+def _deep(method, params, seed, n_in, n_classes):
+    from skada.deep import CDAN, DAN, DANN, MCC, MDD, DeepCoral
+
+    params = dict(params)
+    module, auxiliary = _networks(method, params, seed, n_in, n_classes)
     common = dict(
         layer_name="feature_extractor",
         # skada's batch_size counts each domain: 32 + 32 rows as sktransfer's 64.
@@ -281,8 +293,7 @@ def _deep(method, params, seed, n_in, n_classes):
         # smooth_prob[..., target] averages log(1 - p'_i[f(x_j)]) over every pair of
         # target rows i, j, not over the rows. This is skada's MDD as shipped.
         # The learning rate annealed as MDDClassifier's default (lr_schedule="dann").
-        return MDD(module, disc_classifier=_AuxiliaryClassifier(module.n_features, n_classes,
-                                                                 **heads),
+        return MDD(module, disc_classifier=auxiliary,
                    callbacks=[_annealed_lr_callback(common["max_epochs"])], **common)
     raise ValueError(method)
 

@@ -137,6 +137,7 @@ try:  # written alongside this benchmark; included once they import
     )
 except ImportError:  # pragma: no cover
     CDANClassifier = DANClassifier = DeepCORALClassifier = MCCClassifier = MDDClassifier = None
+from sktransfer.domain_adaptation._mdd import _DEFAULT_HEADS as _MDD_DEFAULT_HEADS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data"
@@ -200,7 +201,7 @@ TUNED = {"CDAN-EnsV": ("CDAN", {"lambda_max": [0.3, 0.5, 1.0]}),
 # MDD-L / MDD-L-NN: MDD with linear classifiers f and f' (MDDClassifier's default until
 # the two-layer heads, measured as "MDD-H" in the reports of 2026-12-07, replaced them).
 # MDD_HEADS: MDDClassifier's default classifiers, given to skada's MDD as well.
-MDD_HEADS = {"label_predictor__hidden_layer_sizes": (256,), "label_predictor__dropout": 0.5}
+MDD_HEADS = {f"label_predictor__{key}": value for key, value in _MDD_DEFAULT_HEADS.items()}
 MDD_LINEAR = {"label_predictor__hidden_layer_sizes": (), "label_predictor__dropout": 0.0}
 VARIANTS = {"DAN-TP": ("DAN", {"kernel_weights": "test_power"}),
             "DAN-F": ("DAN", {"align_logits": False}),

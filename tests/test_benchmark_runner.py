@@ -10,6 +10,7 @@ weights. skada is not needed here: it receives the network already built.
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 from unittest import mock
 
@@ -47,7 +48,7 @@ def runner():
 
 @pytest.fixture(scope="module")
 def bench():
-    with mock.patch("sys.path", [str(BENCHMARKS), *__import__("sys").path]):
+    with mock.patch("sys.path", [str(BENCHMARKS), *sys.path]):  # its sibling modules
         return _load(BENCHMARKS / "bench_domain_adaptation.py")
 
 
@@ -59,13 +60,14 @@ def _keep_torch_rng():
 
 
 class _InitialWeights(Callback):
-    """Keeps the feature extractor's and label predictor's weights as training begins."""
+    """Keeps the network's weights as training begins (and MDD's f' apart)."""
 
     def on_train_begin(self, net, **kwargs):
-        self.weights_ = [
-            p.detach().clone() for name, p in net.module_.named_parameters()
-            if name.startswith(("feature_extractor", "label_predictor"))
-        ]
+        named = list(net.module_.named_parameters())
+        self.weights_ = [p.detach().clone() for name, p in named
+                         if name.startswith(("feature_extractor", "label_predictor"))]
+        self.auxiliary_ = [p.detach().clone() for name, p in named
+                           if name.startswith("auxiliary_classifier")]
 
 
 _BENCH_NAME = {DANNClassifier: "DANN", DeepCORALClassifier: "DeepCORAL", DANClassifier: "DAN",
@@ -84,16 +86,22 @@ def test_runner_networks_start_from_sktransfers_weights(runner, bench, cls, conv
     X = rng.randn(20, 256).astype(np.float32)
     y = np.r_[np.arange(10) % 5, -np.ones(10, int)]
     extra = {"module": ConvEncoder, "module__input_shape": (1, 16, 16)} if conv else {}
-    # The benchmark gives skada's MDD the classifiers of MDDClassifier's default.
-    heads = runner._pop_heads(bench._skada_params(_BENCH_NAME[cls], {"max_epochs": 1}))
+    # What the benchmark sends the runner (for MDD: MDDClassifier's default classifiers).
+    params = bench._skada_params(_BENCH_NAME[cls], {"max_epochs": 1, "conv": conv})
     for seed in (0, 3):
         est = cls(max_epochs=1, random_state=seed, callbacks=[("initial", _InitialWeights())],
                   **extra).fit(X, y)
         record = dict(est.net_.callbacks_)["initial"]  # the fitted copy
-        torch.manual_seed(runner._paired_torch_seed(seed))
-        theirs = [p.detach() for p in runner._Net(
-            256, 5, conv=conv, batch_norm=cls is MDDClassifier,
-            head_hidden=heads["hidden"], head_dropout=heads["dropout"]).parameters()]
+        module, auxiliary = runner._networks(_BENCH_NAME[cls], dict(params), seed, 256, 5)
+        theirs = [p.detach() for p in module.parameters()]
+        if cls is MDDClassifier:  # f' too, its dropout included
+            record.weights_ += record.auxiliary_
+            theirs += [p.detach() for p in auxiliary.parameters()]
+            assert [m.p for m in auxiliary.modules() if isinstance(m, torch.nn.Dropout)] == [
+                m.p for m in est.net_.module_.auxiliary_classifier.modules()
+                if isinstance(m, torch.nn.Dropout)] == [0.5]
+        else:
+            assert auxiliary is None and record.auxiliary_ == []
         assert [w.shape for w in record.weights_] == [w.shape for w in theirs]
         for ours, other in zip(record.weights_, theirs):
             torch.testing.assert_close(ours, other)

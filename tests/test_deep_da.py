@@ -484,13 +484,14 @@ def test_deep_coral_and_dan_beat_source_only_on_usps_to_mnist():
     assert scores["dan"] > scores["source_only"] + 0.10, scores
 
 
-def _office_caltech_to_amazon_scores(cls, name, weights):
-    """Target accuracy on Office-Caltech C->A for each of ``weights`` of parameter ``name``.
+def _office_caltech_scores(cls, name, weights, target="amazon"):
+    """Target accuracy on Office-Caltech C->``target`` for each of ``weights`` of
+    parameter ``name``.
 
     The benchmark's protocol on one pair: SURF features, both domains
     standardised together, the default MLP, 20 epochs, seed 0.
     """
-    X, y, domain = load_office_caltech("caltech", "amazon", data_home=DATA)
+    X, y, domain = load_office_caltech("caltech", target, data_home=DATA)
     X = StandardScaler().fit_transform(X).astype(np.float32)
     target = domain < 0
     scores = []
@@ -507,18 +508,20 @@ def test_mcc_beats_source_only_on_office_caltech_to_amazon():
     # accuracy against 55.3 +- 0.5 for its NN column, DANNClassifier(lambda_max=0)
     # (the same network and training; mcc_weight=0 here, which gives the same fit
     # as Deep CORAL's weight 0 but not bit for bit DANN's).
-    mcc, source_only = _office_caltech_to_amazon_scores(MCCClassifier, "mcc_weight", (1.0, 0.0))
+    mcc, source_only = _office_caltech_scores(MCCClassifier, "mcc_weight", (1.0, 0.0))
     assert mcc > source_only + 0.03, (mcc, source_only)
 
 
 @needs_data
-def test_mdd_beats_source_only_on_office_caltech_to_amazon():
+def test_mdd_beats_source_only_on_office_caltech_to_webcam():
     # With the default two-layer classifiers bench_domain_adaptation.py measured
-    # 55.3 +- 0.8 target accuracy on this pair over seeds 0-4 against 53.1 +- 0.8
-    # for the same network without adaptation (lambda_max=0); seed 0 here gives
-    # 55.5 against 53.5. (With linear classifiers: 57.6 +- 1.3 against 52.9 +- 1.1.)
-    mdd, source_only = _office_caltech_to_amazon_scores(MDDClassifier, "lambda_max", (0.1, 0.0))
-    assert mdd > source_only + 0.015, (mdd, source_only)
+    # 50.8 +- 0.9 target accuracy on C->W over seeds 0-4 against 44.3 +- 0.9 for
+    # the same network without adaptation (lambda_max=0); seed 0 here gives
+    # about 52 against 45. (On C->A the gain is 2 points, 55.3 against 53.1,
+    # too close to a threshold for chaotic fits on another machine.)
+    mdd, source_only = _office_caltech_scores(
+        MDDClassifier, "lambda_max", (0.1, 0.0), target="webcam")
+    assert mdd > source_only + 0.03, (mdd, source_only)
 
 
 class _FirstWeights(Callback):
@@ -701,6 +704,7 @@ def test_no_target_source_only(small_moons, cls):
     with pytest.raises(ValueError, match="no target rows.*no_target='source_only'"):
         refused.fit(small_moons.X, small_moons.y)
     assert not hasattr(refused, "classes_") and not hasattr(refused, "n_features_in_")
+    # (30 epochs: at 20 MDD, whose classifiers have a hidden layer, scored exactly 0.8)
     clf = cls(no_target="source_only", max_epochs=30, random_state=0).fit(
         small_moons.X[source], small_moons.y[source]
     )
