@@ -119,7 +119,8 @@ class MDDClassifier(_DeepDABase):
         disparity rewards the features for growing: without it the default
         MLP's features grew without bound on MNIST↔USPS, and ``fit`` raised
         ``FloatingPointError`` in every fit of the benchmark (three seeds,
-        both directions, the MLP and the ConvEncoder). False leaves the
+        both directions, the MLP and the ConvEncoder; linear classifiers, the
+        default then). False leaves the
         feature extractor as given, and so does a fit without target rows
         (``no_target="source_only"``: there is no disparity, and a batch of
         one source row could not be normalised).
@@ -128,10 +129,12 @@ class MDDClassifier(_DeepDABase):
         the authors' code and library (0.1). The disparity rewards the features
         without bound for driving the two classifiers apart on the source rows,
         and at 1 training diverged on Office-Caltech (C→A, 20 epochs: ``fit``
-        raises ``FloatingPointError``). With 0 the disparity never reaches the
-        features: the same network trained without adaptation, a source-only
-        baseline (its dropout draws differ from the other deep methods' at
-        weight 0, since the auxiliary classifier still runs).
+        raises ``FloatingPointError``; linear classifiers). With 0 the
+        disparity never reaches the features: the same network trained
+        without adaptation, a source-only baseline (not the other deep
+        methods' network at weight 0: its BatchNorm layer, its classifier's
+        hidden layer and the dropout draws of the auxiliary classifier, which
+        still runs, differ).
     lambda_schedule : {"dann", "constant"}, default="dann"
         ``"dann"`` grows the trade-off as
         ``lambda_max * (2 / (1 + exp(-10 p)) - 1)`` with training progress
@@ -143,7 +146,8 @@ class MDDClassifier(_DeepDABase):
         (the authors' code anneals it as ``(1 + a t) ** -0.75`` with the
         iteration ``t``). The disparity has no bound the features or the
         classifiers could reach: at a constant rate the game ran away with the
-        ConvEncoder on MNIST↔USPS (USPS→MNIST, seed 0, 30 epochs: the source
+        ConvEncoder and linear classifiers on MNIST↔USPS (USPS→MNIST, seed 0,
+        30 epochs: the source
         class loss fell to 0.1 by the third epoch, then rose to 482, and the
         classifiers' weight norms to 121 and 755), where the annealed rate
         kept it bounded (0.3; norms about 10). ``"constant"`` keeps ``lr``
