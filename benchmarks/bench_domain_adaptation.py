@@ -210,11 +210,13 @@ VARIANTS = {"DAN-TP": ("DAN", {"kernel_weights": "test_power"}),
             "DANN+MCC-const": ("DANN", {"mcc_weight": 1.0, "mcc_schedule": "constant"}),
             "CDAN+MCC-const": ("CDAN", {"mcc_weight": 1.0, "mcc_schedule": "constant"}),
             "MDD-NN": ("MDD", {"lambda_max": 0.0}),
+            # MDD+MCC: MCC's loss added to MDD's (mcc_weight=1 on lambda_schedule's ramp).
+            "MDD+MCC": ("MDD", {"mcc_weight": 1.0}),
             "MDD-L": ("MDD", MDD_LINEAR),
             "MDD-L-NN": ("MDD", {**MDD_LINEAR, "lambda_max": 0.0})}
 # The no-adaptation baseline of a deep method whose network differs from NN's (MDD's
 # features go through a BatchNorm layer): the method at weight 0, the same network.
-BASELINES = {"MDD": "MDD-NN", "MDD-L": "MDD-L-NN"}
+BASELINES = {"MDD": "MDD-NN", "MDD+MCC": "MDD-NN", "MDD-L": "MDD-L-NN"}
 ALL_METHODS = SOURCE_ONLY + SHALLOW + OURS_ONLY + DEEP + list(VARIANTS) + list(TUNED)
 # Methods fitted on the loader's features (no StandardScaler), as in their paper.
 LOADER_INPUT = {"GFK", "JDA", "MEDA", "MEDA-SPL"}

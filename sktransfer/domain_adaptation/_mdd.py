@@ -8,7 +8,7 @@ from torch import nn
 
 from ..base import _build_from_spec, _is_finite_real, _probe_module
 from ..nn import MLP, GradientReversal
-from ._deep_base import _DeepDABase, _DeepDAModule
+from ._deep_base import _DeepDABase, _DeepDAModule, _with_mcc_params_doc
 from ._losses import mdd_loss
 
 __all__ = ["MDDClassifier"]
@@ -57,9 +57,10 @@ class _MDDModule(_DeepDAModule):
         return loss, {"mdd_loss": loss.detach(), "target_disagreement": disagree}
 
     def extra_repr(self):
-        return f"margin={self.margin}"
+        return ", ".join(filter(None, (f"margin={self.margin}", super().extra_repr())))
 
 
+@_with_mcc_params_doc("MDD")
 class MDDClassifier(_DeepDABase):
     """Margin disparity discrepancy (MDD): adversarial adaptation with an auxiliary classifier.
 
@@ -141,6 +142,7 @@ class MDDClassifier(_DeepDABase):
         ``p`` in [0, 1] (DANN's ramp; the authors' code grows its reversal
         with the same curve over a fixed 1000 iterations at a tenth of the
         rate, so that it stays below its ceiling on short runs).
+    {mcc_params}
     lr_schedule : {"dann", "constant"}, default="dann"
         ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``
         (the authors' code anneals it as ``(1 + a t) ** -0.75`` with the
@@ -184,7 +186,9 @@ class MDDClassifier(_DeepDABase):
         The trained net. ``net_.history`` holds, per epoch, ``train_loss``,
         ``class_loss``, ``mdd_loss`` (the auxiliary classifier's loss above),
         ``target_disagreement`` (the share of target rows on which ``f'``
-        predicts another class than ``f``), ``lambda`` and ``lr``.
+        predicts another class than ``f``), ``lambda`` and ``lr``; with
+        ``mcc_weight`` above 0 and target rows to fit, also ``mcc_loss`` and
+        ``mcc_weight`` (the scheduled weight).
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     n_features_in_ : int
@@ -202,6 +206,9 @@ class MDDClassifier(_DeepDABase):
     Y. Zhang, T. Liu, M. Long and M. I. Jordan. Bridging Theory and Algorithm
     for Domain Adaptation. ICML 2019.
 
+    Y. Jin, X. Wang, M. Long and J. Wang. Minimum Class Confusion for
+    Versatile Domain Adaptation. ECCV 2020 (``mcc_weight``).
+
     Examples
     --------
     >>> from sktransfer import MDDClassifier
@@ -215,6 +222,7 @@ class MDDClassifier(_DeepDABase):
     """
 
     _module_params = ("module", "label_predictor", "auxiliary_classifier")
+    _mcc_regulariser = True
 
     def __init__(
         self,
@@ -226,6 +234,9 @@ class MDDClassifier(_DeepDABase):
         feature_batch_norm: bool = True,
         lambda_max: float = 0.1,
         lambda_schedule: str = "dann",
+        mcc_weight: float = 0.0,
+        mcc_temperature: float = 2.5,
+        mcc_schedule: str | None = None,
         lr_schedule: str = "dann",
         no_target: str = "raise",
         max_epochs: int = 200,
@@ -245,6 +256,9 @@ class MDDClassifier(_DeepDABase):
         self.feature_batch_norm = feature_batch_norm
         self.lambda_max = lambda_max
         self.lambda_schedule = lambda_schedule
+        self.mcc_weight = mcc_weight
+        self.mcc_temperature = mcc_temperature
+        self.mcc_schedule = mcc_schedule
         self.lr_schedule = lr_schedule
         self.no_target = no_target
         self.max_epochs = max_epochs
