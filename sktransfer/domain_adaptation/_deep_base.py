@@ -391,6 +391,8 @@ class _DeepDABase(
     #: The statistic the alignment loss estimates on each batch ("" if none),
     #: which rows repeated within a batch bias.
     _batch_statistic = ""
+    #: The :class:`~sktransfer.nn.MLP` parameters of ``label_predictor=None``.
+    _label_predictor_defaults = _DEFAULT_LABEL_PREDICTOR
     #: Whether the estimator has the MCC regulariser's parameters,
     #: ``mcc_weight``, ``mcc_temperature`` and ``mcc_schedule``.
     _mcc_regulariser = False
@@ -513,10 +515,6 @@ class _DeepDABase(
                 )
         return domain_classifier
 
-    def _default_label_predictor(self) -> dict:
-        """The :class:`~sktransfer.nn.MLP` parameters of ``label_predictor=None``."""
-        return _DEFAULT_LABEL_PREDICTOR
-
     def _build_network(self, X_probe, adapt):
         """Build the parts and check their output shapes on a few rows."""
         n_classes = len(self.classes_)
@@ -535,7 +533,7 @@ class _DeepDABase(
         label_predictor = self._build_module(
             "label_predictor",
             MLP,
-            self._default_label_predictor(),
+            self._label_predictor_defaults,
             n_features_in=n_features,
             n_outputs=n_classes,
         )

@@ -223,6 +223,7 @@ class MDDClassifier(_DeepDABase):
 
     _module_params = ("module", "label_predictor", "auxiliary_classifier")
     _mcc_regulariser = True
+    _label_predictor_defaults = _DEFAULT_HEADS
 
     def __init__(
         self,
@@ -271,9 +272,6 @@ class MDDClassifier(_DeepDABase):
         self.verbose = verbose
         self._store_kwargs(kwargs)
 
-    def _default_label_predictor(self) -> dict:
-        return _DEFAULT_HEADS
-
     def _check_alignment_params(self):
         if not isinstance(self.feature_batch_norm, (bool, np.bool_)):
             raise ValueError(
@@ -296,7 +294,7 @@ class MDDClassifier(_DeepDABase):
                     "auxiliary_classifier (a module class or instance) as well"
                 )
             kwargs = {
-                **(self._default_label_predictor() if self.label_predictor is None else {}),
+                **(self._label_predictor_defaults if self.label_predictor is None else {}),
                 **self._params_for("label_predictor"),
                 **self._params_for("auxiliary_classifier"),
             }
