@@ -243,16 +243,22 @@ SKADA_CONV = False  # --skada-conv: skada also on the ConvEncoder rows (its runn
 # ----------------------------------------------------------------------
 # data
 # ----------------------------------------------------------------------
-def _tasks(parts, data_home, quick, conv=False):
-    """(part, task name, X, y, sample_domain, deep settings)."""
+def _tasks(parts, data_home, quick, conv=False, only=None):
+    """(part, task name, X, y, sample_domain, deep settings); ``only``: task names to load."""
+    def wanted(s, t):
+        return only is None or f"{LETTER[s]}→{LETTER[t]}" in only
+
     tasks = []
     if "office" in parts:
         pairs = [(s, t) for s in OFFICE for t in OFFICE if s != t]
         for s, t in pairs[:1] if quick else pairs:
-            tasks.append(("office", f"{LETTER[s]}→{LETTER[t]}",
-                          load_office_caltech(s, t, data_home=data_home), {}))
+            if wanted(s, t):
+                tasks.append(("office", f"{LETTER[s]}→{LETTER[t]}",
+                              load_office_caltech(s, t, data_home=data_home), {}))
     if "digits" in parts:
         for s, t in (("usps", "mnist"), ("mnist", "usps")):
+            if not wanted(s, t):
+                continue
             data = load_mnist_usps(s, t, data_home=data_home)
             tasks.append(("digits", f"{LETTER[s]}→{LETTER[t]}", data, {}))
             if conv:
@@ -260,8 +266,9 @@ def _tasks(parts, data_home, quick, conv=False):
     if "amazon" in parts:
         pairs = [(s, t) for s in AMAZON for t in AMAZON if s != t]
         for s, t in pairs[:1] if quick else pairs:
-            tasks.append(("amazon", f"{LETTER[s]}→{LETTER[t]}",
-                          load_amazon_reviews(s, t, data_home=data_home), {}))
+            if wanted(s, t):
+                tasks.append(("amazon", f"{LETTER[s]}→{LETTER[t]}",
+                              load_amazon_reviews(s, t, data_home=data_home), {}))
     out = []
     for part, name, (X, y, d), extra in tasks:
         # As bench_dann.py: the loader's preprocessing (Office l1_zscore per domain,

@@ -156,3 +156,21 @@ def test_runner_anneals_skadas_mdd_as_mdd_classifier_does(runner):
         last = ours.lr * (1 + 10 * ((epoch + 1) * n_batches - 1) / (5 * n_batches)) ** -0.75
         assert last < rates[0] < first
         assert last == pytest.approx(ours.net_.history[epoch, "lr"])
+
+
+def test_epoch_time_script_finds_each_task_of_the_benchmark(bench):
+    with mock.patch("sys.path", [str(BENCHMARKS), *sys.path]):
+        timing = _load(BENCHMARKS / "bench_da_epoch_time.py")
+    letter = bench.LETTER
+    for part, domains in (("office", bench.OFFICE), ("amazon", bench.AMAZON),
+                          ("digits", ["mnist", "usps"])):
+        for s in domains:
+            for t in domains:
+                if s != t:
+                    assert timing._part(f"{letter[s]}→{letter[t]}") == part
+    assert timing._part("C→B") is None  # Office and Amazon letters mixed
+    assert timing._part("X→Y") is None
+    with pytest.raises(SystemExit):
+        timing.main(["--methods", "MDD,NotAMethod", "--skada-python", sys.executable])
+    with pytest.raises(SystemExit):
+        timing.main(["--tasks", "X→Y", "--skada-python", sys.executable])
