@@ -198,6 +198,8 @@ TUNED = {"CDAN-EnsV": ("CDAN", {"lambda_max": [0.3, 0.5, 1.0]}),
 # ramp; the MCC paper adds it at full weight from the start), against the same seeds' DANN / CDAN;
 # DANN+MCC-const / CDAN+MCC-const: the same at full weight from the first step
 # (mcc_schedule="constant", the paper's), the adversary still on its ramp.
+# DeepCORAL+MCC / DAN+MCC: MCC's loss added to Deep CORAL's / DAN's (mcc_weight=1, on
+# weight_schedule's ramp), against the same seeds' Deep CORAL / DAN.
 # MDD-L / MDD-L-NN: MDD with linear classifiers f and f' (MDDClassifier's default until
 # the two-layer heads, measured as "MDD-H" in the reports of 2026-12-07, replaced them).
 # MDD_HEADS: MDDClassifier's default classifiers, given to skada's MDD as well.
@@ -212,6 +214,8 @@ VARIANTS = {"DAN-TP": ("DAN", {"kernel_weights": "test_power"}),
             "MDD-NN": ("MDD", {"lambda_max": 0.0}),
             # MDD+MCC: MCC's loss added to MDD's (mcc_weight=1 on lambda_schedule's ramp).
             "MDD+MCC": ("MDD", {"mcc_weight": 1.0}),
+            "DeepCORAL+MCC": ("DeepCORAL", {"mcc_weight": 1.0}),
+            "DAN+MCC": ("DAN", {"mcc_weight": 1.0}),
             "MDD-L": ("MDD", MDD_LINEAR),
             "MDD-L-NN": ("MDD", {**MDD_LINEAR, "lambda_max": 0.0})}
 # The no-adaptation baseline of a deep method whose network differs from NN's (MDD's

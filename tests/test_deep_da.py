@@ -1112,10 +1112,15 @@ def test_deep_coral_refuses_a_single_source_row():
 
 
 # ----------------------------------------------------------------------
-# 6. MCC as a regulariser of DANN, CDAN and MDD (mcc_weight)
+# 6. MCC as a regulariser of the other deep methods (mcc_weight)
 # ----------------------------------------------------------------------
-ADVERSARIAL = [DANNClassifier, CDANClassifier, MDDClassifier]
-adversarial_ids = [cls.__name__ for cls in ADVERSARIAL]
+REGULARISED = [DANNClassifier, CDANClassifier, MDDClassifier, DeepCORALClassifier, DANClassifier]
+regularised_ids = [cls.__name__ for cls in REGULARISED]
+
+
+def _trade_off(cls):
+    """The method's trade-off weight, its schedule and the weight's history key."""
+    return cls._weight_param, cls._schedule_param, cls._weight_key
 
 
 def _target_class_confusion(clf, problem):
@@ -1125,14 +1130,16 @@ def _target_class_confusion(clf, problem):
     return mcc_loss(torch.log(torch.as_tensor(proba, dtype=torch.float64)), 2.5).item()
 
 
-@pytest.mark.parametrize("cls", ADVERSARIAL, ids=adversarial_ids)
+@pytest.mark.parametrize("cls", REGULARISED, ids=regularised_ids)
 def test_mcc_regulariser_lowers_the_target_class_confusion(small_moons, cls):
     # The regulariser's promise: the target predictions confuse the classes
     # less, while the source labels are still learnt. 30 epochs, MCC loss of the
     # 60 target rows for mcc_weight 0 -> 3, seeds 0, 1, 2: DANN 0.43 -> 0.24,
     # 0.25, 0.18; CDAN 0.42-0.43 -> 0.24, 0.24, 0.19 (source accuracy 0.83-0.90);
-    # MDD 0.44-0.45 -> 0.19, 0.17, 0.18 (source accuracy 0.93-0.95 -> 0.85).
-    params = {"max_epochs": 30, "lambda_schedule": "constant"}
+    # MDD 0.44-0.45 -> 0.19, 0.17, 0.18 (source accuracy 0.93-0.95 -> 0.85);
+    # Deep CORAL 0.42-0.43 -> 0.23, 0.24, 0.22 (source accuracy 0.87-0.90 -> 0.85-0.87);
+    # DAN 0.43-0.44 -> 0.23, 0.25, 0.24 (source accuracy 0.87-0.90 -> 0.83).
+    params = {"max_epochs": 30, _trade_off(cls)[1]: "constant"}
     confusion = {}
     for weight in (0.0, 3.0):
         clf = _fit_small(cls, small_moons, mcc_weight=weight, **params)
@@ -1150,45 +1157,46 @@ class _MCCWeightSeen(Callback):
             self.first_ = net.module_.mcc_coef
 
 
-@pytest.mark.parametrize("cls", ADVERSARIAL, ids=adversarial_ids)
+@pytest.mark.parametrize("cls", REGULARISED, ids=regularised_ids)
 def test_mcc_regulariser_is_recorded_and_follows_the_schedule(small_moons, cls):
-    clf = _fit_small(cls, small_moons, max_epochs=4, lambda_max=0.5, mcc_weight=2.0)
+    weight, schedule, key = _trade_off(cls)
+    clf = _fit_small(cls, small_moons, max_epochs=4, mcc_weight=2.0, **{weight: 0.5})
     history = clf.net_.history
     mcc = np.asarray(history[:, "mcc_loss"], dtype=float)
     assert mcc.shape == (4,) and np.all((mcc >= 0) & (mcc <= 1))
     own_loss = "domain_loss" if cls is DANNClassifier else WEIGHT[cls][1]
     assert np.all(np.isfinite(history[:, own_loss]))  # the method's own loss stays
-    # the weight follows lambda_schedule's ramp: mcc_weight / lambda_max times lambda
-    assert_allclose(history[:, "mcc_weight"], 4.0 * np.asarray(history[:, "lambda"]), rtol=1e-12)
+    # the weight follows the trade-off's ramp: mcc_weight / 0.5 times the trade-off
+    assert_allclose(history[:, "mcc_weight"], 4.0 * np.asarray(history[:, key]), rtol=1e-12)
     assert history[-1, "mcc_weight"] < 2.0
-    constant = _fit_small(cls, small_moons, max_epochs=2, lambda_schedule="constant", mcc_weight=2.0)
+    constant = _fit_small(cls, small_moons, max_epochs=2, mcc_weight=2.0, **{schedule: "constant"})
     assert constant.net_.history[:, "mcc_weight"] == [2.0, 2.0]
     assert "mcc_temperature=2.5" in repr(clf.net_.module_)
     # mcc_schedule sets the term's own schedule: the paper's full weight from the
     # first step beside the ramped adversary, or a ramp beside a constant one
-    full = _fit_small(cls, small_moons, max_epochs=3, lambda_max=0.5, mcc_weight=2.0,
-                      mcc_schedule="constant", callbacks=[("seen", _MCCWeightSeen())])
+    full = _fit_small(cls, small_moons, max_epochs=3, mcc_weight=2.0, mcc_schedule="constant",
+                      callbacks=[("seen", _MCCWeightSeen())], **{weight: 0.5})
     assert dict(full.net_.callbacks_)["seen"].first_ == 2.0
     assert full.net_.history[:, "mcc_weight"] == [2.0, 2.0, 2.0]
-    lambdas = full.net_.history[:, "lambda"]  # the adversary still ramps
-    assert 0 < lambdas[0] < lambdas[1] < lambdas[2] < 0.5
-    ramped = _fit_small(cls, small_moons, max_epochs=2, lambda_schedule="constant",
-                        mcc_weight=2.0, mcc_schedule="dann", callbacks=[("seen", _MCCWeightSeen())])
+    trade_offs = full.net_.history[:, key]  # the method's own weight still ramps
+    assert 0 < trade_offs[0] < trade_offs[1] < trade_offs[2] < 0.5
+    ramped = _fit_small(cls, small_moons, max_epochs=2, mcc_weight=2.0, mcc_schedule="dann",
+                        callbacks=[("seen", _MCCWeightSeen())], **{schedule: "constant"})
     assert dict(ramped.net_.callbacks_)["seen"].first_ == 0.0
-    assert ramped.net_.history[:, "lambda"] == [cls().lambda_max] * 2  # (MDD's is 0.1)
+    assert ramped.net_.history[:, key] == [getattr(cls(), weight)] * 2  # (MDD's is 0.1)
     assert 0 < ramped.net_.history[0, "mcc_weight"] < ramped.net_.history[1, "mcc_weight"] < 2.0
-    # None follows lambda_schedule: the same fit as naming its schedule
-    named = _fit_small(cls, small_moons, max_epochs=4, lambda_max=0.5, mcc_weight=2.0,
-                       mcc_schedule="dann")
+    # None follows the trade-off's schedule: the same fit as naming it
+    named = _fit_small(cls, small_moons, max_epochs=4, mcc_weight=2.0, mcc_schedule="dann",
+                       **{weight: 0.5})
     assert_array_equal(named.predict_proba(small_moons.X), clf.predict_proba(small_moons.X))
-    # lambda_max=0: no domain gradient reaches the features, the MCC term still counts
-    mcc_only = _fit_small(cls, small_moons, max_epochs=2, lambda_max=0.0, mcc_weight=1.0)
+    # a trade-off of 0: the method's own term does not reach the features, the MCC term still counts
+    mcc_only = _fit_small(cls, small_moons, max_epochs=2, mcc_weight=1.0, **{weight: 0.0})
     assert "mcc_loss" in mcc_only.net_.history[-1]
-    source_only = _fit_small(cls, small_moons, max_epochs=2, lambda_max=0.0)
+    source_only = _fit_small(cls, small_moons, max_epochs=2, **{weight: 0.0})
     assert not np.allclose(mcc_only.predict_proba(small_moons.X), source_only.predict_proba(small_moons.X))
 
 
-@pytest.mark.parametrize("cls", ADVERSARIAL, ids=adversarial_ids)
+@pytest.mark.parametrize("cls", REGULARISED, ids=regularised_ids)
 def test_mcc_regulariser_off_leaves_the_method_as_it_was(small_moons, cls):
     # mcc_weight=0 (the default): no MCC term, its temperature unused
     plain = _fit_small(cls, small_moons)
@@ -1205,7 +1213,7 @@ def test_mcc_regulariser_off_leaves_the_method_as_it_was(small_moons, cls):
     assert "mcc_loss" not in clf.net_.history[-1]
 
 
-@pytest.mark.parametrize("cls", ADVERSARIAL, ids=adversarial_ids)
+@pytest.mark.parametrize("cls", REGULARISED, ids=regularised_ids)
 @pytest.mark.parametrize(
     "params, match",
     [
@@ -1223,22 +1231,28 @@ def test_mcc_regulariser_off_leaves_the_method_as_it_was(small_moons, cls):
     ],
 )
 def test_mcc_regulariser_bad_parameter_raises(small_moons, cls, params, match):
+    if "mcc_weight > 0" in match and cls._min_batch_size >= 4:
+        # Deep CORAL asks for 4 rows on its own (a covariance of each domain)
+        match = match.split(r" \(")[0] + r" \(.*CORAL needs two rows of each domain"
     with pytest.raises(ValueError, match=match):
         _fit_refused(cls, small_moons, **params)
 
 
-@pytest.mark.parametrize("cls", ADVERSARIAL, ids=adversarial_ids)
+@pytest.mark.parametrize("cls", REGULARISED, ids=regularised_ids)
 def test_mcc_regulariser_needs_two_target_rows(cls):
     X, y, d = make_rotated_moons(60, 60, random_state=0)
     y_train = mask_target_labels(y, d)
     keep = np.r_[np.flatnonzero(d > 0), np.flatnonzero(d < 0)[:1]]
-    for lambda_max in (1.0, 0.0):  # whether or not the domain loss counts
-        clf = cls(**FAST, lambda_max=lambda_max, mcc_weight=1.0)
+    weight = _trade_off(cls)[0]
+    # whether or not the method's own loss counts (Deep CORAL's refuses one target row itself)
+    for value in (1.0, 0.0) if cls._min_domain_rows[1] < 2 else (0.0,):
+        clf = cls(**FAST, mcc_weight=1.0, **{weight: value})
         with pytest.raises(ValueError, match="at least 2 target rows.*MCC would not adapt"):
             clf.fit(X[keep], y_train[keep])
         assert not hasattr(clf, "classes_")
-    cls(**FAST).fit(X[keep], y_train[keep])  # without the regulariser, one target row is enough
-    cls(**{**FAST, "batch_size": 2}).fit(X, y_train)  # and so is a batch of 2
+    # without the regulariser, one target row is enough (and a batch of 2), as the method allows
+    cls(**FAST, **{weight: 0.0}).fit(X[keep], y_train[keep])
+    cls(**{**FAST, "batch_size": cls._min_batch_size}).fit(X, y_train)
 
 
 # ----------------------------------------------------------------------

@@ -246,6 +246,7 @@ class _CDANModule(_AdversarialModule):
 # ----------------------------------------------------------------------
 # estimators
 # ----------------------------------------------------------------------
+@_with_mcc_params_doc("Deep CORAL")
 class DeepCORALClassifier(_DeepDABase):
     """Deep CORAL classifier: align the covariances of source and target features.
 
@@ -282,6 +283,7 @@ class DeepCORALClassifier(_DeepDABase):
         with training progress ``p`` in [0, 1] (the schedule of DANN's
         adaptation factor); ``"constant"`` uses ``coral_weight`` throughout, as
         in the paper.
+    {mcc_params}
     lr_schedule : {"constant", "dann"}, default="constant"
         ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``.
     no_target : {"raise", "source_only"}, default="raise"
@@ -316,7 +318,8 @@ class DeepCORALClassifier(_DeepDABase):
     net_ : skorch.NeuralNet
         The trained net. ``net_.history`` holds, per epoch, ``train_loss``,
         ``class_loss``, ``coral_loss``, ``coral_weight`` (the scheduled
-        weight) and ``lr``.
+        weight) and ``lr``; with ``mcc_weight`` above 0 and target rows to fit,
+        also ``mcc_loss`` and ``mcc_weight`` (the scheduled weight).
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     n_features_in_ : int
@@ -328,11 +331,15 @@ class DeepCORALClassifier(_DeepDABase):
     --------
     DANNClassifier : Adversarial alignment of the features.
     DANClassifier : Alignment by multi-kernel MMD.
+    MCCClassifier : The MCC loss alone.
 
     References
     ----------
     B. Sun and K. Saenko. Deep CORAL: Correlation Alignment for Deep Domain
     Adaptation. ECCV 2016 Workshops (TASK-CV).
+
+    Y. Jin, X. Wang, M. Long and J. Wang. Minimum Class Confusion for
+    Versatile Domain Adaptation. ECCV 2020 (``mcc_weight``).
 
     Examples
     --------
@@ -357,6 +364,7 @@ class DeepCORALClassifier(_DeepDABase):
         "feature covariance to it"
     )
     _batch_statistic = "covariance"
+    _mcc_regulariser = True
 
     def __init__(
         self,
@@ -365,6 +373,9 @@ class DeepCORALClassifier(_DeepDABase):
         label_predictor=None,
         coral_weight: float = 1.0,
         weight_schedule: str = "dann",
+        mcc_weight: float = 0.0,
+        mcc_temperature: float = 2.5,
+        mcc_schedule: str | None = None,
         lr_schedule: str = "constant",
         no_target: str = "raise",
         max_epochs: int = 200,
@@ -381,6 +392,9 @@ class DeepCORALClassifier(_DeepDABase):
         self.label_predictor = label_predictor
         self.coral_weight = coral_weight
         self.weight_schedule = weight_schedule
+        self.mcc_weight = mcc_weight
+        self.mcc_temperature = mcc_temperature
+        self.mcc_schedule = mcc_schedule
         self.lr_schedule = lr_schedule
         self.no_target = no_target
         self.max_epochs = max_epochs
@@ -397,6 +411,7 @@ class DeepCORALClassifier(_DeepDABase):
         return _CORALModule(feature_extractor, label_predictor, adapt)
 
 
+@_with_mcc_params_doc("DAN")
 class DANClassifier(_DeepDABase):
     """Deep adaptation network (DAN): align features and class logits by multi-kernel MMD.
 
@@ -457,6 +472,7 @@ class DANClassifier(_DeepDABase):
         MMD under the kernels that tell the domains apart best. The weights are
         recorded per epoch in the history and the last ones in
         ``kernel_weights_``.
+    {mcc_params}
     lr_schedule : {"constant", "dann"}, default="constant"
         ``"dann"`` anneals the learning rate as ``lr / (1 + 10 p) ** 0.75``.
     no_target : {"raise", "source_only"}, default="raise"
@@ -492,7 +508,9 @@ class DANClassifier(_DeepDABase):
         ``class_loss``, ``mmd_loss``, ``mmd_weight`` (the scheduled weight)
         and ``lr`` (``mmd_loss`` sums the aligned layers' terms); with
         ``align_logits=True``, ``logit_mmd_loss`` (the logits' term); with
-        ``kernel_weights="test_power"``, ``kernel_weights``.
+        ``kernel_weights="test_power"``, ``kernel_weights``; with
+        ``mcc_weight`` above 0 and target rows to fit, ``mcc_loss`` and
+        ``mcc_weight`` (the scheduled weight).
     kernel_weights_ : ndarray of shape (n_aligned_layers, n_kernels)
         The weights of the kernels at the end of training, one row per aligned
         layer (the features, then the logits with ``align_logits=True``); equal
@@ -508,11 +526,15 @@ class DANClassifier(_DeepDABase):
     --------
     DeepCORALClassifier : Alignment of second-order statistics.
     DANNClassifier : Adversarial alignment of the features.
+    MCCClassifier : The MCC loss alone.
 
     References
     ----------
     M. Long, Y. Cao, J. Wang and M. I. Jordan. Learning Transferable Features
     with Deep Adaptation Networks. ICML 2015.
+
+    Y. Jin, X. Wang, M. Long and J. Wang. Minimum Class Confusion for
+    Versatile Domain Adaptation. ECCV 2020 (``mcc_weight``).
 
     Examples
     --------
@@ -531,6 +553,7 @@ class DANClassifier(_DeepDABase):
     _weight_key = "mmd_weight"
     _batch_statistic = "MMD"
     _history_keys_not_printed = ("kernel_weights",)
+    _mcc_regulariser = True
 
     def __init__(
         self,
@@ -542,6 +565,9 @@ class DANClassifier(_DeepDABase):
         kernel_scales=DEFAULT_KERNEL_SCALES,
         align_logits: bool = True,
         kernel_weights: str = "uniform",
+        mcc_weight: float = 0.0,
+        mcc_temperature: float = 2.5,
+        mcc_schedule: str | None = None,
         lr_schedule: str = "constant",
         no_target: str = "raise",
         max_epochs: int = 200,
@@ -561,6 +587,9 @@ class DANClassifier(_DeepDABase):
         self.kernel_scales = kernel_scales
         self.align_logits = align_logits
         self.kernel_weights = kernel_weights
+        self.mcc_weight = mcc_weight
+        self.mcc_temperature = mcc_temperature
+        self.mcc_schedule = mcc_schedule
         self.lr_schedule = lr_schedule
         self.no_target = no_target
         self.max_epochs = max_epochs

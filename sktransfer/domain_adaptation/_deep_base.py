@@ -75,7 +75,8 @@ _MCC_PARAMS_DOC = """\
     mcc_weight : float, default=0.0
         Weight of the minimum class confusion loss of the target rows'
         predictions (see :class:`MCCClassifier`), added to the training loss
-        (Jin et al., ECCV 2020, add it to {method}'s: {method}+MCC), scheduled
+        (Jin et al., ECCV 2020, add it to other methods' losses; here
+        {method}+MCC), scheduled
         by ``mcc_schedule``. 0 leaves it out:
         plain {method}. Above 0, the training batch size (``batch_size`` or
         ``iterator_train__batch_size``) must be at least 4, for two target
@@ -87,9 +88,9 @@ _MCC_PARAMS_DOC = """\
         ``mcc_weight`` is above 0.
     mcc_schedule : {{"dann", "constant"}} or None, default=None
         How ``mcc_weight`` is reached: ``"dann"`` ramps it up as
-        ``lambda_schedule``'s ``"dann"`` does, ``"constant"`` applies it at full
+        ``{schedule}``'s ``"dann"`` does, ``"constant"`` applies it at full
         weight from the first step, as the paper's code does (on a network
-        pretrained on ImageNet). None follows ``lambda_schedule``: the ramp
+        pretrained on ImageNet). None follows ``{schedule}``: the ramp
         keeps the term from sharpening the early predictions of a network
         trained from scratch, as :class:`MCCClassifier`'s default schedule
         does. Used only when ``mcc_weight`` is above 0.
@@ -100,7 +101,8 @@ def _with_mcc_params_doc(method: str):
     """Class decorator: the MCC regulariser's parameters in place of ``{mcc_params}``."""
 
     def decorate(cls):
-        cls.__doc__ = cls.__doc__.replace("    {mcc_params}\n", _MCC_PARAMS_DOC.format(method=method))
+        block = _MCC_PARAMS_DOC.format(method=method, schedule=cls._schedule_param)
+        cls.__doc__ = cls.__doc__.replace("    {mcc_params}\n", block)
         return cls
 
     return decorate
