@@ -44,13 +44,22 @@ from _environment import describe  # noqa: E402
 
 
 def _part(task):
-    """The benchmark part a task name belongs to (names are unique across parts)."""
-    letters = set(task.replace("→", " ").split())
+    """The benchmark part of a task name such as 'C→A' (names are unique across parts), or None."""
+    source, arrow, target = task.partition("→")
+    if not arrow or source == target:
+        return None
     for part, domains in (("digits", ("mnist", "usps")), ("office", bench.OFFICE),
                           ("amazon", bench.AMAZON)):
-        if letters <= {bench.LETTER[dom] for dom in domains}:
+        if {source, target} <= {bench.LETTER[dom] for dom in domains}:
             return part
     return None
+
+
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _rounds(method, task, n_rounds, epochs, seed, skada_python, tmp):
@@ -87,8 +96,8 @@ def main(argv=None):
                         help=f"comma-separated, or 'all' ({','.join(bench.DEEP)})")
     parser.add_argument("--tasks", "--task", default="USPS→MNIST",
                         help="comma-separated task names, e.g. 'C→A,USPS→MNIST,B→D'")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--rounds", type=_positive, default=5)
+    parser.add_argument("--epochs", type=_positive, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-home", type=Path, default=bench.DEFAULT_DATA)
     parser.add_argument("--skada-python", default=bench.DEFAULT_SKADA)
@@ -96,11 +105,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not Path(args.skada_python).exists():
         parser.error(f"no skada interpreter at {args.skada_python}: see benchmarks/README.md")
-    methods = list(bench.DEEP) if args.methods == "all" else args.methods.split(",")
+    # dict.fromkeys: each method and task once, in the order given
+    methods = list(bench.DEEP) if args.methods == "all" else list(dict.fromkeys(args.methods.split(",")))
     unknown = [m for m in methods if m not in bench.DEEP]
     if unknown:
         parser.error(f"unknown method(s) {unknown}; choose from {bench.DEEP} or 'all'")
-    names = args.tasks.split(",")
+    names = list(dict.fromkeys(args.tasks.split(",")))
     parts = {name: _part(name) for name in names}
     unknown = [name for name, part in parts.items() if part is None]
     if unknown:

@@ -158,7 +158,7 @@ def test_runner_anneals_skadas_mdd_as_mdd_classifier_does(runner):
         assert last == pytest.approx(ours.net_.history[epoch, "lr"])
 
 
-def test_epoch_time_script_finds_each_task_of_the_benchmark(bench):
+def test_epoch_time_script_finds_each_task_of_the_benchmark(bench, capsys):
     with mock.patch("sys.path", [str(BENCHMARKS), *sys.path]):
         timing = _load(BENCHMARKS / "bench_da_epoch_time.py")
     letter = bench.LETTER
@@ -168,9 +168,13 @@ def test_epoch_time_script_finds_each_task_of_the_benchmark(bench):
             for t in domains:
                 if s != t:
                     assert timing._part(f"{letter[s]}→{letter[t]}") == part
-    assert timing._part("C→B") is None  # Office and Amazon letters mixed
-    assert timing._part("X→Y") is None
-    with pytest.raises(SystemExit):
-        timing.main(["--methods", "MDD,NotAMethod", "--skada-python", sys.executable])
-    with pytest.raises(SystemExit):
-        timing.main(["--tasks", "X→Y", "--skada-python", sys.executable])
+    for name in ("C→B", "X→Y", "C→C", "C→A ", "USPS → MNIST", "A", ""):
+        assert timing._part(name) is None, name  # mixed parts, unknown, one domain, malformed
+    for argv, message in (
+        (["--methods", "MDD,NotAMethod"], "unknown method"),
+        (["--tasks", "C→A,X→Y"], "unknown task"),
+        (["--rounds", "0"], "must be at least 1"),
+    ):
+        with pytest.raises(SystemExit):
+            timing.main([*argv, "--skada-python", sys.executable])
+        assert message in capsys.readouterr().err

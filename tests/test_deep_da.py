@@ -1239,6 +1239,7 @@ def test_mcc_regulariser_bad_parameter_raises(small_moons, cls, params, match):
 
 
 @pytest.mark.parametrize("cls", REGULARISED, ids=regularised_ids)
+@pytest.mark.filterwarnings("ignore:.*every batch repeats:UserWarning")  # DAN on one target row
 def test_mcc_regulariser_needs_two_target_rows(cls):
     X, y, d = make_rotated_moons(60, 60, random_state=0)
     y_train = mask_target_labels(y, d)
@@ -1250,9 +1251,18 @@ def test_mcc_regulariser_needs_two_target_rows(cls):
         with pytest.raises(ValueError, match="at least 2 target rows.*MCC would not adapt"):
             clf.fit(X[keep], y_train[keep])
         assert not hasattr(clf, "classes_")
-    # without the regulariser, one target row is enough (and a batch of 2), as the method allows
-    cls(**FAST, **{weight: 0.0}).fit(X[keep], y_train[keep])
+    # without the regulariser, one target row is enough (and a batch of 2), as the method
+    # allows: with its own loss on, but for Deep CORAL's (a covariance needs two rows)
+    own = {weight: 0.0} if cls._min_domain_rows[1] >= 2 else {}
+    cls(**FAST, **own).fit(X[keep], y_train[keep])
     cls(**{**FAST, "batch_size": cls._min_batch_size}).fit(X, y_train)
+
+
+def test_mcc_regulariser_beside_dans_kernel_weights_for_test_power(small_moons):
+    clf = _fit_small(DANClassifier, small_moons, kernel_weights="test_power", mcc_weight=1.0)
+    last = clf.net_.history[-1]
+    assert "kernel_weights" in last and np.isfinite(last["mcc_loss"]) and last["mcc_weight"] > 0
+    assert np.all(np.isfinite(clf.kernel_weights_))
 
 
 # ----------------------------------------------------------------------

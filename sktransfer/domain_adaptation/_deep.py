@@ -274,9 +274,9 @@ class DeepCORALClassifier(_DeepDABase):
         ``n_features_in`` and ``n_outputs`` if it accepts them. None means
         :class:`sktransfer.nn.MLP` with no hidden layer (a linear layer).
     coral_weight : float, default=1.0
-        Final weight of the CORAL loss. With 0 the features are trained for
-        the labels alone: the same network and training without adaptation,
-        a source-only baseline. Too large a weight can collapse the
+        Final weight of the CORAL loss. With 0 (and ``mcc_weight=0``) the
+        features are trained for the labels alone: the same network and
+        training without adaptation, a source-only baseline. Too large a weight can collapse the
         features; 1 is also skada's default.
     weight_schedule : {"dann", "constant"}, default="dann"
         ``"dann"`` grows the weight as ``coral_weight * (2 / (1 + exp(-10 p)) - 1)``
@@ -447,8 +447,8 @@ class DANClassifier(_DeepDABase):
         ``n_features_in`` and ``n_outputs`` if it accepts them. None means
         :class:`sktransfer.nn.MLP` with no hidden layer (a linear layer).
     mmd_weight : float, default=1.0
-        Final weight of the MK-MMD loss. With 0 the features are trained for
-        the labels alone: a source-only baseline.
+        Final weight of the MK-MMD loss. With 0 (and ``mcc_weight=0``) the
+        features are trained for the labels alone: a source-only baseline.
     weight_schedule : {"dann", "constant"}, default="dann"
         ``"dann"`` grows the weight as ``mmd_weight * (2 / (1 + exp(-10 p)) - 1)``
         with training progress ``p`` in [0, 1] (the schedule of DANN's
@@ -857,8 +857,9 @@ class MCCClassifier(_DeepDABase):
     predicted as two classes at once. Unlike the other deep methods it aligns
     no statistic of the features between the domains; it shapes the target
     predictions alone. The paper also adds it, as a regulariser, to other
-    methods' losses: ``DANNClassifier(mcc_weight=1)`` and
-    ``CDANClassifier(mcc_weight=1)`` do that.
+    methods' losses: ``mcc_weight`` of :class:`DANNClassifier`,
+    :class:`CDANClassifier`, :class:`MDDClassifier`,
+    :class:`DeepCORALClassifier` and :class:`DANClassifier` does that.
 
     Fit on the rows of both domains with ``y == -1`` on the unlabelled target
     rows; every training batch holds half source rows, half target rows.

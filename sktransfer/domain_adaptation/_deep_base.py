@@ -1,9 +1,10 @@
 """What the deep unsupervised domain adaptation classifiers share.
 
-DANN, CDAN, Deep CORAL and DAN train the same network, a feature extractor
+DANN, CDAN, Deep CORAL, DAN, MCC and MDD train the same network, a feature extractor
 followed by a label predictor, on batches of half source and half target rows,
 with one loss: the class loss on the labelled rows plus an alignment loss that
-pulls the source and target features together. They differ only in that
+pulls the source and target features together (MCC's shapes the target
+predictions instead). They differ only in that
 alignment loss (and the modules it needs). :class:`_DeepDABase` holds the rest:
 
 - building the feature extractor and label predictor and checking their
@@ -17,8 +18,8 @@ alignment loss (and the modules it needs). :class:`_DeepDABase` holds the rest:
 - the parts of the loss accumulated over an epoch and recorded in the history;
 - ``no_target``, ``predict_proba``, ``transform`` and the tags;
 - the optional minimum class confusion regulariser on the target rows'
-  predictions (``mcc_weight``), which the adversarial methods add to their
-  loss as Jin et al. (ECCV 2020) add it to DANN's and CDAN's.
+  predictions (``mcc_weight``), which DANN, CDAN, MDD, Deep CORAL and DAN add
+  to their loss as Jin et al. (ECCV 2020) add it to other methods'.
 
 A subclass names its trade-off parameter and schedule parameter, checks its
 own parameters and builds a :class:`_DeepDAModule` subclass whose
@@ -76,9 +77,8 @@ _MCC_PARAMS_DOC = """\
         Weight of the minimum class confusion loss of the target rows'
         predictions (see :class:`MCCClassifier`), added to the training loss
         (Jin et al., ECCV 2020, add it to other methods' losses; here
-        {method}+MCC), scheduled
-        by ``mcc_schedule``. 0 leaves it out:
-        plain {method}. Above 0, the training batch size (``batch_size`` or
+        {method}+MCC), scheduled by ``mcc_schedule``. 0 leaves it out: plain
+        {method}. Above 0, the training batch size (``batch_size`` or
         ``iterator_train__batch_size``) must be at least 4, for two target
         rows per batch, and ``fit`` refuses a single target row (the class
         confusion of one row has no gradient); the term counts every target
