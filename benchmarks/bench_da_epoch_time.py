@@ -12,8 +12,13 @@ rounds, though the learning rate's annealing, where a method has one, follows
 the shorter training)::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_da_epoch_time.py --methods MDD --tasks USPS→MNIST
-    OMP_NUM_THREADS=1 python benchmarks/bench_da_epoch_time.py --methods all \
+    OMP_NUM_THREADS=1 python benchmarks/bench_da_epoch_time.py --methods all \\
         --tasks C→A,USPS→MNIST,B→D --rounds 5
+    OMP_NUM_THREADS=1 python benchmarks/bench_da_epoch_time.py --methods all \\
+        --tasks "USPS→MNIST (ConvEncoder)"
+
+A digits task named with the suffix " (ConvEncoder)" runs the main
+benchmark's ConvEncoder in both libraries (its ``--skada-conv``).
 
 Prints, and writes to ``--out``, a summary (per method and task: both
 libraries' median epoch over the rounds, the ratio of those medians,
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -43,15 +49,23 @@ import bench_domain_adaptation as bench  # noqa: E402  (a sibling script)
 from _environment import describe  # noqa: E402
 
 
+_CONV = " (ConvEncoder)"  # the main benchmark's suffix of its ConvEncoder digits tasks
+
+
 def _part(task):
-    """The benchmark part of a task name such as 'C→A' (names are unique across parts), or None."""
-    source, arrow, target = task.partition("→")
+    """The benchmark part of a task name such as 'C→A' (names are unique across parts), or None.
+
+    A digits task may end in ' (ConvEncoder)': the same task with the main
+    benchmark's ConvEncoder in both libraries.
+    """
+    conv = task.endswith(_CONV)
+    source, arrow, target = task.removesuffix(_CONV).partition("→")
     if not arrow or source == target:
         return None
     for part, domains in (("digits", ("mnist", "usps")), ("office", bench.OFFICE),
                           ("amazon", bench.AMAZON)):
         if {source, target} <= {bench.LETTER[dom] for dom in domains}:
-            return part
+            return part if part == "digits" or not conv else None
     return None
 
 
@@ -114,9 +128,11 @@ def main(argv=None):
     parts = {name: _part(name) for name in names}
     unknown = [name for name, part in parts.items() if part is None]
     if unknown:
-        parser.error(f"unknown task(s) {unknown}, e.g. 'C→A', 'USPS→MNIST', 'B→D'")
+        parser.error(f"unknown task(s) {unknown}, e.g. 'C→A', 'USPS→MNIST', 'B→D', "
+                     f"'USPS→MNIST{_CONV}'")
+    conv = any(name.endswith(_CONV) for name in names)
     loaded = {t[1]: t for t in bench._tasks(set(parts.values()), args.data_home, quick=False,
-                                           only=set(names))}
+                                           conv=conv, only={n.removesuffix(_CONV) for n in names})}
     missing = [name for name in names if name not in loaded]
     if missing:
         parser.error(f"no task(s) {missing} in the benchmark's data")
@@ -135,7 +151,7 @@ def main(argv=None):
         describe(),
         "",
         "Command: `OMP_NUM_THREADS=1 python benchmarks/bench_da_epoch_time.py "
-        + " ".join(sys.argv[1:] if argv is None else argv) + "`",
+        + shlex.join(sys.argv[1:] if argv is None else argv) + "`",
         "",
         (f"{args.epochs} epochs per fit, seed {args.seed}, {args.rounds} rounds per method and "
          "task, one fit at a time (one torch thread), the libraries' order swapped every round; "
