@@ -276,8 +276,8 @@ class DeepCORALClassifier(_DeepDABase):
     coral_weight : float, default=1.0
         Final weight of the CORAL loss. With 0 (and ``mcc_weight=0``) the
         features are trained for the labels alone: the same network and
-        training without adaptation, a source-only baseline. Too large a weight can collapse the
-        features; 1 is also skada's default.
+        training without adaptation, a source-only baseline. Too large a
+        weight can collapse the features; 1 is also skada's default.
     weight_schedule : {"dann", "constant"}, default="dann"
         ``"dann"`` grows the weight as ``coral_weight * (2 / (1 + exp(-10 p)) - 1)``
         with training progress ``p`` in [0, 1] (the schedule of DANN's
