@@ -186,10 +186,12 @@ SOURCE_ONLY = ["LR", "1NN", "NN"]  # NN = the deep network without adaptation
 # CDAN-EnsV-centre1 centres the grid on the default weight, to see how much EnsV's pick owes
 # to the grid's centre (EnsV leans to the candidate nearest the average).
 # DeepCORAL-EnsV / DAN-EnsV: the alignment weight over decades around the default 1.
+# DANN+MCC-EnsV: the MCC regulariser on or off (mcc_weight 0 or 1), picked without target labels.
 TUNED = {"CDAN-EnsV": ("CDAN", {"lambda_max": [0.3, 0.5, 1.0]}),
          "CDAN-EnsV-centre1": ("CDAN", {"lambda_max": [0.5, 1.0, 2.0]}),
          "DeepCORAL-EnsV": ("DeepCORAL", {"coral_weight": [1.0, 10.0, 100.0]}),
-         "DAN-EnsV": ("DAN", {"mmd_weight": [1.0, 10.0, 100.0]})}
+         "DAN-EnsV": ("DAN", {"mmd_weight": [1.0, 10.0, 100.0]}),
+         "DANN+MCC-EnsV": ("DANN", {"mcc_weight": [0.0, 1.0]})}
 # Deep methods with a non-default option (sktransfer only).
 # DAN-TP: DAN's kernel weights re-estimated for test power before every epoch (the paper's).
 # DAN-F: DAN aligning the features only (align_logits=False), as skada's DAN and as
